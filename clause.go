@@ -1,0 +1,581 @@
+package flagon
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// An Operator compares a context attribute with a clause's values.
+type Operator string
+
+// The operators. A clause with several values holds when the attribute
+// compares true with any of them, except for the negated operators
+// (NotEquals, NotIn), which hold when it compares true with none.
+const (
+	OpEquals     Operator = "equals"
+	OpNotEquals  Operator = "not_equals"
+	OpIn         Operator = "in"     // same as OpEquals; reads better with a list
+	OpNotIn      Operator = "not_in" // same as OpNotEquals
+	OpContains   Operator = "contains"
+	OpStartsWith Operator = "starts_with"
+	OpEndsWith   Operator = "ends_with"
+	OpMatches    Operator = "matches" // RE2 regular expression, compiled once
+	OpLT         Operator = "lt"
+	OpLTE        Operator = "lte"
+	OpGT         Operator = "gt"
+	OpGTE        Operator = "gte"
+	OpSemverEq   Operator = "semver_eq"
+	OpSemverLT   Operator = "semver_lt"
+	OpSemverLTE  Operator = "semver_lte"
+	OpSemverGT   Operator = "semver_gt"
+	OpSemverGTE  Operator = "semver_gte"
+	OpBefore     Operator = "before" // times: time.Time, RFC 3339 string, or Unix seconds
+	OpAfter      Operator = "after"
+	OpExists     Operator = "exists" // the attribute is present; takes no values
+)
+
+// operatorAliases maps the symbols a config file may use to operators.
+var operatorAliases = map[string]Operator{
+	"==": OpEquals, "=": OpEquals, "!=": OpNotEquals,
+	"<": OpLT, "<=": OpLTE, ">": OpGT, ">=": OpGTE,
+}
+
+// ParseOperator returns the operator that s names, accepting the symbols
+// ==, !=, <, <=, > and >= as well as the names.
+func ParseOperator(s string) (Operator, bool) {
+	if op, ok := operatorAliases[s]; ok {
+		return op, true
+	}
+	op := Operator(s)
+	switch op {
+	case OpEquals, OpNotEquals, OpIn, OpNotIn, OpContains, OpStartsWith, OpEndsWith,
+		OpMatches, OpLT, OpLTE, OpGT, OpGTE, OpSemverEq, OpSemverLT, OpSemverLTE,
+		OpSemverGT, OpSemverGTE, OpBefore, OpAfter, OpExists:
+		return op, true
+	}
+	return "", false
+}
+
+// A Clause holds when the context's Attribute compares true, by Op, with
+// one of Values. The attribute "key" (or "targetingKey") is the context's
+// targeting key.
+type Clause struct {
+	Attribute string   `json:"attribute"`
+	Op        Operator `json:"op"`
+	Values    []any    `json:"values,omitempty"`
+}
+
+// String returns c in the shorthand ParseClause reads.
+func (c Clause) String() string {
+	var b strings.Builder
+	b.WriteString(c.Attribute)
+	b.WriteByte(' ')
+	b.WriteString(string(c.Op))
+	for i, v := range c.Values {
+		if i == 0 {
+			b.WriteByte(' ')
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, v)
+	}
+	return b.String()
+}
+
+// ParseClause reads the shorthand "attribute op value[, value…]", such as
+// "is_staff == true" or "country in NL, BE". Values that read as booleans or
+// numbers become those; others stay strings, and may be double-quoted.
+func ParseClause(s string) (Clause, error) {
+	fields := strings.Fields(s)
+	if len(fields) < 2 {
+		return Clause{}, fmt.Errorf("clause %q: want \"attribute op value\"", s)
+	}
+	op, ok := ParseOperator(fields[1])
+	if !ok {
+		return Clause{}, fmt.Errorf("clause %q: unknown operator %q", s, fields[1])
+	}
+	c := Clause{Attribute: fields[0], Op: op}
+	rest := strings.TrimSpace(s[strings.Index(s, fields[1])+len(fields[1]):])
+	if rest != "" {
+		for _, part := range strings.Split(rest, ",") {
+			c.Values = append(c.Values, parseScalar(strings.TrimSpace(part)))
+		}
+	}
+	if _, err := compileClause(c); err != nil {
+		return Clause{}, fmt.Errorf("clause %q: %w", s, err)
+	}
+	return c, nil
+}
+
+func parseScalar(s string) any {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		if u, err := strconv.Unquote(s); err == nil {
+			return u
+		}
+	}
+	switch s {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return i
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+		return f
+	}
+	return s
+}
+
+// cvalue is one clause value, pre-parsed into every form an attribute may
+// be compared with.
+type cvalue struct {
+	str    string
+	isStr  bool
+	num    float64
+	isNum  bool
+	b      bool
+	isBool bool
+	ver    semver
+	isVer  bool
+	t      time.Time
+	isTime bool
+	re     *regexp.Regexp
+}
+
+// clause is a compiled Clause.
+type clause struct {
+	attr   string
+	op     Operator
+	negate bool
+	vals   []cvalue
+}
+
+func compileClause(c Clause) (clause, error) {
+	if c.Attribute == "" {
+		return clause{}, fmt.Errorf("clause names no attribute")
+	}
+	op, ok := ParseOperator(string(c.Op))
+	if !ok {
+		return clause{}, fmt.Errorf("unknown operator %q", c.Op)
+	}
+	cc := clause{attr: c.Attribute, op: op}
+	switch op {
+	case OpIn:
+		cc.op = OpEquals
+	case OpNotEquals, OpNotIn:
+		cc.op, cc.negate = OpEquals, true
+	}
+	if op == OpExists {
+		if len(c.Values) != 0 {
+			return clause{}, fmt.Errorf("operator exists takes no values")
+		}
+		return cc, nil
+	}
+	if len(c.Values) == 0 {
+		return clause{}, fmt.Errorf("operator %s needs at least one value", op)
+	}
+	cc.vals = make([]cvalue, len(c.Values))
+	for i, v := range c.Values {
+		cv, err := compileValue(cc.op, v)
+		if err != nil {
+			return clause{}, fmt.Errorf("value %d: %w", i+1, err)
+		}
+		cc.vals[i] = cv
+	}
+	return cc, nil
+}
+
+func compileValue(op Operator, v any) (cvalue, error) {
+	var cv cvalue
+	switch x := v.(type) {
+	case string:
+		cv.str, cv.isStr = x, true
+		if f, err := strconv.ParseFloat(x, 64); err == nil {
+			cv.num, cv.isNum = f, true
+		}
+		if b, err := strconv.ParseBool(x); err == nil && (x == "true" || x == "false") {
+			cv.b, cv.isBool = b, true
+		}
+	case bool:
+		cv.b, cv.isBool = x, true
+		cv.str, cv.isStr = strconv.FormatBool(x), true
+	case time.Time:
+		cv.t, cv.isTime = x, true
+	default:
+		if f, ok := toFloat(v); ok {
+			cv.num, cv.isNum = f, true
+			cv.str, cv.isStr = strconv.FormatFloat(f, 'f', -1, 64), true
+		} else {
+			return cv, fmt.Errorf("%v (%T) is not a string, number, boolean or time", v, v)
+		}
+	}
+	switch op {
+	case OpContains, OpStartsWith, OpEndsWith:
+		if !cv.isStr {
+			return cv, fmt.Errorf("operator %s needs a string, not %v", op, v)
+		}
+	case OpMatches:
+		if !cv.isStr {
+			return cv, fmt.Errorf("operator matches needs a regular expression string, not %v", v)
+		}
+		re, err := regexp.Compile(cv.str)
+		if err != nil {
+			return cv, fmt.Errorf("bad regular expression: %w", err)
+		}
+		cv.re = re
+	case OpLT, OpLTE, OpGT, OpGTE:
+		if !cv.isNum {
+			return cv, fmt.Errorf("operator %s needs a number, not %v", op, v)
+		}
+	case OpSemverEq, OpSemverLT, OpSemverLTE, OpSemverGT, OpSemverGTE:
+		ver, ok := parseSemver(cv.str)
+		if !cv.isStr || !ok {
+			return cv, fmt.Errorf("operator %s needs a semantic version, not %v", op, v)
+		}
+		cv.ver, cv.isVer = ver, true
+	case OpBefore, OpAfter:
+		if !cv.isTime {
+			t, ok := toTime(v)
+			if !ok {
+				return cv, fmt.Errorf("operator %s needs an RFC 3339 time or Unix seconds, not %v", op, v)
+			}
+			cv.t, cv.isTime = t, true
+		}
+	}
+	return cv, nil
+}
+
+// toFloat returns the numeric value of v, for any Go number type.
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case float32:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int16:
+		return float64(n), true
+	case int8:
+		return float64(n), true
+	case uint:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case uint32:
+		return float64(n), true
+	case uint16:
+		return float64(n), true
+	case uint8:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+// toTime returns the time v stands for: a time.Time, an RFC 3339 string (or
+// a date, 2006-01-02), or Unix seconds.
+func toTime(v any) (time.Time, bool) {
+	switch x := v.(type) {
+	case time.Time:
+		return x, true
+	case string:
+		if t, err := time.Parse(time.RFC3339, x); err == nil {
+			return t, true
+		}
+		if t, err := time.Parse(time.DateOnly, x); err == nil {
+			return t, true
+		}
+		return time.Time{}, false
+	}
+	if f, ok := toFloat(v); ok && !math.IsNaN(f) && !math.IsInf(f, 0) {
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)), true
+	}
+	return time.Time{}, false
+}
+
+// match reports whether the clause holds for ec. It does not allocate for
+// attributes of the common types (string, bool, numbers, time.Time,
+// []string).
+func (c *clause) match(ec *EvalContext) bool {
+	v, ok := ec.lookup(c.attr)
+	if c.op == OpExists {
+		return ok
+	}
+	if !ok {
+		// A missing attribute equals nothing, so "not in" holds.
+		return c.negate
+	}
+	hit := false
+	switch a := v.(type) {
+	case []string:
+		for _, s := range a {
+			if c.matchOne(s) {
+				hit = true
+				break
+			}
+		}
+	case []any:
+		for _, e := range a {
+			if c.matchOne(e) {
+				hit = true
+				break
+			}
+		}
+	default:
+		hit = c.matchOne(v)
+	}
+	return hit != c.negate
+}
+
+// matchOne reports whether one attribute value compares true with any of
+// the clause's values.
+func (c *clause) matchOne(v any) bool {
+	switch c.op {
+	case OpEquals:
+		return c.equals(v)
+	case OpContains, OpStartsWith, OpEndsWith, OpMatches:
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		for i := range c.vals {
+			cv := &c.vals[i]
+			switch c.op {
+			case OpContains:
+				if strings.Contains(s, cv.str) {
+					return true
+				}
+			case OpStartsWith:
+				if strings.HasPrefix(s, cv.str) {
+					return true
+				}
+			case OpEndsWith:
+				if strings.HasSuffix(s, cv.str) {
+					return true
+				}
+			case OpMatches:
+				if cv.re.MatchString(s) {
+					return true
+				}
+			}
+		}
+		return false
+	case OpLT, OpLTE, OpGT, OpGTE:
+		f, ok := toFloat(v)
+		if !ok {
+			s, isStr := v.(string)
+			if !isStr {
+				return false
+			}
+			var err error
+			if f, err = strconv.ParseFloat(s, 64); err != nil {
+				return false
+			}
+		}
+		for i := range c.vals {
+			n := c.vals[i].num
+			if c.op == OpLT && f < n || c.op == OpLTE && f <= n || c.op == OpGT && f > n || c.op == OpGTE && f >= n {
+				return true
+			}
+		}
+		return false
+	case OpSemverEq, OpSemverLT, OpSemverLTE, OpSemverGT, OpSemverGTE:
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		ver, ok := parseSemver(s)
+		if !ok {
+			return false
+		}
+		for i := range c.vals {
+			d := ver.compare(c.vals[i].ver)
+			switch c.op {
+			case OpSemverEq:
+				ok = d == 0
+			case OpSemverLT:
+				ok = d < 0
+			case OpSemverLTE:
+				ok = d <= 0
+			case OpSemverGT:
+				ok = d > 0
+			case OpSemverGTE:
+				ok = d >= 0
+			}
+			if ok {
+				return true
+			}
+		}
+		return false
+	case OpBefore, OpAfter:
+		t, ok := toTime(v)
+		if !ok {
+			return false
+		}
+		for i := range c.vals {
+			if c.op == OpBefore && t.Before(c.vals[i].t) || c.op == OpAfter && t.After(c.vals[i].t) {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
+func (c *clause) equals(v any) bool {
+	switch a := v.(type) {
+	case string:
+		for i := range c.vals {
+			if c.vals[i].isStr && c.vals[i].str == a {
+				return true
+			}
+		}
+	case bool:
+		for i := range c.vals {
+			if c.vals[i].isBool && c.vals[i].b == a {
+				return true
+			}
+		}
+	case time.Time:
+		for i := range c.vals {
+			if c.vals[i].isTime && c.vals[i].t.Equal(a) {
+				return true
+			}
+		}
+	default:
+		f, ok := toFloat(v)
+		if !ok {
+			return false
+		}
+		for i := range c.vals {
+			if c.vals[i].isNum && c.vals[i].num == f {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// semver is a parsed semantic version (https://semver.org). Pre is the
+// pre-release part, a substring of the parsed text; build metadata is
+// ignored, as the specification says.
+type semver struct {
+	major, minor, patch uint64
+	pre                 string
+}
+
+// parseSemver parses "1.2.3", "v1.2.3", "1.2.3-rc.1+build" and, leniently,
+// "1.2" and "1" (missing parts are 0). It does not allocate.
+func parseSemver(s string) (semver, bool) {
+	var v semver
+	if len(s) > 0 && (s[0] == 'v' || s[0] == 'V') {
+		s = s[1:]
+	}
+	if i := strings.IndexByte(s, '+'); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.IndexByte(s, '-'); i >= 0 {
+		v.pre = s[i+1:]
+		s = s[:i]
+		if v.pre == "" {
+			return v, false
+		}
+	}
+	var parts [3]uint64
+	n := 0
+	for n < 3 {
+		i := strings.IndexByte(s, '.')
+		part := s
+		if i >= 0 {
+			part = s[:i]
+		}
+		x, err := strconv.ParseUint(part, 10, 64)
+		if err != nil {
+			return v, false
+		}
+		parts[n] = x
+		n++
+		if i < 0 {
+			s = ""
+			break
+		}
+		s = s[i+1:]
+	}
+	if s != "" {
+		return v, false
+	}
+	v.major, v.minor, v.patch = parts[0], parts[1], parts[2]
+	return v, true
+}
+
+// compare returns -1, 0 or +1 as v is less than, equal to or greater than w,
+// by semantic-version precedence.
+func (v semver) compare(w semver) int {
+	if c := cmpUint(v.major, w.major); c != 0 {
+		return c
+	}
+	if c := cmpUint(v.minor, w.minor); c != 0 {
+		return c
+	}
+	if c := cmpUint(v.patch, w.patch); c != 0 {
+		return c
+	}
+	switch {
+	case v.pre == w.pre:
+		return 0
+	case v.pre == "":
+		return 1
+	case w.pre == "":
+		return -1
+	}
+	a, b := v.pre, w.pre
+	for a != "" || b != "" {
+		if a == "" {
+			return -1
+		}
+		if b == "" {
+			return 1
+		}
+		var x, y string
+		x, a, _ = strings.Cut(a, ".")
+		y, b, _ = strings.Cut(b, ".")
+		xn, xerr := strconv.ParseUint(x, 10, 64)
+		yn, yerr := strconv.ParseUint(y, 10, 64)
+		switch {
+		case xerr == nil && yerr == nil:
+			if c := cmpUint(xn, yn); c != 0 {
+				return c
+			}
+		case xerr == nil:
+			return -1 // numeric identifiers sort first
+		case yerr == nil:
+			return 1
+		default:
+			if c := strings.Compare(x, y); c != 0 {
+				return c
+			}
+		}
+	}
+	return 0
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,305 @@
+package flagon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+)
+
+// Options configures a Client. The zero value is a valid configuration.
+type Options struct {
+	// Logger receives reloads, and each evaluation at debug level. Nil
+	// means slog.Default().
+	Logger *slog.Logger
+	// OnEvaluate, if set, is called after every evaluation, on the
+	// evaluating goroutine. The test kit records evaluations with it; it
+	// must be fast and must not retain ec.Attrs past the call.
+	OnEvaluate func(ctx context.Context, ec EvalContext, r Result)
+}
+
+// A Client evaluates flags for the contexts that requests carry. It
+// follows its source, swapping in each new snapshot atomically, so
+// evaluations never block and never see a half-applied change.
+//
+// A nil *Client is valid: every getter returns the caller's default.
+type Client struct {
+	src        Source
+	snap       atomic.Pointer[Snapshot]
+	log        *slog.Logger
+	onEvaluate func(context.Context, EvalContext, Result)
+	unsub      func()
+	checkOnce  sync.Once
+}
+
+// NewClient returns a client that evaluates the snapshots src delivers.
+// Flags declared with NewBool and friends but missing from the first
+// snapshot are logged once, as warnings.
+func NewClient(src Source, opts *Options) *Client {
+	if opts == nil {
+		opts = &Options{}
+	}
+	c := &Client{src: src, log: opts.Logger, onEvaluate: opts.OnEvaluate}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.unsub = src.Subscribe(c.swap)
+	if s := src.Snapshot(); s != nil {
+		c.snap.CompareAndSwap(nil, s)
+		c.checkDeclared(s)
+	}
+	return c
+}
+
+// swap installs a new snapshot from the source.
+func (c *Client) swap(s *Snapshot) {
+	if s == nil {
+		return
+	}
+	old := c.snap.Swap(s)
+	oldRev := ""
+	if old != nil {
+		oldRev = old.revision
+	}
+	c.log.LogAttrs(context.Background(), slog.LevelInfo, "flagon: flags reloaded",
+		slog.String("revision", s.revision), slog.String("previous", oldRev),
+		slog.Int("flags", s.Len()), slog.String("environment", s.env))
+	c.checkDeclared(s)
+}
+
+func (c *Client) checkDeclared(s *Snapshot) {
+	c.checkOnce.Do(func() {
+		for _, err := range CheckDeclared(s) {
+			c.log.LogAttrs(context.Background(), slog.LevelWarn, "flagon: "+err.Error())
+		}
+	})
+}
+
+// Close stops following the source. The last snapshot keeps serving.
+func (c *Client) Close() {
+	if c != nil && c.unsub != nil {
+		c.unsub()
+	}
+}
+
+// Snapshot returns the snapshot the client evaluates now, or nil before
+// the source delivered one.
+func (c *Client) Snapshot() *Snapshot {
+	if c == nil {
+		return nil
+	}
+	return c.snap.Load()
+}
+
+// Source returns the client's source.
+func (c *Client) Source() Source {
+	if c == nil {
+		return nil
+	}
+	return c.src
+}
+
+// Status reports whether the client's data is stale, when its source can
+// tell.
+func (c *Client) Status() Status {
+	if c == nil {
+		return Status{}
+	}
+	if ss, ok := c.src.(StatusSource); ok {
+		return ss.Status()
+	}
+	return Status{}
+}
+
+// Evaluate returns the full result of the flag for the EvalContext and
+// overrides that ctx carries.
+func (c *Client) Evaluate(ctx context.Context, key string) Result {
+	var r Result
+	c.evaluate(ctx, key, &r)
+	return r
+}
+
+// evaluate is Evaluate writing into *r, which must be zero. The typed
+// getters keep r on their stack, so the hot path copies no Result.
+func (c *Client) evaluate(ctx context.Context, key string, r *Result) {
+	if c == nil {
+		r.Key, r.Reason, r.ErrorCode, r.Err = key, ReasonError, ErrorProviderNotReady, ErrFlagNotFound
+		return
+	}
+	s := c.snap.Load()
+	sc := scopeFrom(ctx)
+	if sc == nil {
+		sc = &emptyScope
+	}
+	s.evaluate(r, key, &sc.ec, sc.overrides)
+	if c.onEvaluate != nil {
+		c.onEvaluate(ctx, sc.ec, *r)
+	}
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		c.logResult(ctx, r)
+	}
+}
+
+// emptyScope stands in for a context that carries no scope. Evaluation
+// only reads it.
+var emptyScope scope
+
+func (c *Client) logResult(ctx context.Context, r *Result) {
+	msg := fmt.Sprintf("flag %s = %v (%s", r.Key, r.Value, r.Reason)
+	if r.Rule > 0 {
+		msg += fmt.Sprintf(", rule %d", r.Rule)
+	}
+	if r.ErrorCode != "" {
+		msg += ", " + string(r.ErrorCode)
+	}
+	msg += ")"
+	c.log.LogAttrs(ctx, slog.LevelDebug, msg, slog.String("flag", r.Key), slog.String("variant", r.Variant),
+		slog.String("reason", string(r.Reason)), slog.String("revision", r.Revision))
+}
+
+// All evaluates every flag for the context ctx carries, in key order. It
+// serves pages that read many flags, front-end code and bulk APIs.
+func (c *Client) All(ctx context.Context) []Result {
+	if c == nil {
+		return nil
+	}
+	s := c.snap.Load()
+	if s == nil {
+		return nil
+	}
+	var ec EvalContext
+	var ov Overrides
+	if sc := scopeFrom(ctx); sc != nil {
+		ec, ov = sc.ec, sc.overrides
+	}
+	out := make([]Result, len(s.list))
+	for i, f := range s.list {
+		r := &out[i]
+		r.Key, r.Revision = f.key, s.revision
+		f.evaluate(r, &ec, ov)
+		if c.onEvaluate != nil {
+			c.onEvaluate(ctx, ec, out[i])
+		}
+	}
+	return out
+}
+
+// typed checks r's value against the getter's type T. On any error it
+// returns def, and marks a type mismatch in r.
+func typed[T any](r *Result, def T) T {
+	if r.ErrorCode != ErrorNone {
+		return def
+	}
+	if v, ok := r.Value.(T); ok {
+		return v
+	}
+	r.Reason, r.ErrorCode, r.Err = ReasonError, ErrorTypeMismatch, ErrTypeMismatch
+	return def
+}
+
+// Bool returns the value of a bool flag for the context ctx carries, or
+// def on any error (unknown flag, wrong type, source not ready).
+func (c *Client) Bool(ctx context.Context, key string, def bool) bool {
+	var r Result
+	c.evaluate(ctx, key, &r)
+	return typed(&r, def)
+}
+
+// BoolDetail is Bool, with the result that says why.
+func (c *Client) BoolDetail(ctx context.Context, key string, def bool) (bool, Result) {
+	r := c.Evaluate(ctx, key)
+	v := typed(&r, def)
+	return v, r
+}
+
+// String returns the value of a string flag, or def on any error.
+func (c *Client) String(ctx context.Context, key string, def string) string {
+	var r Result
+	c.evaluate(ctx, key, &r)
+	return typed(&r, def)
+}
+
+// StringDetail is String, with the result that says why.
+func (c *Client) StringDetail(ctx context.Context, key string, def string) (string, Result) {
+	r := c.Evaluate(ctx, key)
+	v := typed(&r, def)
+	return v, r
+}
+
+// Int returns the value of an int flag, or def on any error.
+func (c *Client) Int(ctx context.Context, key string, def int64) int64 {
+	var r Result
+	c.evaluate(ctx, key, &r)
+	return typed(&r, def)
+}
+
+// IntDetail is Int, with the result that says why.
+func (c *Client) IntDetail(ctx context.Context, key string, def int64) (int64, Result) {
+	r := c.Evaluate(ctx, key)
+	v := typed(&r, def)
+	return v, r
+}
+
+// Float returns the value of a float flag, or def on any error.
+func (c *Client) Float(ctx context.Context, key string, def float64) float64 {
+	var r Result
+	c.evaluate(ctx, key, &r)
+	return typed(&r, def)
+}
+
+// FloatDetail is Float, with the result that says why.
+func (c *Client) FloatDetail(ctx context.Context, key string, def float64) (float64, Result) {
+	r := c.Evaluate(ctx, key)
+	v := typed(&r, def)
+	return v, r
+}
+
+// Object returns the value of an object flag, or def on any error. The
+// map is shared: the caller must not modify it.
+func (c *Client) Object(ctx context.Context, key string, def map[string]any) map[string]any {
+	var r Result
+	c.evaluate(ctx, key, &r)
+	return typed(&r, def)
+}
+
+// ObjectDetail is Object, with the result that says why.
+func (c *Client) ObjectDetail(ctx context.Context, key string, def map[string]any) (map[string]any, Result) {
+	r := c.Evaluate(ctx, key)
+	v := typed(&r, def)
+	return v, r
+}
+
+var defaultClient atomic.Pointer[Client]
+
+// SetDefault makes c the client behind the package-level functions and the
+// typed flag handles.
+func SetDefault(c *Client) { defaultClient.Store(c) }
+
+// Default returns the client set by SetDefault, or nil. A nil client
+// serves every caller's default.
+func Default() *Client { return defaultClient.Load() }
+
+// Bool calls Bool on the default client.
+func Bool(ctx context.Context, key string, def bool) bool { return Default().Bool(ctx, key, def) }
+
+// String calls String on the default client.
+func String(ctx context.Context, key string, def string) string {
+	return Default().String(ctx, key, def)
+}
+
+// Int calls Int on the default client.
+func Int(ctx context.Context, key string, def int64) int64 { return Default().Int(ctx, key, def) }
+
+// Float calls Float on the default client.
+func Float(ctx context.Context, key string, def float64) float64 {
+	return Default().Float(ctx, key, def)
+}
+
+// Object calls Object on the default client.
+func Object(ctx context.Context, key string, def map[string]any) map[string]any {
+	return Default().Object(ctx, key, def)
+}
+
+// All calls All on the default client.
+func All(ctx context.Context) []Result { return Default().All(ctx) }

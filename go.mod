@@ -1,0 +1,3 @@
+module github.com/flagon/flagon
+
+go 1.26.8
