@@ -124,7 +124,7 @@ func (c *Client) Evaluate(ctx context.Context, key string) Result {
 // getters keep r on their stack, so the hot path copies no Result.
 func (c *Client) evaluate(ctx context.Context, key string, r *Result) {
 	if c == nil {
-		r.Key, r.Reason, r.ErrorCode, r.Err = key, ReasonError, ErrorProviderNotReady, ErrFlagNotFound
+		r.Key, r.Reason, r.ErrorCode, r.Err = key, ReasonError, ErrorProviderNotReady, ErrNotReady
 		return
 	}
 	s := c.snap.Load()

@@ -72,7 +72,7 @@ func TestGettersReturnDefaultOnError(t *testing.T) {
 		{"int as float", func() (any, flagon.Result) { return c.FloatDetail(ctx, "i", 1.5) }, 1.5, flagon.ErrorTypeMismatch, flagon.ErrTypeMismatch},
 		{"float as bool", func() (any, flagon.Result) { return c.BoolDetail(ctx, "f", true) }, true, flagon.ErrorTypeMismatch, flagon.ErrTypeMismatch},
 		{"object as string", func() (any, flagon.Result) { return c.StringDetail(ctx, "o", "d") }, "d", flagon.ErrorTypeMismatch, flagon.ErrTypeMismatch},
-		{"nil client", func() (any, flagon.Result) { return (*flagon.Client)(nil).BoolDetail(ctx, "b", true) }, true, flagon.ErrorProviderNotReady, flagon.ErrFlagNotFound},
+		{"nil client", func() (any, flagon.Result) { return (*flagon.Client)(nil).BoolDetail(ctx, "b", true) }, true, flagon.ErrorProviderNotReady, flagon.ErrNotReady},
 	}
 	for _, tt := range tests {
 		got, r := tt.get()

@@ -12,6 +12,8 @@ var (
 	ErrFlagNotFound = errors.New("flag not found")
 	// ErrTypeMismatch means a flag was read as a type it does not have.
 	ErrTypeMismatch = errors.New("type mismatch")
+	// ErrNotReady means the source has not delivered a snapshot yet.
+	ErrNotReady = errors.New("flags not ready")
 	// ErrTargetingKeyMissing means a percentage split had nothing to hash.
 	ErrTargetingKeyMissing = errors.New("targeting key missing")
 	// ErrInvalid means a definition failed validation; the error is a

@@ -155,7 +155,7 @@ func (s *Snapshot) Evaluate(key string, ec EvalContext, ov Overrides) Result {
 func (s *Snapshot) evaluate(r *Result, key string, ec *EvalContext, ov Overrides) {
 	r.Key = key
 	if s == nil {
-		r.Reason, r.ErrorCode, r.Err = ReasonError, ErrorProviderNotReady, ErrFlagNotFound
+		r.Reason, r.ErrorCode, r.Err = ReasonError, ErrorProviderNotReady, ErrNotReady
 		return
 	}
 	r.Revision = s.revision
