@@ -1,0 +1,571 @@
+package flagontest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/internal/sqlstore"
+)
+
+// MemoryStore is a flagon.Store held in memory, for tests and for programs
+// that need a writable store without a database. It behaves as the SQL
+// stores do, which TestStore checks: records are copied in and out
+// through their JSON form, every write appends one audit entry and bumps
+// the revision, and versions guard against lost updates.
+//
+// SetErr makes it fail like an unreachable database.
+type MemoryStore struct {
+	mu        sync.Mutex
+	rev       int64
+	flags     map[string]memFlag
+	audiences map[string]memAudience
+	overrides map[[2]string]memValue[flagon.UserOverride]
+	tokens    map[string]memValue[flagon.ShareToken]
+	audit     []flagon.AuditEntry
+	fail      error
+	closed    bool
+	hub       sqlstore.Hub
+}
+
+type memFlag struct {
+	data []byte // the flag's JSON
+	meta flagon.StoredFlag
+}
+
+type memAudience struct {
+	data []byte
+	meta flagon.StoredAudience
+}
+
+// memValue is an override or share token with its value's type and JSON.
+type memValue[T any] struct {
+	rec  T // Value cleared
+	typ  flagon.Type
+	data []byte
+}
+
+var _ flagon.Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty store at revision 0.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		flags:     make(map[string]memFlag),
+		audiences: make(map[string]memAudience),
+		overrides: make(map[[2]string]memValue[flagon.UserOverride]),
+		tokens:    make(map[string]memValue[flagon.ShareToken]),
+	}
+}
+
+// errMemClosed is returned after Close.
+var errMemClosed = errors.New("memory store: closed")
+
+// SetErr makes every method but Close and Watch fail with err, as a store
+// whose database is unreachable does, until SetErr(nil).
+func (m *MemoryStore) SetErr(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fail = err
+}
+
+// check returns the error every method must return now, if any. m.mu is
+// held.
+func (m *MemoryStore) check(op string) error {
+	if m.closed {
+		return fmt.Errorf("memory store: %s: %w", op, errMemClosed)
+	}
+	if m.fail != nil {
+		return fmt.Errorf("memory store: %s: %w", op, m.fail)
+	}
+	return nil
+}
+
+func (m *MemoryStore) flag(key string) (flagon.StoredFlag, bool) {
+	mf, ok := m.flags[key]
+	if !ok {
+		return flagon.StoredFlag{}, false
+	}
+	f, err := sqlstore.DecodeFlag(mf.data)
+	if err != nil { // we encoded it
+		panic(err)
+	}
+	sf := mf.meta
+	sf.Flag = f
+	return sf, true
+}
+
+func (m *MemoryStore) audience(name string) (flagon.StoredAudience, bool) {
+	ma, ok := m.audiences[name]
+	if !ok {
+		return flagon.StoredAudience{}, false
+	}
+	a, err := sqlstore.DecodeAudience(ma.data)
+	if err != nil {
+		panic(err)
+	}
+	sa := ma.meta
+	sa.Audience = a
+	return sa, true
+}
+
+func (m *MemoryStore) sortedAudiences() []flagon.StoredAudience {
+	out := make([]flagon.StoredAudience, 0, len(m.audiences))
+	for name := range m.audiences {
+		a, _ := m.audience(name)
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b flagon.StoredAudience) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func (m *MemoryStore) sortedFlags(liveOnly bool) []flagon.StoredFlag {
+	out := make([]flagon.StoredFlag, 0, len(m.flags))
+	for key, mf := range m.flags {
+		if liveOnly && mf.meta.Archived {
+			continue
+		}
+		f, _ := m.flag(key)
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b flagon.StoredFlag) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+// record is what one write changed, for its audit entry.
+type record struct {
+	action, target string
+	before, after  any
+}
+
+var errNoChange = errors.New("no change")
+
+// write runs fn at the next revision and, if it succeeds, appends its
+// audit entry and tells the watchers.
+func (m *MemoryStore) write(op string, c flagon.Change, fn func(rev int64, now time.Time) (record, error)) error {
+	m.mu.Lock()
+	if err := m.check(op); err != nil {
+		m.mu.Unlock()
+		return err
+	}
+	rev, now := m.rev+1, sqlstore.Now()
+	r, err := fn(rev, now)
+	if errors.Is(err, errNoChange) {
+		m.mu.Unlock()
+		return nil
+	}
+	if err != nil {
+		m.mu.Unlock()
+		return fmt.Errorf("memory store: %s: %w", op, err)
+	}
+	e := flagon.AuditEntry{
+		ID: int64(len(m.audit) + 1), Time: now, Actor: c.Actor, Action: r.action, Target: r.target,
+		Environment: c.Environment, Reason: c.Reason, Revision: rev,
+	}
+	if r.before != nil {
+		e.Before, _ = json.Marshal(r.before)
+	}
+	if r.after != nil {
+		e.After, _ = json.Marshal(r.after)
+	}
+	m.audit = append(m.audit, e)
+	m.rev = rev
+	m.mu.Unlock()
+	m.hub.Notify(rev)
+	return nil
+}
+
+// Load implements flagon.Store.
+func (m *MemoryStore) Load(ctx context.Context) (flagon.Definitions, int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("load"); err != nil {
+		return flagon.Definitions{}, 0, err
+	}
+	defs := flagon.Definitions{Flags: []flagon.Flag{}}
+	for _, a := range m.sortedAudiences() {
+		defs.Audiences = append(defs.Audiences, a.Audience)
+	}
+	for _, f := range m.sortedFlags(true) {
+		defs.Flags = append(defs.Flags, f.Flag)
+	}
+	return defs, m.rev, nil
+}
+
+// Revision implements flagon.Store.
+func (m *MemoryStore) Revision(ctx context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("revision"); err != nil {
+		return 0, err
+	}
+	return m.rev, nil
+}
+
+// Flags implements flagon.Store.
+func (m *MemoryStore) Flags(ctx context.Context) ([]flagon.StoredFlag, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("list flags"); err != nil {
+		return nil, err
+	}
+	return m.sortedFlags(false), nil
+}
+
+// Flag implements flagon.Store.
+func (m *MemoryStore) Flag(ctx context.Context, key string) (flagon.StoredFlag, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("flag"); err != nil {
+		return flagon.StoredFlag{}, err
+	}
+	f, ok := m.flag(key)
+	if !ok {
+		return f, fmt.Errorf("memory store: flag %q: %w", key, flagon.ErrNotFound)
+	}
+	return f, nil
+}
+
+// PutFlag implements flagon.Store.
+func (m *MemoryStore) PutFlag(ctx context.Context, f flagon.Flag, version int64, c flagon.Change) (int64, error) {
+	var newVersion int64
+	err := m.write(fmt.Sprintf("put flag %q", f.Key), c, func(rev int64, now time.Time) (record, error) {
+		old, exists := m.flag(f.Key)
+		switch {
+		case version == 0 && exists:
+			return record{}, fmt.Errorf("%w: flag %q exists (version %d)", flagon.ErrConflict, f.Key, old.Version)
+		case version != 0 && !exists:
+			return record{}, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
+		case exists && old.Version != version:
+			return record{}, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, f.Key, old.Version)
+		}
+		defs := flagon.Definitions{Flags: []flagon.Flag{f}}
+		for _, a := range m.sortedAudiences() {
+			defs.Audiences = append(defs.Audiences, a.Audience)
+		}
+		if err := defs.Validate(); err != nil {
+			return record{}, err
+		}
+		data, err := sqlstore.EncodeFlag(f)
+		if err != nil {
+			return record{}, err
+		}
+		meta := flagon.StoredFlag{Version: version + 1, Archived: old.Archived, UpdatedAt: now, UpdatedBy: c.Actor}
+		m.flags[f.Key] = memFlag{data: data, meta: meta}
+		after, _ := m.flag(f.Key)
+		newVersion = meta.Version
+		if exists {
+			return record{action: "flag.update", target: f.Key, before: old, after: after}, nil
+		}
+		return record{action: "flag.create", target: f.Key, after: after}, nil
+	})
+	return newVersion, err
+}
+
+// ArchiveFlag implements flagon.Store.
+func (m *MemoryStore) ArchiveFlag(ctx context.Context, key string, archived bool, version int64, c flagon.Change) (int64, error) {
+	var newVersion int64
+	op := "archive"
+	if !archived {
+		op = "restore"
+	}
+	err := m.write(fmt.Sprintf("%s flag %q", op, key), c, func(rev int64, now time.Time) (record, error) {
+		old, ok := m.flag(key)
+		if !ok {
+			return record{}, flagon.ErrNotFound
+		}
+		if old.Version != version {
+			return record{}, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, key, old.Version)
+		}
+		if old.Archived == archived {
+			newVersion = old.Version
+			return record{}, errNoChange
+		}
+		if !archived {
+			defs := flagon.Definitions{Flags: []flagon.Flag{old.Flag}}
+			for _, a := range m.sortedAudiences() {
+				defs.Audiences = append(defs.Audiences, a.Audience)
+			}
+			if err := defs.Validate(); err != nil {
+				return record{}, err
+			}
+		}
+		mf := m.flags[key]
+		mf.meta.Archived, mf.meta.Version, mf.meta.UpdatedAt, mf.meta.UpdatedBy = archived, old.Version+1, now, c.Actor
+		m.flags[key] = mf
+		after, _ := m.flag(key)
+		newVersion = after.Version
+		return record{action: "flag." + op, target: key, before: old, after: after}, nil
+	})
+	return newVersion, err
+}
+
+// Audiences implements flagon.Store.
+func (m *MemoryStore) Audiences(ctx context.Context) ([]flagon.StoredAudience, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("list audiences"); err != nil {
+		return nil, err
+	}
+	return m.sortedAudiences(), nil
+}
+
+// PutAudience implements flagon.Store.
+func (m *MemoryStore) PutAudience(ctx context.Context, a flagon.Audience, version int64, c flagon.Change) (int64, error) {
+	var newVersion int64
+	err := m.write(fmt.Sprintf("put audience %q", a.Name), c, func(rev int64, now time.Time) (record, error) {
+		old, exists := m.audience(a.Name)
+		switch {
+		case version == 0 && exists:
+			return record{}, fmt.Errorf("%w: audience %q exists (version %d)", flagon.ErrConflict, a.Name, old.Version)
+		case version != 0 && !exists:
+			return record{}, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
+		case exists && old.Version != version:
+			return record{}, fmt.Errorf("%w: version %d given, audience %q is at version %d", flagon.ErrConflict, version, a.Name, old.Version)
+		}
+		defs := flagon.Definitions{Audiences: []flagon.Audience{a}}
+		if err := defs.Validate(); err != nil {
+			return record{}, err
+		}
+		data, err := sqlstore.EncodeAudience(a)
+		if err != nil {
+			return record{}, err
+		}
+		m.audiences[a.Name] = memAudience{data: data, meta: flagon.StoredAudience{Version: version + 1, UpdatedAt: now}}
+		after, _ := m.audience(a.Name)
+		newVersion = after.Version
+		if exists {
+			return record{action: "audience.update", target: a.Name, before: old, after: after}, nil
+		}
+		return record{action: "audience.create", target: a.Name, after: after}, nil
+	})
+	return newVersion, err
+}
+
+// DeleteAudience implements flagon.Store.
+func (m *MemoryStore) DeleteAudience(ctx context.Context, name string, version int64, c flagon.Change) error {
+	return m.write(fmt.Sprintf("delete audience %q", name), c, func(rev int64, now time.Time) (record, error) {
+		old, ok := m.audience(name)
+		if !ok {
+			return record{}, flagon.ErrNotFound
+		}
+		if old.Version != version {
+			return record{}, fmt.Errorf("%w: version %d given, audience %q is at version %d", flagon.ErrConflict, version, name, old.Version)
+		}
+		if err := sqlstore.CheckAudienceUnused(name, m.sortedAudiences(), m.sortedFlags(true)); err != nil {
+			return record{}, err
+		}
+		delete(m.audiences, name)
+		return record{action: "audience.delete", target: name, before: old}, nil
+	})
+}
+
+func (m *MemoryStore) override(user, flag string) (flagon.UserOverride, bool) {
+	mv, ok := m.overrides[[2]string{user, flag}]
+	if !ok {
+		return flagon.UserOverride{}, false
+	}
+	uo := mv.rec
+	uo.Value, _ = sqlstore.DecodeValue(mv.typ, mv.data)
+	return uo, true
+}
+
+// liveOverrides returns the overrides that match keep and have not
+// expired, sorted by user and flag.
+func (m *MemoryStore) liveOverrides(keep func(user string) bool) []flagon.UserOverride {
+	now := time.Now()
+	var out []flagon.UserOverride
+	for k, mv := range m.overrides {
+		if !keep(k[0]) || !mv.rec.ExpiresAt.IsZero() && !mv.rec.ExpiresAt.After(now) {
+			continue
+		}
+		uo, _ := m.override(k[0], k[1])
+		out = append(out, uo)
+	}
+	slices.SortFunc(out, func(a, b flagon.UserOverride) int {
+		if c := strings.Compare(a.User, b.User); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Flag, b.Flag)
+	})
+	return out
+}
+
+// UserOverrides implements flagon.Store.
+func (m *MemoryStore) UserOverrides(ctx context.Context, user string) (flagon.OverrideMap, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(fmt.Sprintf("overrides of %q", user)); err != nil {
+		return nil, err
+	}
+	out := make(flagon.OverrideMap)
+	for _, uo := range m.liveOverrides(func(u string) bool { return u == user }) {
+		out[uo.Flag] = uo.Override
+	}
+	return out, nil
+}
+
+// AllUserOverrides implements flagon.Store.
+func (m *MemoryStore) AllUserOverrides(ctx context.Context) ([]flagon.UserOverride, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("list overrides"); err != nil {
+		return nil, err
+	}
+	return m.liveOverrides(func(string) bool { return true }), nil
+}
+
+// SetUserOverride implements flagon.Store.
+func (m *MemoryStore) SetUserOverride(ctx context.Context, user, flag string, o flagon.Override, c flagon.Change) error {
+	return m.write(fmt.Sprintf("set override of %q for %q", flag, user), c, func(rev int64, now time.Time) (record, error) {
+		o, typ, data, err := sqlstore.CheckOverride(user, flag, o, now)
+		if err != nil {
+			return record{}, err
+		}
+		r := record{action: "override.set", target: user}
+		if old, ok := m.override(user, flag); ok {
+			r.before = old
+		}
+		rec := flagon.UserOverride{User: user, Flag: flag, Override: o}
+		r.after = rec
+		rec.Value = nil
+		m.overrides[[2]string{user, flag}] = memValue[flagon.UserOverride]{rec: rec, typ: typ, data: data}
+		return r, nil
+	})
+}
+
+// DeleteUserOverride implements flagon.Store.
+func (m *MemoryStore) DeleteUserOverride(ctx context.Context, user, flag string, c flagon.Change) error {
+	return m.write(fmt.Sprintf("delete override of %q for %q", flag, user), c, func(rev int64, now time.Time) (record, error) {
+		old, ok := m.override(user, flag)
+		if !ok {
+			return record{}, errNoChange
+		}
+		delete(m.overrides, [2]string{user, flag})
+		return record{action: "override.delete", target: user, before: old}, nil
+	})
+}
+
+func (m *MemoryStore) token(id string) (flagon.ShareToken, bool) {
+	mv, ok := m.tokens[id]
+	if !ok {
+		return flagon.ShareToken{}, false
+	}
+	t := mv.rec
+	t.Value, _ = sqlstore.DecodeValue(mv.typ, mv.data)
+	return t, true
+}
+
+// CreateShareToken implements flagon.Store.
+func (m *MemoryStore) CreateShareToken(ctx context.Context, t flagon.ShareToken, c flagon.Change) error {
+	return m.write(fmt.Sprintf("create share token for %q", t.Flag), c, func(rev int64, now time.Time) (record, error) {
+		t, typ, data, err := sqlstore.CheckShareToken(t, c, now)
+		if err != nil {
+			return record{}, err
+		}
+		if _, ok := m.tokens[t.ID]; ok {
+			return record{}, fmt.Errorf("%w: share token exists", flagon.ErrConflict)
+		}
+		rec := t
+		rec.Value = nil
+		m.tokens[t.ID] = memValue[flagon.ShareToken]{rec: rec, typ: typ, data: data}
+		return record{action: "share.create", target: t.ID, after: t}, nil
+	})
+}
+
+// ShareToken implements flagon.Store.
+func (m *MemoryStore) ShareToken(ctx context.Context, id string) (flagon.ShareToken, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("share token"); err != nil {
+		return flagon.ShareToken{}, err
+	}
+	t, ok := m.token(id)
+	if !ok {
+		return t, fmt.Errorf("memory store: share token: %w", flagon.ErrNotFound)
+	}
+	return t, nil
+}
+
+// ShareTokens implements flagon.Store.
+func (m *MemoryStore) ShareTokens(ctx context.Context) ([]flagon.ShareToken, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("list share tokens"); err != nil {
+		return nil, err
+	}
+	out := make([]flagon.ShareToken, 0, len(m.tokens))
+	for id := range m.tokens {
+		t, _ := m.token(id)
+		out = append(out, t)
+	}
+	sqlstore.SortShareTokens(out)
+	return out, nil
+}
+
+// RevokeShareToken implements flagon.Store.
+func (m *MemoryStore) RevokeShareToken(ctx context.Context, id string, c flagon.Change) error {
+	return m.write("revoke share token", c, func(rev int64, now time.Time) (record, error) {
+		old, ok := m.token(id)
+		if !ok {
+			return record{}, flagon.ErrNotFound
+		}
+		if old.Revoked {
+			return record{}, errNoChange
+		}
+		mv := m.tokens[id]
+		mv.rec.Revoked = true
+		m.tokens[id] = mv
+		after, _ := m.token(id)
+		return record{action: "share.revoke", target: id, before: old, after: after}, nil
+	})
+}
+
+// Audit implements flagon.Store.
+func (m *MemoryStore) Audit(ctx context.Context, q flagon.AuditQuery) ([]flagon.AuditEntry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("audit"); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = sqlstore.DefaultAuditLimit
+	}
+	var out []flagon.AuditEntry
+	for i := len(m.audit) - 1; i >= 0 && len(out) < limit; i-- {
+		e := m.audit[i]
+		if q.Target != "" && e.Target != q.Target ||
+			q.Actor != "" && e.Actor != q.Actor ||
+			!q.Since.IsZero() && e.Time.Before(q.Since) ||
+			!q.Until.IsZero() && !e.Time.Before(q.Until) {
+			continue
+		}
+		e.Before, e.After = slices.Clone(e.Before), slices.Clone(e.After)
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Watch implements flagon.Store.
+func (m *MemoryStore) Watch(ctx context.Context, fn func(revision int64)) error {
+	if err := m.hub.Add(ctx, fn); err != nil {
+		return fmt.Errorf("memory store: watch: %w", errMemClosed)
+	}
+	return nil
+}
+
+// Close implements flagon.Store. Later calls fail; Close itself may be
+// called again.
+func (m *MemoryStore) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.hub.Close()
+	return nil
+}

@@ -1,0 +1,425 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flagon/flagon"
+)
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Load implements flagon.Store.
+func (s *Store) Load(ctx context.Context) (flagon.Definitions, int64, error) {
+	var (
+		defs flagon.Definitions
+		rev  int64
+	)
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		defs, rev = flagon.Definitions{}, 0
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT revision FROM flagon_state WHERE id = 1`)).Scan(&rev); err != nil {
+			return err
+		}
+		auds, err := s.audiences(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, a := range auds {
+			defs.Audiences = append(defs.Audiences, a.Audience)
+		}
+		flags, err := s.flags(ctx, tx, true)
+		if err != nil {
+			return err
+		}
+		defs.Flags = make([]flagon.Flag, 0, len(flags))
+		for _, f := range flags {
+			defs.Flags = append(defs.Flags, f.Flag)
+		}
+		return nil
+	})
+	if err != nil {
+		return flagon.Definitions{}, 0, s.errf("load", err)
+	}
+	return defs, rev, nil
+}
+
+// Flags implements flagon.Store.
+func (s *Store) Flags(ctx context.Context) ([]flagon.StoredFlag, error) {
+	var out []flagon.StoredFlag
+	err := s.retry(ctx, func() error {
+		var err error
+		out, err = s.flags(ctx, s.db, false)
+		return err
+	})
+	if err != nil {
+		return nil, s.errf("list flags", err)
+	}
+	return out, nil
+}
+
+const flagColumns = `key, version, archived, data, updated_at, updated_by`
+
+func (s *Store) flags(ctx context.Context, q querier, liveOnly bool) ([]flagon.StoredFlag, error) {
+	query := `SELECT ` + flagColumns + ` FROM flagon_flags`
+	var args []any
+	if liveOnly {
+		query += ` WHERE archived = ?`
+		args = append(args, false)
+	}
+	rows, err := q.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []flagon.StoredFlag
+	for rows.Next() {
+		f, err := scanFlag(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b flagon.StoredFlag) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+func scanFlag(row interface{ Scan(...any) error }) (flagon.StoredFlag, error) {
+	var (
+		f    flagon.StoredFlag
+		key  string
+		data []byte
+	)
+	if err := row.Scan(&key, &f.Version, &f.Archived, &data, scanTime{&f.UpdatedAt}, &f.UpdatedBy); err != nil {
+		return f, err
+	}
+	flag, err := DecodeFlag(data)
+	if err != nil {
+		return f, fmt.Errorf("flag %q: %w", key, err)
+	}
+	f.Flag = flag
+	return f, nil
+}
+
+// Flag implements flagon.Store.
+func (s *Store) Flag(ctx context.Context, key string) (flagon.StoredFlag, error) {
+	var f flagon.StoredFlag
+	err := s.retry(ctx, func() error {
+		var err error
+		f, err = s.flag(ctx, s.db, key)
+		return err
+	})
+	if err != nil {
+		return flagon.StoredFlag{}, s.errf(fmt.Sprintf("flag %q", key), err)
+	}
+	return f, nil
+}
+
+// flag returns the flag with the given key, or flagon.ErrNotFound.
+func (s *Store) flag(ctx context.Context, q querier, key string) (flagon.StoredFlag, error) {
+	f, err := scanFlag(q.QueryRowContext(ctx, s.q(`SELECT `+flagColumns+` FROM flagon_flags WHERE key = ?`), key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, flagon.ErrNotFound
+	}
+	return f, err
+}
+
+// PutFlag implements flagon.Store.
+func (s *Store) PutFlag(ctx context.Context, f flagon.Flag, version int64, c flagon.Change) (int64, error) {
+	var newVersion int64
+	_, err := s.write(ctx, c, func(tx *sql.Tx, rev int64, now time.Time) (record, error) {
+		old, err := s.flag(ctx, tx, f.Key)
+		exists := err == nil
+		switch {
+		case err != nil && !errors.Is(err, flagon.ErrNotFound):
+			return record{}, err
+		case version == 0 && exists:
+			return record{}, fmt.Errorf("%w: flag %q exists (version %d)", flagon.ErrConflict, f.Key, old.Version)
+		case version != 0 && !exists:
+			return record{}, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
+		case exists && old.Version != version:
+			return record{}, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, f.Key, old.Version)
+		}
+		auds, err := s.audiences(ctx, tx)
+		if err != nil {
+			return record{}, err
+		}
+		if err := validateFlag(f, auds); err != nil {
+			return record{}, err
+		}
+		data, err := EncodeFlag(f)
+		if err != nil {
+			return record{}, err
+		}
+		nf := flagon.StoredFlag{Flag: f, Version: version + 1, Archived: old.Archived, UpdatedAt: now, UpdatedBy: c.Actor}
+		r := record{action: "flag.update", target: f.Key, after: nf}
+		if exists {
+			r.before = old
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE flagon_flags
+				SET version = ?, data = ?, updated_at = ?, updated_by = ?, revision = ?
+				WHERE key = ?`),
+				nf.Version, string(data), s.d.Time(now), c.Actor, rev, f.Key)
+		} else {
+			r.action = "flag.create"
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO flagon_flags
+				(key, version, archived, data, updated_at, updated_by, revision)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`),
+				f.Key, nf.Version, false, string(data), s.d.Time(now), c.Actor, rev)
+		}
+		newVersion = nf.Version
+		return r, err
+	})
+	if err != nil {
+		return 0, s.errf(fmt.Sprintf("put flag %q", f.Key), err)
+	}
+	return newVersion, nil
+}
+
+// validateFlag checks f as part of the store's would-be definitions: f
+// itself, and the audiences it refers to.
+func validateFlag(f flagon.Flag, auds []flagon.StoredAudience) error {
+	defs := flagon.Definitions{Flags: []flagon.Flag{f}}
+	for _, a := range auds {
+		defs.Audiences = append(defs.Audiences, a.Audience)
+	}
+	return defs.Validate()
+}
+
+// ArchiveFlag implements flagon.Store. Archiving an archived flag (or
+// restoring a live one) changes nothing and returns the same version.
+func (s *Store) ArchiveFlag(ctx context.Context, key string, archived bool, version int64, c flagon.Change) (int64, error) {
+	var newVersion int64
+	op := "archive"
+	if !archived {
+		op = "restore"
+	}
+	_, err := s.write(ctx, c, func(tx *sql.Tx, rev int64, now time.Time) (record, error) {
+		old, err := s.flag(ctx, tx, key)
+		if err != nil {
+			return record{}, err
+		}
+		if old.Version != version {
+			return record{}, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, key, old.Version)
+		}
+		if old.Archived == archived {
+			newVersion = old.Version
+			return record{}, errNoChange
+		}
+		if !archived {
+			auds, err := s.audiences(ctx, tx)
+			if err != nil {
+				return record{}, err
+			}
+			if err := validateFlag(old.Flag, auds); err != nil {
+				return record{}, err
+			}
+		}
+		nf := old
+		nf.Archived, nf.Version, nf.UpdatedAt, nf.UpdatedBy = archived, old.Version+1, now, c.Actor
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE flagon_flags
+			SET archived = ?, version = ?, updated_at = ?, updated_by = ?, revision = ?
+			WHERE key = ?`),
+			archived, nf.Version, s.d.Time(now), c.Actor, rev, key)
+		newVersion = nf.Version
+		return record{action: "flag." + op, target: key, before: old, after: nf}, err
+	})
+	if err != nil {
+		return 0, s.errf(fmt.Sprintf("%s flag %q", op, key), err)
+	}
+	return newVersion, nil
+}
+
+// Audiences implements flagon.Store.
+func (s *Store) Audiences(ctx context.Context) ([]flagon.StoredAudience, error) {
+	var out []flagon.StoredAudience
+	err := s.retry(ctx, func() error {
+		var err error
+		out, err = s.audiences(ctx, s.db)
+		return err
+	})
+	if err != nil {
+		return nil, s.errf("list audiences", err)
+	}
+	return out, nil
+}
+
+const audienceColumns = `name, version, data, updated_at`
+
+func (s *Store) audiences(ctx context.Context, q querier) ([]flagon.StoredAudience, error) {
+	rows, err := q.QueryContext(ctx, s.q(`SELECT `+audienceColumns+` FROM flagon_audiences`))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []flagon.StoredAudience
+	for rows.Next() {
+		a, err := scanAudience(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b flagon.StoredAudience) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func scanAudience(row interface{ Scan(...any) error }) (flagon.StoredAudience, error) {
+	var (
+		a    flagon.StoredAudience
+		name string
+		data []byte
+	)
+	if err := row.Scan(&name, &a.Version, &data, scanTime{&a.UpdatedAt}); err != nil {
+		return a, err
+	}
+	aud, err := DecodeAudience(data)
+	if err != nil {
+		return a, fmt.Errorf("audience %q: %w", name, err)
+	}
+	a.Audience = aud
+	return a, nil
+}
+
+func (s *Store) audience(ctx context.Context, q querier, name string) (flagon.StoredAudience, error) {
+	a, err := scanAudience(q.QueryRowContext(ctx, s.q(`SELECT `+audienceColumns+` FROM flagon_audiences WHERE name = ?`), name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, flagon.ErrNotFound
+	}
+	return a, err
+}
+
+// PutAudience implements flagon.Store.
+func (s *Store) PutAudience(ctx context.Context, a flagon.Audience, version int64, c flagon.Change) (int64, error) {
+	var newVersion int64
+	_, err := s.write(ctx, c, func(tx *sql.Tx, rev int64, now time.Time) (record, error) {
+		old, err := s.audience(ctx, tx, a.Name)
+		exists := err == nil
+		switch {
+		case err != nil && !errors.Is(err, flagon.ErrNotFound):
+			return record{}, err
+		case version == 0 && exists:
+			return record{}, fmt.Errorf("%w: audience %q exists (version %d)", flagon.ErrConflict, a.Name, old.Version)
+		case version != 0 && !exists:
+			return record{}, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
+		case exists && old.Version != version:
+			return record{}, fmt.Errorf("%w: version %d given, audience %q is at version %d", flagon.ErrConflict, version, a.Name, old.Version)
+		}
+		// Audiences refer to no other audience, and a flag refers to one
+		// by name, so the audience alone decides whether the would-be
+		// definitions stay valid.
+		defs := flagon.Definitions{Audiences: []flagon.Audience{a}}
+		if err := defs.Validate(); err != nil {
+			return record{}, err
+		}
+		data, err := EncodeAudience(a)
+		if err != nil {
+			return record{}, err
+		}
+		na := flagon.StoredAudience{Audience: a, Version: version + 1, UpdatedAt: now}
+		r := record{action: "audience.update", target: a.Name, after: na}
+		if exists {
+			r.before = old
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE flagon_audiences
+				SET version = ?, data = ?, updated_at = ?, updated_by = ?, revision = ?
+				WHERE name = ?`),
+				na.Version, string(data), s.d.Time(now), c.Actor, rev, a.Name)
+		} else {
+			r.action = "audience.create"
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO flagon_audiences
+				(name, version, data, updated_at, updated_by, revision)
+				VALUES (?, ?, ?, ?, ?, ?)`),
+				a.Name, na.Version, string(data), s.d.Time(now), c.Actor, rev)
+		}
+		newVersion = na.Version
+		return r, err
+	})
+	if err != nil {
+		return 0, s.errf(fmt.Sprintf("put audience %q", a.Name), err)
+	}
+	return newVersion, nil
+}
+
+// DeleteAudience implements flagon.Store. It refuses, with the field
+// errors of the flags that would break, to delete an audience a live flag
+// refers to.
+func (s *Store) DeleteAudience(ctx context.Context, name string, version int64, c flagon.Change) error {
+	_, err := s.write(ctx, c, func(tx *sql.Tx, rev int64, now time.Time) (record, error) {
+		old, err := s.audience(ctx, tx, name)
+		if err != nil {
+			return record{}, err
+		}
+		if old.Version != version {
+			return record{}, fmt.Errorf("%w: version %d given, audience %q is at version %d", flagon.ErrConflict, version, name, old.Version)
+		}
+		if err := s.checkUnused(ctx, tx, name); err != nil {
+			return record{}, err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM flagon_audiences WHERE name = ?`), name)
+		return record{action: "audience.delete", target: name, before: old}, err
+	})
+	if err != nil {
+		return s.errf(fmt.Sprintf("delete audience %q", name), err)
+	}
+	return nil
+}
+
+// checkUnused validates the live flags against the audiences without
+// name, returning the field errors that deleting it would cause.
+func (s *Store) checkUnused(ctx context.Context, tx *sql.Tx, name string) error {
+	auds, err := s.audiences(ctx, tx)
+	if err != nil {
+		return err
+	}
+	flags, err := s.flags(ctx, tx, true)
+	if err != nil {
+		return err
+	}
+	return CheckAudienceUnused(name, auds, flags)
+}
+
+// CheckAudienceUnused returns the field errors that deleting the named
+// audience would cause in the live flags, or nil.
+func CheckAudienceUnused(name string, auds []flagon.StoredAudience, flags []flagon.StoredFlag) error {
+	var defs flagon.Definitions
+	for _, a := range auds {
+		if a.Name != name {
+			defs.Audiences = append(defs.Audiences, a.Audience)
+		}
+	}
+	for _, f := range flags {
+		if !f.Archived {
+			defs.Flags = append(defs.Flags, f.Flag)
+		}
+	}
+	err := defs.Validate()
+	var fes flagon.FieldErrors
+	if !errors.As(err, &fes) {
+		return err
+	}
+	// Report only what the deletion breaks.
+	var out flagon.FieldErrors
+	for _, fe := range fes {
+		if strings.Contains(fe.Msg, fmt.Sprintf("unknown audience %q", name)) {
+			out = append(out, fe)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
