@@ -534,8 +534,14 @@ func testStoreAuditEntries(t *testing.T, s flagon.Store) {
 	steps := []step{
 		{"create audience", func() error { _, err := s.PutAudience(ctx, staff, 0, by("ann")); return err }, "audience.create", "staff", false, true},
 		{"update audience", func() error { _, err := s.PutAudience(ctx, staff, 1, by("bob")); return err }, "audience.update", "staff", true, true},
-		{"create flag", func() error { _, err := s.PutFlag(ctx, flagon.Flag{Key: "a", Description: "one"}, 0, by("ann")); return err }, "flag.create", "a", false, true},
-		{"update flag", func() error { _, err := s.PutFlag(ctx, flagon.Flag{Key: "a", Description: "two"}, 1, by("bob")); return err }, "flag.update", "a", true, true},
+		{"create flag", func() error {
+			_, err := s.PutFlag(ctx, flagon.Flag{Key: "a", Description: "one"}, 0, by("ann"))
+			return err
+		}, "flag.create", "a", false, true},
+		{"update flag", func() error {
+			_, err := s.PutFlag(ctx, flagon.Flag{Key: "a", Description: "two"}, 1, by("bob"))
+			return err
+		}, "flag.update", "a", true, true},
 		{"archive flag", func() error { _, err := s.ArchiveFlag(ctx, "a", true, 2, by("ann")); return err }, "flag.archive", "a", true, true},
 		{"restore flag", func() error { _, err := s.ArchiveFlag(ctx, "a", false, 3, by("ann")); return err }, "flag.restore", "a", true, true},
 		{"set override", func() error {
