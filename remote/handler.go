@@ -1,0 +1,188 @@
+package remote
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/flagon/flagon"
+)
+
+// The server's endpoints.
+const (
+	// SnapshotPath serves the current snapshot's definitions as JSON, its
+	// revision as ETag, and its environment in EnvironmentHeader.
+	SnapshotPath = "/api/v1/snapshot"
+	// EventsPath serves a server-sent event stream with the revision of
+	// each new snapshot.
+	EventsPath = "/api/v1/snapshot/events"
+	// EnvironmentHeader names the environment the server's snapshot was
+	// compiled for.
+	EnvironmentHeader = "Flagon-Environment"
+)
+
+// heartbeat is how often an idle event stream sends a comment; a client
+// that hears nothing for much longer reconnects.
+const heartbeat = 25 * time.Second
+
+// handler is what Handler returns.
+type handler struct {
+	src     flagon.Source
+	encoded atomic.Pointer[encoded]
+	mux     *http.ServeMux
+}
+
+// encoded is a snapshot's definitions, encoded once.
+type encoded struct {
+	snap *flagon.Snapshot
+	body []byte
+	err  error
+}
+
+// Handler returns an http.Handler that serves src's snapshots to remote
+// sources: GET SnapshotPath and GET EventsPath. It does no authentication;
+// wrap it in the server's own.
+//
+// An event stream ends when its request's context does; a server that wants
+// streams to end at shutdown derives its request contexts from one it
+// cancels (http.Server.BaseContext).
+func Handler(src flagon.Source) http.Handler {
+	h := &handler{src: src, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET "+SnapshotPath, h.snapshot)
+	h.mux.HandleFunc("GET "+EventsPath, h.events)
+	return h.mux
+}
+
+func (h *handler) snapshot(w http.ResponseWriter, r *http.Request) {
+	snap := h.src.Snapshot()
+	if snap == nil {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "no snapshot yet", http.StatusServiceUnavailable)
+		return
+	}
+	etag := `"` + snap.Revision() + `"`
+	hdr := w.Header()
+	hdr.Set("ETag", etag)
+	hdr.Set("Cache-Control", "no-cache")
+	if env := snap.Environment(); env != "" {
+		hdr.Set(EnvironmentHeader, env)
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	enc := h.encode(snap)
+	if enc.err != nil {
+		slog.Error("remote: encoding snapshot", "revision", snap.Revision(), "err", enc.err)
+		http.Error(w, "encoding the snapshot failed", http.StatusInternalServerError)
+		return
+	}
+	hdr.Set("Content-Type", "application/json")
+	w.Write(enc.body)
+}
+
+// encode returns snap's definitions as JSON, encoding them once per
+// snapshot.
+func (h *handler) encode(snap *flagon.Snapshot) *encoded {
+	if e := h.encoded.Load(); e != nil && e.snap == snap {
+		return e
+	}
+	e := &encoded{snap: snap}
+	e.body, e.err = json.Marshal(snap.Definitions())
+	h.encoded.Store(e)
+	return e
+}
+
+// events sends the current revision at once, then each new one, as
+//
+//	id: <revision>
+//	event: snapshot
+//	data: {"revision":"<revision>"}
+func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's WriteTimeout
+
+	ch := make(chan *flagon.Snapshot, 1)
+	unsubscribe := h.src.Subscribe(func(s *flagon.Snapshot) {
+		for { // keep only the latest, so that a slow client never blocks the source
+			select {
+			case ch <- s:
+				return
+			default:
+			}
+			select {
+			case <-ch:
+			default:
+			}
+		}
+	})
+	defer unsubscribe()
+
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	last := ""
+	buf := []byte(": flagon snapshot events\n\n")
+	if s := h.src.Snapshot(); s != nil {
+		last = s.Revision()
+		buf = appendEvent(buf, last)
+	}
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		if len(buf) > 0 {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+			if rc.Flush() != nil {
+				return
+			}
+		}
+		buf = buf[:0]
+		select {
+		case <-r.Context().Done():
+			return
+		case s := <-ch:
+			if s != nil && s.Revision() != last {
+				last = s.Revision()
+				buf = appendEvent(buf, last)
+			}
+		case <-tick.C:
+			buf = append(buf, ": ping\n\n"...)
+		}
+	}
+}
+
+func appendEvent(b []byte, rev string) []byte {
+	data, _ := json.Marshal(struct {
+		Revision string `json:"revision"`
+	}{rev})
+	if !strings.ContainsAny(rev, "\r\n") {
+		b = append(b, "id: "...)
+		b = append(b, rev...)
+		b = append(b, '\n')
+	}
+	b = append(b, "event: snapshot\ndata: "...)
+	b = append(b, data...)
+	return append(b, "\n\n"...)
+}
+
+// etagMatch reports whether an If-None-Match header names etag, weakly
+// compared, or is "*".
+func etagMatch(header, etag string) bool {
+	for header != "" {
+		var tag string
+		tag, header, _ = strings.Cut(header, ",")
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == etag || tag == "*" {
+			return true
+		}
+	}
+	return false
+}
