@@ -95,17 +95,16 @@ func (f *fakeStore) loadCount() int {
 	return f.loads
 }
 
-func defsWith(def string) flagon.Definitions {
+func checkoutDefs(def string) flagon.Definitions {
+	beta := "beta"
 	return flagon.Definitions{Flags: []flagon.Flag{{
 		Key:          "checkout",
 		Type:         flagon.TypeString,
 		Variants:     []flagon.Variant{{Name: "old", Value: "old"}, {Name: "new", Value: "new"}, {Name: "beta", Value: "beta"}},
 		Default:      def,
-		Environments: map[string]flagon.EnvSettings{"staging": {Default: ptrTo("beta")}},
+		Environments: map[string]flagon.EnvSettings{"staging": {Default: &beta}},
 	}}}
 }
-
-func ptrTo[T any](v T) *T { return &v }
 
 func newStoreSource(t *testing.T, store flagon.Store, opts *flagon.StoreSourceOptions) *flagon.StoreSource {
 	t.Helper()
@@ -134,9 +133,9 @@ func waitRevision(t *testing.T, src flagon.Source, rev int64) *flagon.Snapshot {
 	return s
 }
 
-// waitUntil polls cond, which watches a background goroutine's work,
+// waitStoreSource polls cond, which watches a background goroutine's work,
 // until it holds or ten seconds pass.
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitStoreSource(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -153,7 +152,7 @@ func TestStoreSourceLoads(t *testing.T) {
 		{"production", "old"},
 		{"staging", "beta"},
 	} {
-		src := newStoreSource(t, newFakeStore(defsWith("old")), &flagon.StoreSourceOptions{Environment: tt.env})
+		src := newStoreSource(t, newFakeStore(checkoutDefs("old")), &flagon.StoreSourceOptions{Environment: tt.env})
 		s := src.Snapshot()
 		if s == nil || s.Revision() != "1" || s.Environment() != tt.env {
 			t.Fatalf("env %q: first snapshot %v", tt.env, s)
@@ -169,15 +168,15 @@ func TestStoreSourceLoads(t *testing.T) {
 }
 
 func TestStoreSourceFollowsWrites(t *testing.T) {
-	store := newFakeStore(defsWith("old"))
+	store := newFakeStore(checkoutDefs("old"))
 	src := newStoreSource(t, store, nil)
 	c := flagon.NewClient(src, &flagon.Options{Logger: discardLogger})
 	for i, def := range []string{"new", "old", "new"} {
-		d := defsWith(def)
+		d := checkoutDefs(def)
 		rev := store.set(&d)
 		waitRevision(t, src, rev)
 		// The client swaps the snapshot in from its own subscription.
-		waitUntil(t, "the client serves write "+strconv.Itoa(i), func() bool {
+		waitStoreSource(t, "the client serves write "+strconv.Itoa(i), func() bool {
 			return c.String(context.Background(), "checkout", "?") == def
 		})
 	}
@@ -187,14 +186,14 @@ func TestStoreSourceFollowsWrites(t *testing.T) {
 }
 
 func TestStoreSourceCoalescesBursts(t *testing.T) {
-	store := newFakeStore(defsWith("old"))
+	store := newFakeStore(checkoutDefs("old"))
 	src := newStoreSource(t, store, nil)
 	gate, entered := make(chan struct{}), make(chan struct{}, 1)
 	store.mu.Lock()
 	store.gate, store.entered = gate, entered
 	store.mu.Unlock()
 
-	d := defsWith("new")
+	d := checkoutDefs("new")
 	store.set(&d)
 	<-entered // the source is loading, held at the gate
 	store.mu.Lock()
@@ -214,7 +213,7 @@ func TestStoreSourceCoalescesBursts(t *testing.T) {
 }
 
 func TestStoreSourceStale(t *testing.T) {
-	store := newFakeStore(defsWith("old"))
+	store := newFakeStore(checkoutDefs("old"))
 	src := newStoreSource(t, store, &flagon.StoreSourceOptions{RetryInterval: time.Millisecond, PollInterval: time.Hour})
 	c := flagon.NewClient(src, &flagon.Options{Logger: discardLogger})
 	good := src.Status().Since
@@ -223,7 +222,7 @@ func TestStoreSourceStale(t *testing.T) {
 	down := errors.New("connection refused")
 	store.setErr(down)
 	store.set(nil) // a notification the source cannot act on
-	waitUntil(t, "the source is stale", func() bool { return src.Status().Stale })
+	waitStoreSource(t, "the source is stale", func() bool { return src.Status().Stale })
 	st := src.Status()
 	if !errors.Is(st.Err, down) || !st.Since.Equal(good) {
 		t.Errorf("stale status = %+v, want error %v and Since %v (the last good read)", st, down, good)
@@ -237,28 +236,28 @@ func TestStoreSourceStale(t *testing.T) {
 
 	// The source retries by itself and recovers once the store does.
 	store.setErr(nil)
-	waitUntil(t, "the source recovers", func() bool { return !src.Status().Stale })
+	waitStoreSource(t, "the source recovers", func() bool { return !src.Status().Stale })
 	if st := src.Status(); st.Err != nil || !st.Since.After(good) {
 		t.Errorf("recovered status = %+v", st)
 	}
-	d := defsWith("new")
+	d := checkoutDefs("new")
 	waitRevision(t, src, store.set(&d))
 }
 
 func TestStoreSourceKeepsSnapshotOnInvalidDefinitions(t *testing.T) {
-	store := newFakeStore(defsWith("old"))
+	store := newFakeStore(checkoutDefs("old"))
 	src := newStoreSource(t, store, &flagon.StoreSourceOptions{RetryInterval: time.Hour, PollInterval: time.Hour})
 	first := src.Snapshot()
-	bad := defsWith("missing-variant")
+	bad := checkoutDefs("missing-variant")
 	store.set(&bad)
-	waitUntil(t, "the source is stale", func() bool { return src.Status().Stale })
+	waitStoreSource(t, "the source is stale", func() bool { return src.Status().Stale })
 	if err := src.Status().Err; !errors.Is(err, flagon.ErrInvalid) {
 		t.Errorf("stale error = %v, want a validation error", err)
 	}
 	if src.Snapshot() != first {
 		t.Error("invalid definitions replaced the snapshot")
 	}
-	good := defsWith("new")
+	good := checkoutDefs("new")
 	waitRevision(t, src, store.set(&good))
 	if src.Status().Stale {
 		t.Error("still stale after valid definitions")
@@ -266,13 +265,13 @@ func TestStoreSourceKeepsSnapshotOnInvalidDefinitions(t *testing.T) {
 }
 
 func TestStoreSourceSkipsUnchangedDefinitions(t *testing.T) {
-	store := newFakeStore(defsWith("old"))
+	store := newFakeStore(checkoutDefs("old"))
 	src := newStoreSource(t, store, nil)
 	var mu sync.Mutex
 	published := 0
 	defer src.Subscribe(func(*flagon.Snapshot) { mu.Lock(); published++; mu.Unlock() })()
 	rev := store.set(nil) // say, a user override: the flags are as they were
-	waitUntil(t, "the source reads the new revision", func() bool { return src.Stats().Revision == rev })
+	waitStoreSource(t, "the source reads the new revision", func() bool { return src.Stats().Revision == rev })
 	mu.Lock()
 	defer mu.Unlock()
 	if published != 0 || src.Snapshot().Revision() != "1" {
@@ -281,9 +280,9 @@ func TestStoreSourceSkipsUnchangedDefinitions(t *testing.T) {
 }
 
 func TestNewStoreSourceFails(t *testing.T) {
-	down := newFakeStore(defsWith("old"))
+	down := newFakeStore(checkoutDefs("old"))
 	down.setErr(errors.New("connection refused"))
-	invalid := newFakeStore(defsWith("missing-variant"))
+	invalid := newFakeStore(checkoutDefs("missing-variant"))
 	for _, tt := range []struct {
 		name  string
 		store *fakeStore
@@ -304,7 +303,7 @@ func TestNewStoreSourceFails(t *testing.T) {
 }
 
 func TestStoreSourceClose(t *testing.T) {
-	store := newFakeStore(defsWith("old"))
+	store := newFakeStore(checkoutDefs("old"))
 	src, err := flagon.NewStoreSource(t.Context(), store, &flagon.StoreSourceOptions{Logger: discardLogger})
 	if err != nil {
 		t.Fatal(err)
