@@ -155,7 +155,7 @@ func (p *parser) locate(err error) error {
 	}
 	type key struct {
 		flag, aud, field, msg string
-		line              int
+		line                  int
 	}
 	seen := make(map[key]bool)
 	var out flagon.FieldErrors
