@@ -1,6 +1,7 @@
 package ofrep
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
@@ -60,6 +61,13 @@ type Options struct {
 	// of a signed override header or cookie. Nil means the overrides that
 	// the request's context carries (see flagon.WithOverrides), if any.
 	Overrides func(*http.Request) flagon.Overrides
+
+	// Layer, if set, is called once the request's context is known, with
+	// the overrides from Overrides, and returns the overrides to evaluate
+	// with: a layer in front of (or behind) them, such as the vendor layer
+	// of ofprovider.Source.Overrides. What it returns must depend only on
+	// the snapshot, ec and o, for the bulk ETag covers only those.
+	Layer func(ctx context.Context, ec flagon.EvalContext, o flagon.Overrides) flagon.Overrides
 
 	// MaxBodyBytes limits request bodies; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -179,8 +187,11 @@ func (h *handler) single(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, key, f, false)
 		return
 	}
-	ctx := flagon.WithScope(r.Context(), ec, h.overrides(r))
-	res := h.client.Evaluate(ctx, key)
+	ov := h.overrides(r)
+	if h.opts.Layer != nil {
+		ov = h.opts.Layer(r.Context(), ec, ov)
+	}
+	res := h.client.Evaluate(flagon.WithScope(r.Context(), ec, ov), key)
 	if res.ErrorCode != flagon.ErrorNone {
 		h.fail(w, key, resultFailure(&res), false)
 		return
@@ -226,7 +237,11 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, "", f, true)
 		return
 	}
-	results := h.client.All(flagon.WithScope(r.Context(), ec, ov))
+	evalOv := ov
+	if h.opts.Layer != nil {
+		evalOv = h.opts.Layer(r.Context(), ec, ov)
+	}
+	results := h.client.All(flagon.WithScope(r.Context(), ec, evalOv))
 	if len(results) > 0 && results[0].Revision != snap.Revision() {
 		// The snapshot changed between the ETag and the evaluation.
 		snap = h.client.Snapshot()

@@ -521,3 +521,70 @@ func FuzzRequest(f *testing.F) {
 		checkResponse(t, post(h, ofrep.EvaluatePath, body), true)
 	})
 }
+
+// layerOverrides is a layer that serves "limit" as 99 to the context key
+// "vip".
+type layerOverrides struct {
+	ec   flagon.EvalContext
+	base flagon.Overrides
+}
+
+func (l layerOverrides) Override(key string) (flagon.Override, bool) {
+	if l.base != nil {
+		if o, ok := l.base.Override(key); ok {
+			return o, true
+		}
+	}
+	if key == "limit" && l.ec.Key == "vip" {
+		return flagon.Override{Value: int64(99), Source: "layer"}, true
+	}
+	return flagon.Override{}, false
+}
+
+func TestLayer(t *testing.T) {
+	client, _ := newClient(t, testDefs())
+	h := ofrep.Handler(client, &ofrep.Options{
+		Overrides: func(r *http.Request) flagon.Overrides {
+			if r.Header.Get("X-Cookie") != "" {
+				return flagon.OverrideMap{"limit": {Value: int64(20), Source: "cookie"}}
+			}
+			return nil
+		},
+		Layer: func(_ context.Context, ec flagon.EvalContext, o flagon.Overrides) flagon.Overrides {
+			return layerOverrides{ec, o}
+		},
+	})
+	tests := []struct {
+		body, cookie, value, source string
+	}{
+		{`{"context":{"targetingKey":"vip"}}`, "", "99", "layer"},
+		{`{"context":{"targetingKey":"vip"}}`, "1", "20", "cookie"},
+		{`{"context":{"targetingKey":"other"}}`, "", "10", ""},
+	}
+	for _, tt := range tests {
+		for _, bulk := range []bool{false, true} {
+			path := ofrep.EvaluatePath + "/limit"
+			if bulk {
+				path = ofrep.EvaluatePath
+			}
+			var w *httptest.ResponseRecorder
+			if tt.cookie != "" {
+				w = post(h, path, tt.body, "X-Cookie", tt.cookie)
+			} else {
+				w = post(h, path, tt.body)
+			}
+			got := checkResponse(t, w, bulk)
+			if bulk {
+				for _, f := range got["flags"].([]any) {
+					if f.(map[string]any)["key"] == "limit" {
+						got = f.(map[string]any)
+					}
+				}
+			}
+			md, _ := got["metadata"].(map[string]any)
+			if jsonText(got["value"]) != tt.value || tt.source != "" && md["overrideSource"] != tt.source {
+				t.Errorf("%s (cookie %q, bulk %v): %v, want %s from %q", tt.body, tt.cookie, bulk, got, tt.value, tt.source)
+			}
+		}
+	}
+}
