@@ -1,0 +1,137 @@
+// Package server assembles `flagon serve`: a store-backed client, the
+// admin UI, the REST API, the OFREP endpoints, the snapshot endpoint that
+// remote sources follow, /healthz, /metrics and a demo page. cmd/flagon
+// reads the settings and calls it; tests run it in process with httptest.
+//
+// To start:
+//
+//	st, _ := server.OpenStore(ctx, "sqlite://flagon.db")
+//	srv, _ := server.New(ctx, st, &server.Options{APITokens: tokens})
+//	defer srv.Close()
+//	http.ListenAndServe("127.0.0.1:8080", srv.Handler())
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/ofrep"
+	"github.com/flagon/flagon/remote"
+)
+
+// Options configures a Server. The zero value serves a closed REST API (no
+// tokens), open OFREP endpoints, and no demo.
+type Options struct {
+	// Environment selects each flag's per-environment settings.
+	Environment string
+	// Production marks the environment as production: the admin UI asks
+	// for a confirmation and a reason before changes, and responses carry
+	// no override-count header.
+	Production bool
+	// APITokens grant access to the REST API; none closes it.
+	APITokens []APIToken
+	// OFREPKeys are the API keys OFREP clients present; none leaves the
+	// OFREP endpoints open.
+	OFREPKeys []string
+	// Demo mounts the demo page at / and, if the store is empty, seeds it
+	// with DemoDefinitions.
+	Demo bool
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// AdminPassword is the admin UI's sign-in password; empty generates
+	// one (see Server.GeneratedPassword).
+	AdminPassword string
+	// CookieKeys are the override cookie's signing keys, "id:secret,…";
+	// empty generates a key per process.
+	CookieKeys string
+	// StoreSource tunes how the server follows its store.
+	StoreSource flagon.StoreSourceOptions
+}
+
+// A Server is a running `flagon serve`: a client following a store, and
+// the HTTP handler over both.
+type Server struct {
+	store   flagon.Store
+	source  *flagon.StoreSource
+	client  *flagon.Client
+	metrics *metrics
+	handler http.Handler
+	log     *slog.Logger
+
+	generatedPassword string
+}
+
+// New starts following st and builds the handler. It seeds an empty store
+// with the demo flags when opts.Demo is set.
+func New(ctx context.Context, st flagon.Store, opts *Options) (*Server, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	s := &Server{store: st, metrics: newMetrics(), log: opts.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if opts.Demo {
+		if err := seedDemo(ctx, st); err != nil {
+			return nil, fmt.Errorf("server: seed demo flags: %w", err)
+		}
+	}
+	sso := opts.StoreSource
+	sso.Environment = opts.Environment
+	if sso.Logger == nil {
+		sso.Logger = s.log
+	}
+	src, err := flagon.NewStoreSource(ctx, st, &sso)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.source = src
+	s.client = flagon.NewClient(src, &flagon.Options{Logger: s.log, OnEvaluate: s.metrics.observe})
+	src.Subscribe(func(*flagon.Snapshot) { s.metrics.reloads.Add(1) })
+
+	mux := http.NewServeMux()
+	(&api{store: st, tokens: opts.APITokens, log: s.log, env: opts.Environment}).register(mux)
+	mux.Handle("/ofrep/", ofrep.Handler(s.client, &ofrep.Options{APIKeys: opts.OFREPKeys, Logger: s.log}))
+	mux.Handle("/api/v1/snapshot", remote.Handler(src))
+	mux.Handle("/api/v1/snapshot/", remote.Handler(src))
+	mux.Handle("GET /healthz", health(s.client))
+	mux.Handle("GET /metrics", s.metrics.handler(s.client))
+	s.handler = mux
+	return s, nil
+}
+
+// seedDemo writes the demo definitions into st if it has no flags yet.
+func seedDemo(ctx context.Context, st flagon.Store) error {
+	flags, err := st.Flags(ctx)
+	if err != nil {
+		return err
+	}
+	if len(flags) > 0 {
+		return nil
+	}
+	_, err = Import(ctx, st, DemoDefinitions(), flagon.Change{Actor: "flagon", Reason: "demo flags for a new store"})
+	return err
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// GeneratedPassword returns the admin password New generated because
+// Options named none, or "".
+func (s *Server) GeneratedPassword() string { return s.generatedPassword }
+
+// Client returns the client that evaluates the store's flags.
+func (s *Server) Client() *flagon.Client { return s.client }
+
+// Source returns the store source the client follows.
+func (s *Server) Source() *flagon.StoreSource { return s.source }
+
+// Close stops following the store. It does not close the store.
+func (s *Server) Close() error {
+	s.client.Close()
+	return errors.Join(s.source.Close())
+}
