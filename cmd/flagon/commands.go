@@ -315,4 +315,3 @@ func describeRule(r flagon.Rule) string {
 	}
 	return strings.Join(parts, " and ")
 }
-
