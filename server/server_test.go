@@ -1,0 +1,260 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/flagontest"
+	"github.com/flagon/flagon/server"
+	"github.com/flagon/flagon/sqlite"
+)
+
+const token = "test-token-0123456789"
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// newServer runs a server over st with one read-write and one read-only
+// API token.
+func newServer(t *testing.T, st flagon.Store, demo bool) (*server.Server, *httptest.Server) {
+	t.Helper()
+	srv, err := server.New(context.Background(), st, &server.Options{
+		Demo:      demo,
+		Logger:    quiet,
+		APITokens: []server.APIToken{{Name: "test", Secret: token}, {Name: "reader", Secret: "reader-token-0123456789", ReadOnly: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		srv.Close()
+	})
+	return srv, ts
+}
+
+func do(t *testing.T, method, url, tok, body string, hdr ...string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestDemoSeedAndHealth(t *testing.T) {
+	srv, ts := newServer(t, flagontest.NewMemoryStore(), true)
+	if got := srv.Client().Snapshot().Len(); got != len(server.DemoDefinitions().Flags) {
+		t.Errorf("seeded %d flags, want %d", got, len(server.DemoDefinitions().Flags))
+	}
+	code, _, body := do(t, "GET", ts.URL+"/healthz", "", "")
+	if code != 200 || !strings.Contains(body, `"status": "ok"`) {
+		t.Errorf("healthz = %d %s", code, body)
+	}
+	srv.Client().Bool(context.Background(), "new-home-page", false)
+	code, hdr, body := do(t, "GET", ts.URL+"/metrics", "", "")
+	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
+		t.Errorf("metrics = %d %s", code, hdr.Get("Content-Type"))
+	}
+	for _, want := range []string{"flagon_evaluations_total{reason=\"ERROR\"}", "flagon_snapshot_age_seconds", "flagon_flags 5", "flagon_snapshot_stale 0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+}
+
+func TestAPI(t *testing.T) {
+	srv, ts := newServer(t, flagontest.NewMemoryStore(), false)
+	api := ts.URL + "/api/v1"
+
+	// Authentication.
+	if code, _, _ := do(t, "GET", api+"/flags", "", ""); code != 401 {
+		t.Errorf("no token: %d, want 401", code)
+	}
+	if code, _, _ := do(t, "GET", api+"/flags", "wrong-token-0123456789", ""); code != 401 {
+		t.Errorf("wrong token: %d, want 401", code)
+	}
+	if code, _, _ := do(t, "PUT", api+"/flags/a", "reader-token-0123456789", `{}`); code != 403 {
+		t.Errorf("read-only token writing: %d, want 403", code)
+	}
+
+	// Create, read, conflict, update.
+	code, hdr, body := do(t, "PUT", api+"/flags/new-home-page", token, `{"description":"Expose the new home page","default":"off"}`, "Flagon-Reason", "launch prep")
+	if code != 200 || hdr.Get("ETag") != `"1"` {
+		t.Fatalf("create = %d %s %s", code, hdr.Get("ETag"), body)
+	}
+	if code, _, body := do(t, "PUT", api+"/flags/new-home-page", token, `{"default":"on"}`); code != 409 {
+		t.Errorf("create over an existing flag = %d %s, want 409", code, body)
+	}
+	if code, _, body := do(t, "PUT", api+"/flags/new-home-page", token, `{"default":"on"}`, "If-Match", `"1"`); code != 200 || !strings.Contains(body, `"version": 2`) {
+		t.Errorf("update = %d %s", code, body)
+	}
+	if code, _, body := do(t, "PUT", api+"/flags/new-home-page", token, `{"default":"off"}`, "If-Match", `"1"`); code != 409 {
+		t.Errorf("stale update = %d %s, want 409", code, body)
+	}
+	code, _, body = do(t, "GET", api+"/flags/new-home-page", token, "")
+	var got flagon.StoredFlag
+	if err := json.Unmarshal([]byte(body), &got); err != nil || code != 200 || got.Version != 2 || got.Default != "on" {
+		t.Errorf("get = %d %+v %v", code, got, err)
+	}
+	if code, _, _ := do(t, "GET", api+"/flags/ghost", token, ""); code != 404 {
+		t.Errorf("get missing = %d, want 404", code)
+	}
+
+	// Bad input names the field.
+	bad := []struct {
+		body, hdr, field string
+	}{
+		{`{"default":"maybe"}`, `"2"`, `"field": "default"`},
+		{`{"defualt":"on"}`, `"2"`, "unknown field"},
+		{`{"rules":[{"audiences":["ghosts"],"serve":{"variant":"on"}}]}`, `"2"`, `"field": "rules[0].audiences[0]"`},
+		{`{"disabled":"yes"}`, `"2"`, `"field": "disabled"`},
+		{`{"key":"other"}`, `"2"`, `"field": "key"`},
+		{`{}`, `"two"`, `"field": "If-Match"`},
+		{`{} {}`, `"2"`, "trailing data"},
+	}
+	for _, b := range bad {
+		code, _, body := do(t, "PUT", api+"/flags/new-home-page", token, b.body, "If-Match", b.hdr)
+		if code != 400 || !strings.Contains(body, b.field) {
+			t.Errorf("PUT %s: %d %s; want 400 naming %s", b.body, code, body, b.field)
+		}
+	}
+
+	// The server's client sees API writes.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := flagon.WaitFor(ctx, srv.Source(), func(s *flagon.Snapshot) bool { f, ok := s.Flag("new-home-page"); return ok && f.Default == "on" }); err != nil {
+		t.Fatal(err)
+	}
+	if !srv.Client().Bool(ctx, "new-home-page", false) {
+		t.Error("client did not see the API write")
+	}
+
+	// Per-user overrides.
+	if code, _, body := do(t, "PUT", api+"/overrides/ann/new-home-page", token, `{"value":false,"duration":3600}`); code != 200 {
+		t.Errorf("set override = %d %s", code, body)
+	}
+	if code, _, body := do(t, "PUT", api+"/overrides/ann/new-home-page", token, `{"value":"nope"}`); code != 400 || !strings.Contains(body, `"field": "value"`) {
+		t.Errorf("override of wrong type = %d %s", code, body)
+	}
+	if code, _, body := do(t, "PUT", api+"/overrides/ann/new-home-page", token, `{"value":true,"duration":99999999}`); code != 400 || !strings.Contains(body, `"field": "duration"`) {
+		t.Errorf("override too long = %d %s", code, body)
+	}
+	if code, _, body := do(t, "GET", api+"/overrides?user=ann", token, ""); code != 200 || !strings.Contains(body, `"flag": "new-home-page"`) {
+		t.Errorf("list overrides = %d %s", code, body)
+	}
+	if code, _, _ := do(t, "DELETE", api+"/overrides/ann/new-home-page", token, ""); code != 204 {
+		t.Errorf("delete override = %d", code)
+	}
+
+	// Archive, and the audit log records every write with actor and reason.
+	if code, _, body := do(t, "POST", api+"/flags/new-home-page/archive", token, "", "If-Match", `"2"`); code != 200 {
+		t.Errorf("archive = %d %s", code, body)
+	}
+	code, _, body = do(t, "GET", api+"/audit?target=new-home-page", token, "")
+	var entries []flagon.AuditEntry
+	if err := json.Unmarshal([]byte(body), &entries); err != nil || code != 200 {
+		t.Fatalf("audit = %d %s", code, body)
+	}
+	if len(entries) < 3 || entries[len(entries)-1].Actor != "api:test" || entries[len(entries)-1].Reason != "launch prep" {
+		t.Errorf("audit entries = %+v", entries)
+	}
+	if code, _, body := do(t, "GET", api+"/audit?since=yesterday", token, ""); code != 400 || !strings.Contains(body, `"field": "since"`) {
+		t.Errorf("bad audit filter = %d %s", code, body)
+	}
+}
+
+// TestLoadAndWrites runs concurrent evaluations (OFREP) and writes (REST
+// API) against one server on a SQLite store: no 5xx, and one audit entry
+// per successful write. It is bounded in count.
+func TestLoadAndWrites(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "load.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, ts := newServer(t, st, true)
+
+	const writers, writesEach, readers, readsEach = 4, 25, 4, 200
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, fivexx := 0, 0
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("load-%d", w)
+			version := 0
+			for i := range writesEach {
+				body := fmt.Sprintf(`{"description":"write %d","default":"%s"}`, i, []string{"on", "off"}[i%2])
+				hdr := []string{}
+				if version > 0 {
+					hdr = []string{"If-Match", fmt.Sprint(version)}
+				}
+				code, _, resp := do(t, "PUT", ts.URL+"/api/v1/flags/"+key, token, body, hdr...)
+				mu.Lock()
+				if code >= 500 {
+					fivexx++
+				}
+				if code == 200 {
+					ok++
+					var v struct{ Version int }
+					json.Unmarshal([]byte(resp), &v)
+					version = v.Version
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range readsEach {
+				code, _, _ := do(t, "POST", ts.URL+"/ofrep/v1/evaluate/flags/new-home-page", "", fmt.Sprintf(`{"context":{"targetingKey":"user-%d"}}`, i))
+				if code >= 500 || code != 200 {
+					mu.Lock()
+					fivexx++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if fivexx > 0 {
+		t.Errorf("%d responses were 5xx or failed", fivexx)
+	}
+	if ok != writers*writesEach {
+		t.Errorf("%d of %d writes succeeded", ok, writers*writesEach)
+	}
+	entries, err := st.Audit(context.Background(), flagon.AuditQuery{Actor: "api:test", Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != ok {
+		t.Errorf("%d audit entries for %d writes", len(entries), ok)
+	}
+}
