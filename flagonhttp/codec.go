@@ -1,0 +1,411 @@
+package flagonhttp
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flagon/flagon"
+)
+
+// DefaultCookieName is the name of the override cookie.
+const DefaultCookieName = "flagon_overrides"
+
+// DefaultMaxCookieSize is the longest override cookie value read or
+// written, in bytes: browsers keep no more than 4096 bytes per cookie.
+const DefaultMaxCookieSize = 4096
+
+// SecureMode says when the override cookie carries the Secure attribute.
+type SecureMode int
+
+// The secure modes. The zero value is SecureAuto.
+const (
+	// SecureAuto marks the cookie Secure when the request came over TLS.
+	// Behind a proxy that terminates TLS, use SecureAlways.
+	SecureAuto SecureMode = iota
+	// SecureAlways always marks the cookie Secure.
+	SecureAlways
+	// SecureNever never marks it Secure, for plain-HTTP development.
+	SecureNever
+)
+
+// EntryStatus says whether an override entry read from a cookie applies,
+// and if not, why.
+type EntryStatus string
+
+// The entry statuses.
+const (
+	EntryActive  EntryStatus = "active"  // it applies
+	EntryExpired EntryStatus = "expired" // its time is up
+	EntryStale   EntryStatus = "stale"   // the flag no longer exists
+	EntryInvalid EntryStatus = "invalid" // the value is not of the flag's type, or the policy does not allow it
+	EntryRefused EntryStatus = "refused" // the flag's policy is none: it may not be overridden
+)
+
+// An Entry is one override as the cookie holds it: a flag, a value, when it
+// was set and when it lapses.
+type Entry struct {
+	Flag  string `json:"flag"`
+	Value any    `json:"value"` // of the flag's type: bool, string, int64, float64 or map[string]any
+	// SetAt is when the override was set; Encode fills in now when zero.
+	SetAt time.Time `json:"setAt"`
+	// ExpiresAt is when it lapses. Zero means as long as the flag's policy
+	// allows (its maximum duration after SetAt); reading never lets an
+	// entry outlive that maximum.
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+
+	// Status and Problem are filled in by Codec.Read: whether the entry
+	// applies to the current flags, and if not, why, in words.
+	Status  EntryStatus `json:"status,omitempty"`
+	Problem string      `json:"problem,omitempty"`
+}
+
+// A Codec reads and writes the signed override cookie. The zero value
+// uses the per-process key (see Options.Keys) and the defaults below; a
+// Codec needs no request to encode or decode, so tests can mint cookies.
+//
+// The cookie's value is
+//
+//	1.<key ID>.<base64url(JSON)>.<base64url(HMAC-SHA256)>
+//
+// where the JSON is {"<flag>": {"value": V, "setAt": <Unix s>, "expiresAt": <Unix s>}, …};
+// docs/decisions/0003-override-cookie.md describes it in full.
+type Codec struct {
+	Keys    *Keys      // nil: the per-process key
+	Name    string     // cookie name; empty means DefaultCookieName
+	Path    string     // cookie path; empty means "/"
+	Domain  string     // cookie domain; empty means the request's host only
+	Secure  SecureMode // when to mark the cookie Secure
+	MaxSize int        // longest value read or written; zero means DefaultMaxCookieSize
+
+	// Now returns the current time; nil means time.Now. Tests set it.
+	Now func() time.Time
+}
+
+func (c *Codec) name() string {
+	if c.Name == "" {
+		return DefaultCookieName
+	}
+	return c.Name
+}
+
+func (c *Codec) maxSize() int {
+	if c.MaxSize <= 0 {
+		return DefaultMaxCookieSize
+	}
+	return c.MaxSize
+}
+
+func (c *Codec) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// Encode returns the signed cookie value holding entries. Entries are
+// written sorted by flag; a zero SetAt becomes now. It fails on an invalid
+// or repeated flag key, a value JSON cannot hold, or a result longer than
+// MaxSize (ErrTooLarge).
+func (c *Codec) Encode(entries []Entry) (string, error) {
+	payload, err := encodePayload(entries, c.now())
+	if err != nil {
+		return "", fmt.Errorf("flagonhttp: encode cookie: %w", err)
+	}
+	v := seal(c.Keys, purposeCookie, b64.EncodeToString(payload))
+	if len(v) > c.maxSize() {
+		return "", fmt.Errorf("flagonhttp: encode cookie: %d overrides take %d bytes, more than %d: %w", len(entries), len(v), c.maxSize(), ErrTooLarge)
+	}
+	return v, nil
+}
+
+// encodePayload writes the JSON payload of a cookie or header.
+func encodePayload(entries []Entry, now time.Time) ([]byte, error) {
+	sorted := slices.Clone(entries)
+	slices.SortFunc(sorted, func(a, b Entry) int { return strings.Compare(a.Flag, b.Flag) })
+	b := make([]byte, 0, 64*len(sorted)+2)
+	b = append(b, '{')
+	for i, e := range sorted {
+		if !flagon.ValidKey(e.Flag) {
+			return nil, fmt.Errorf("invalid flag key %q", e.Flag)
+		}
+		if i > 0 {
+			if sorted[i-1].Flag == e.Flag {
+				return nil, fmt.Errorf("flag %q appears twice", e.Flag)
+			}
+			b = append(b, ',')
+		}
+		val, err := json.Marshal(e.Value)
+		if err != nil {
+			return nil, fmt.Errorf("flag %q: value: %w", e.Flag, err)
+		}
+		setAt := e.SetAt
+		if setAt.IsZero() {
+			setAt = now
+		}
+		b = append(b, '"')
+		b = append(b, e.Flag...)
+		b = append(b, `":{"value":`...)
+		b = append(b, val...)
+		b = append(b, `,"setAt":`...)
+		b = strconv.AppendInt(b, max(setAt.Unix(), 1), 10)
+		if !e.ExpiresAt.IsZero() {
+			b = append(b, `,"expiresAt":`...)
+			b = strconv.AppendInt(b, max(e.ExpiresAt.Unix(), 1), 10)
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}'), nil
+}
+
+// Decode verifies a cookie value and returns its entries as written, in
+// the cookie's order, with values as encoding/json decodes them with
+// UseNumber (numbers are json.Number). It checks neither the flags nor the
+// time; Read does. The error wraps ErrTooLarge, ErrMalformed,
+// ErrUnknownVersion, ErrUnknownKey or ErrBadSignature.
+func (c *Codec) Decode(value string) ([]Entry, error) {
+	payload, err := c.open(value)
+	if err != nil {
+		return nil, fmt.Errorf("flagonhttp: decode cookie: %w", err)
+	}
+	var out []Entry
+	p := payloadParser{b: payload}
+	var e rawEntry
+	for p.next(&e) {
+		key, ok := decodeString(e.key, e.keyEsc)
+		if !ok {
+			return nil, fmt.Errorf("flagonhttp: decode cookie: %w", ErrMalformed)
+		}
+		v, _ := rawValue(e.val)
+		out = append(out, Entry{Flag: key, Value: v, SetAt: unixTime(e.setAt), ExpiresAt: unixTime(e.expiresAt)})
+	}
+	if p.err != nil {
+		return nil, fmt.Errorf("flagonhttp: decode cookie: %w", ErrMalformed)
+	}
+	return out, nil
+}
+
+// open verifies a cookie value and returns its decoded JSON payload.
+func (c *Codec) open(value string) ([]byte, error) {
+	body, scratch, err := open(c.Keys, purposeCookie, value, c.maxSize())
+	if err != nil {
+		return nil, err
+	}
+	return decodeBody(scratch, body)
+}
+
+func unixTime(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0)
+}
+
+// Read returns the entries of the request's override cookie, sorted by
+// flag, each marked with its status against snap: active, expired, stale
+// (the flag is gone), invalid or refused, so that a page can show which
+// overrides apply and highlight the others. Values of active entries are
+// canonical; others are as written. Expiry is the policy's: never later
+// than the flag's maximum duration after the entry was set.
+//
+// Without a cookie, Read returns nil and no error. A cookie that fails
+// verification gives an error wrapping the reason (see Decode).
+func (c *Codec) Read(r *http.Request, snap *flagon.Snapshot) ([]Entry, error) {
+	cookies := r.CookiesNamed(c.name())
+	if len(cookies) == 0 {
+		if v, ok := cookieValue(r.Header, c.name()); ok {
+			cookies = []*http.Cookie{{Name: c.name(), Value: v}}
+		}
+	}
+	var firstErr error
+	for _, ck := range cookies {
+		payload, err := c.open(ck.Value)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("flagonhttp: read cookie %s: %w", c.name(), err)
+			}
+			continue
+		}
+		return judgeAll(payload, newSnapInfo(snap), c.now())
+	}
+	return nil, firstErr
+}
+
+// judgeAll reads a payload into entries marked with their status.
+func judgeAll(payload []byte, si *snapInfo, now time.Time) ([]Entry, error) {
+	var out []Entry
+	p := payloadParser{b: payload}
+	var e rawEntry
+	for p.next(&e) {
+		key, ok := decodeString(e.key, e.keyEsc)
+		if !ok {
+			return nil, fmt.Errorf("flagonhttp: read cookie: %w", ErrMalformed)
+		}
+		ent := Entry{Flag: key, SetAt: unixTime(e.setAt), ExpiresAt: unixTime(e.expiresAt)}
+		fi := si.flags[key]
+		v, exp, st := fi.judge(&e, now.Unix())
+		ent.Status = st
+		if fi != nil && st != EntryInvalid {
+			ent.ExpiresAt = unixTime(exp)
+		}
+		if v != nil {
+			ent.Value = v
+		} else {
+			ent.Value, _ = rawValue(e.val)
+		}
+		switch st {
+		case EntryStale:
+			ent.Problem = "flag " + strconv.Quote(key) + " no longer exists"
+		case EntryRefused:
+			ent.Problem = "flag " + strconv.Quote(key) + " may not be overridden"
+		case EntryInvalid:
+			ent.Problem = fmt.Sprintf("value %s is not a %s value that flag %q allows", e.val, fi.typ, key)
+		case EntryExpired:
+			ent.Problem = "expired " + ent.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		out = append(out, ent)
+	}
+	if p.err != nil {
+		return nil, fmt.Errorf("flagonhttp: read cookie: %w", ErrMalformed)
+	}
+	slices.SortStableFunc(out, func(a, b Entry) int { return strings.Compare(a.Flag, b.Flag) })
+	return out, nil
+}
+
+// judge decides whether a cookie entry applies to flag fi (nil when the
+// snapshot has no such flag) at Unix time now. It returns the canonical
+// value and the effective expiry when it can tell them. It does not
+// allocate for an active entry whose value is one of the flag's variants.
+func (fi *flagInfo) judge(e *rawEntry, now int64) (v any, exp int64, st EntryStatus) {
+	if fi == nil {
+		return nil, 0, EntryStale
+	}
+	if fi.who == flagon.WhoNone {
+		return nil, 0, EntryRefused
+	}
+	v, i, ok := fi.fromJSON(e.val)
+	if !ok || !fi.permits(i) {
+		return nil, 0, EntryInvalid
+	}
+	exp = fi.expiry(e.setAt, e.expiresAt)
+	if now >= exp {
+		return v, exp, EntryExpired
+	}
+	return v, exp, EntryActive
+}
+
+// Cookie returns the override cookie holding entries, ready for
+// http.SetCookie or, in tests, Request.AddCookie. Entries that have
+// expired, and entries Read marked as not active, are left out; with none
+// left, it returns the cookie that deletes the override cookie. r, which
+// may be nil, tells whether the request came over TLS (see SecureMode).
+func (c *Codec) Cookie(r *http.Request, entries []Entry) (*http.Cookie, error) {
+	now := c.now()
+	keep := make([]Entry, 0, len(entries))
+	var last time.Time
+	for _, e := range entries {
+		if e.Status != "" && e.Status != EntryActive {
+			continue
+		}
+		if !e.ExpiresAt.IsZero() && !e.ExpiresAt.After(now) {
+			continue
+		}
+		end := e.ExpiresAt
+		if end.IsZero() {
+			set := e.SetAt
+			if set.IsZero() {
+				set = now
+			}
+			end = set.Add(flagon.DefaultOverrideMaxDuration)
+		}
+		if end.After(last) {
+			last = end
+		}
+		keep = append(keep, e)
+	}
+	if len(keep) == 0 {
+		return c.deletion(r), nil
+	}
+	v, err := c.Encode(keep)
+	if err != nil {
+		return nil, err
+	}
+	ck := c.base(r)
+	ck.Value = v
+	secs := math.Ceil(last.Sub(now).Seconds())
+	ck.MaxAge = int(max(secs, 1))
+	ck.Expires = now.Add(time.Duration(ck.MaxAge) * time.Second).UTC()
+	return ck, nil
+}
+
+// Write sets the override cookie holding entries on w, or deletes it when
+// no entry is left (see Cookie).
+func (c *Codec) Write(w http.ResponseWriter, r *http.Request, entries []Entry) error {
+	ck, err := c.Cookie(r, entries)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, ck)
+	return nil
+}
+
+// Delete deletes the override cookie: it sets it empty with Max-Age -1.
+func (c *Codec) Delete(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, c.deletion(r))
+}
+
+func (c *Codec) deletion(r *http.Request) *http.Cookie {
+	ck := c.base(r)
+	ck.MaxAge = -1
+	ck.Expires = time.Unix(1, 0).UTC()
+	return ck
+}
+
+func (c *Codec) base(r *http.Request) *http.Cookie {
+	path := c.Path
+	if path == "" {
+		path = "/"
+	}
+	secure := false
+	switch c.Secure {
+	case SecureAlways:
+		secure = true
+	case SecureAuto:
+		secure = r != nil && r.TLS != nil
+	}
+	return &http.Cookie{
+		Name:     c.name(),
+		Path:     path,
+		Domain:   c.Domain,
+		HttpOnly: true,
+		Secure:   secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// cookieValue returns the raw value of the first cookie with the given
+// name in the request's Cookie headers, without allocating. Unlike
+// Request.Cookie it keeps values that are not valid cookie-octets, such as
+// the JSON of the legacy feature_flags cookie.
+func cookieValue(h http.Header, name string) (string, bool) {
+	for _, line := range h["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimLeft(part, " \t")
+			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
+				v := strings.TrimRight(part[len(name)+1:], " \t")
+				if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
