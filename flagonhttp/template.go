@@ -60,7 +60,7 @@ func FuncMap(c *flagon.Client) template.FuncMap {
 			}
 			return r.Value
 		},
-		"overrideCount": func(ctx any) int { return OverrideCount(toContext(ctx)) },
+		"overrideCount":  func(ctx any) int { return OverrideCount(toContext(ctx)) },
 		"overrideBanner": func(ctx any) template.HTML { return Banner(toContext(ctx)) },
 		"overrideLink": func(flag string, value any, redirect string) string {
 			return Link(flag, value, 0, redirect)
