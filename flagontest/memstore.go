@@ -137,17 +137,17 @@ func (m *MemoryStore) sortedFlags(liveOnly bool) []flagon.StoredFlag {
 	return out
 }
 
-// record is what one write changed, for its audit entry.
-type record struct {
+// memRecord is what one write changed, for its audit entry.
+type memRecord struct {
 	action, target string
 	before, after  any
 }
 
-var errNoChange = errors.New("no change")
+var errMemNoChange = errors.New("no change")
 
 // write runs fn at the next revision and, if it succeeds, appends its
 // audit entry and tells the watchers.
-func (m *MemoryStore) write(op string, c flagon.Change, fn func(rev int64, now time.Time) (record, error)) error {
+func (m *MemoryStore) write(op string, c flagon.Change, fn func(rev int64, now time.Time) (memRecord, error)) error {
 	m.mu.Lock()
 	if err := m.check(op); err != nil {
 		m.mu.Unlock()
@@ -155,7 +155,7 @@ func (m *MemoryStore) write(op string, c flagon.Change, fn func(rev int64, now t
 	}
 	rev, now := m.rev+1, sqlstore.Now()
 	r, err := fn(rev, now)
-	if errors.Is(err, errNoChange) {
+	if errors.Is(err, errMemNoChange) {
 		m.mu.Unlock()
 		return nil
 	}
@@ -234,35 +234,35 @@ func (m *MemoryStore) Flag(ctx context.Context, key string) (flagon.StoredFlag, 
 // PutFlag implements flagon.Store.
 func (m *MemoryStore) PutFlag(ctx context.Context, f flagon.Flag, version int64, c flagon.Change) (int64, error) {
 	var newVersion int64
-	err := m.write(fmt.Sprintf("put flag %q", f.Key), c, func(rev int64, now time.Time) (record, error) {
+	err := m.write(fmt.Sprintf("put flag %q", f.Key), c, func(rev int64, now time.Time) (memRecord, error) {
 		old, exists := m.flag(f.Key)
 		switch {
 		case version == 0 && exists:
-			return record{}, fmt.Errorf("%w: flag %q exists (version %d)", flagon.ErrConflict, f.Key, old.Version)
+			return memRecord{}, fmt.Errorf("%w: flag %q exists (version %d)", flagon.ErrConflict, f.Key, old.Version)
 		case version != 0 && !exists:
-			return record{}, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
+			return memRecord{}, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
 		case exists && old.Version != version:
-			return record{}, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, f.Key, old.Version)
+			return memRecord{}, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, f.Key, old.Version)
 		}
 		defs := flagon.Definitions{Flags: []flagon.Flag{f}}
 		for _, a := range m.sortedAudiences() {
 			defs.Audiences = append(defs.Audiences, a.Audience)
 		}
 		if err := defs.Validate(); err != nil {
-			return record{}, err
+			return memRecord{}, err
 		}
 		data, err := sqlstore.EncodeFlag(f)
 		if err != nil {
-			return record{}, err
+			return memRecord{}, err
 		}
 		meta := flagon.StoredFlag{Version: version + 1, Archived: old.Archived, UpdatedAt: now, UpdatedBy: c.Actor}
 		m.flags[f.Key] = memFlag{data: data, meta: meta}
 		after, _ := m.flag(f.Key)
 		newVersion = meta.Version
 		if exists {
-			return record{action: "flag.update", target: f.Key, before: old, after: after}, nil
+			return memRecord{action: "flag.update", target: f.Key, before: old, after: after}, nil
 		}
-		return record{action: "flag.create", target: f.Key, after: after}, nil
+		return memRecord{action: "flag.create", target: f.Key, after: after}, nil
 	})
 	return newVersion, err
 }
@@ -274,17 +274,17 @@ func (m *MemoryStore) ArchiveFlag(ctx context.Context, key string, archived bool
 	if !archived {
 		op = "restore"
 	}
-	err := m.write(fmt.Sprintf("%s flag %q", op, key), c, func(rev int64, now time.Time) (record, error) {
+	err := m.write(fmt.Sprintf("%s flag %q", op, key), c, func(rev int64, now time.Time) (memRecord, error) {
 		old, ok := m.flag(key)
 		if !ok {
-			return record{}, flagon.ErrNotFound
+			return memRecord{}, flagon.ErrNotFound
 		}
 		if old.Version != version {
-			return record{}, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, key, old.Version)
+			return memRecord{}, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, key, old.Version)
 		}
 		if old.Archived == archived {
 			newVersion = old.Version
-			return record{}, errNoChange
+			return memRecord{}, errMemNoChange
 		}
 		if !archived {
 			defs := flagon.Definitions{Flags: []flagon.Flag{old.Flag}}
@@ -292,7 +292,7 @@ func (m *MemoryStore) ArchiveFlag(ctx context.Context, key string, archived bool
 				defs.Audiences = append(defs.Audiences, a.Audience)
 			}
 			if err := defs.Validate(); err != nil {
-				return record{}, err
+				return memRecord{}, err
 			}
 		}
 		mf := m.flags[key]
@@ -300,7 +300,7 @@ func (m *MemoryStore) ArchiveFlag(ctx context.Context, key string, archived bool
 		m.flags[key] = mf
 		after, _ := m.flag(key)
 		newVersion = after.Version
-		return record{action: "flag." + op, target: key, before: old, after: after}, nil
+		return memRecord{action: "flag." + op, target: key, before: old, after: after}, nil
 	})
 	return newVersion, err
 }
@@ -318,50 +318,50 @@ func (m *MemoryStore) Audiences(ctx context.Context) ([]flagon.StoredAudience, e
 // PutAudience implements flagon.Store.
 func (m *MemoryStore) PutAudience(ctx context.Context, a flagon.Audience, version int64, c flagon.Change) (int64, error) {
 	var newVersion int64
-	err := m.write(fmt.Sprintf("put audience %q", a.Name), c, func(rev int64, now time.Time) (record, error) {
+	err := m.write(fmt.Sprintf("put audience %q", a.Name), c, func(rev int64, now time.Time) (memRecord, error) {
 		old, exists := m.audience(a.Name)
 		switch {
 		case version == 0 && exists:
-			return record{}, fmt.Errorf("%w: audience %q exists (version %d)", flagon.ErrConflict, a.Name, old.Version)
+			return memRecord{}, fmt.Errorf("%w: audience %q exists (version %d)", flagon.ErrConflict, a.Name, old.Version)
 		case version != 0 && !exists:
-			return record{}, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
+			return memRecord{}, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
 		case exists && old.Version != version:
-			return record{}, fmt.Errorf("%w: version %d given, audience %q is at version %d", flagon.ErrConflict, version, a.Name, old.Version)
+			return memRecord{}, fmt.Errorf("%w: version %d given, audience %q is at version %d", flagon.ErrConflict, version, a.Name, old.Version)
 		}
 		defs := flagon.Definitions{Audiences: []flagon.Audience{a}}
 		if err := defs.Validate(); err != nil {
-			return record{}, err
+			return memRecord{}, err
 		}
 		data, err := sqlstore.EncodeAudience(a)
 		if err != nil {
-			return record{}, err
+			return memRecord{}, err
 		}
 		m.audiences[a.Name] = memAudience{data: data, meta: flagon.StoredAudience{Version: version + 1, UpdatedAt: now}}
 		after, _ := m.audience(a.Name)
 		newVersion = after.Version
 		if exists {
-			return record{action: "audience.update", target: a.Name, before: old, after: after}, nil
+			return memRecord{action: "audience.update", target: a.Name, before: old, after: after}, nil
 		}
-		return record{action: "audience.create", target: a.Name, after: after}, nil
+		return memRecord{action: "audience.create", target: a.Name, after: after}, nil
 	})
 	return newVersion, err
 }
 
 // DeleteAudience implements flagon.Store.
 func (m *MemoryStore) DeleteAudience(ctx context.Context, name string, version int64, c flagon.Change) error {
-	return m.write(fmt.Sprintf("delete audience %q", name), c, func(rev int64, now time.Time) (record, error) {
+	return m.write(fmt.Sprintf("delete audience %q", name), c, func(rev int64, now time.Time) (memRecord, error) {
 		old, ok := m.audience(name)
 		if !ok {
-			return record{}, flagon.ErrNotFound
+			return memRecord{}, flagon.ErrNotFound
 		}
 		if old.Version != version {
-			return record{}, fmt.Errorf("%w: version %d given, audience %q is at version %d", flagon.ErrConflict, version, name, old.Version)
+			return memRecord{}, fmt.Errorf("%w: version %d given, audience %q is at version %d", flagon.ErrConflict, version, name, old.Version)
 		}
 		if err := sqlstore.CheckAudienceUnused(name, m.sortedAudiences(), m.sortedFlags(true)); err != nil {
-			return record{}, err
+			return memRecord{}, err
 		}
 		delete(m.audiences, name)
-		return record{action: "audience.delete", target: name, before: old}, nil
+		return memRecord{action: "audience.delete", target: name, before: old}, nil
 	})
 }
 
@@ -422,12 +422,12 @@ func (m *MemoryStore) AllUserOverrides(ctx context.Context) ([]flagon.UserOverri
 
 // SetUserOverride implements flagon.Store.
 func (m *MemoryStore) SetUserOverride(ctx context.Context, user, flag string, o flagon.Override, c flagon.Change) error {
-	return m.write(fmt.Sprintf("set override of %q for %q", flag, user), c, func(rev int64, now time.Time) (record, error) {
+	return m.write(fmt.Sprintf("set override of %q for %q", flag, user), c, func(rev int64, now time.Time) (memRecord, error) {
 		o, typ, data, err := sqlstore.CheckOverride(user, flag, o, now)
 		if err != nil {
-			return record{}, err
+			return memRecord{}, err
 		}
-		r := record{action: "override.set", target: user}
+		r := memRecord{action: "override.set", target: user}
 		if old, ok := m.override(user, flag); ok {
 			r.before = old
 		}
@@ -441,13 +441,13 @@ func (m *MemoryStore) SetUserOverride(ctx context.Context, user, flag string, o 
 
 // DeleteUserOverride implements flagon.Store.
 func (m *MemoryStore) DeleteUserOverride(ctx context.Context, user, flag string, c flagon.Change) error {
-	return m.write(fmt.Sprintf("delete override of %q for %q", flag, user), c, func(rev int64, now time.Time) (record, error) {
+	return m.write(fmt.Sprintf("delete override of %q for %q", flag, user), c, func(rev int64, now time.Time) (memRecord, error) {
 		old, ok := m.override(user, flag)
 		if !ok {
-			return record{}, errNoChange
+			return memRecord{}, errMemNoChange
 		}
 		delete(m.overrides, [2]string{user, flag})
-		return record{action: "override.delete", target: user, before: old}, nil
+		return memRecord{action: "override.delete", target: user, before: old}, nil
 	})
 }
 
@@ -463,18 +463,18 @@ func (m *MemoryStore) token(id string) (flagon.ShareToken, bool) {
 
 // CreateShareToken implements flagon.Store.
 func (m *MemoryStore) CreateShareToken(ctx context.Context, t flagon.ShareToken, c flagon.Change) error {
-	return m.write(fmt.Sprintf("create share token for %q", t.Flag), c, func(rev int64, now time.Time) (record, error) {
+	return m.write(fmt.Sprintf("create share token for %q", t.Flag), c, func(rev int64, now time.Time) (memRecord, error) {
 		t, typ, data, err := sqlstore.CheckShareToken(t, c, now)
 		if err != nil {
-			return record{}, err
+			return memRecord{}, err
 		}
 		if _, ok := m.tokens[t.ID]; ok {
-			return record{}, fmt.Errorf("%w: share token exists", flagon.ErrConflict)
+			return memRecord{}, fmt.Errorf("%w: share token exists", flagon.ErrConflict)
 		}
 		rec := t
 		rec.Value = nil
 		m.tokens[t.ID] = memValue[flagon.ShareToken]{rec: rec, typ: typ, data: data}
-		return record{action: "share.create", target: t.ID, after: t}, nil
+		return memRecord{action: "share.create", target: t.ID, after: t}, nil
 	})
 }
 
@@ -510,19 +510,19 @@ func (m *MemoryStore) ShareTokens(ctx context.Context) ([]flagon.ShareToken, err
 
 // RevokeShareToken implements flagon.Store.
 func (m *MemoryStore) RevokeShareToken(ctx context.Context, id string, c flagon.Change) error {
-	return m.write("revoke share token", c, func(rev int64, now time.Time) (record, error) {
+	return m.write("revoke share token", c, func(rev int64, now time.Time) (memRecord, error) {
 		old, ok := m.token(id)
 		if !ok {
-			return record{}, flagon.ErrNotFound
+			return memRecord{}, flagon.ErrNotFound
 		}
 		if old.Revoked {
-			return record{}, errNoChange
+			return memRecord{}, errMemNoChange
 		}
 		mv := m.tokens[id]
 		mv.rec.Revoked = true
 		m.tokens[id] = mv
 		after, _ := m.token(id)
-		return record{action: "share.revoke", target: id, before: old, after: after}, nil
+		return memRecord{action: "share.revoke", target: id, before: old, after: after}, nil
 	})
 }
 

@@ -58,30 +58,30 @@ func TestStore(t *testing.T, newStore func(t *testing.T) flagon.Store) {
 	}
 }
 
-// by returns a change made by actor.
-func by(actor string) flagon.Change {
+// changeBy returns a change made by actor.
+func changeBy(actor string) flagon.Change {
 	return flagon.Change{Actor: actor, Reason: "test " + actor, Environment: "production"}
 }
 
-// must fails the test if err is not nil.
-func must(t *testing.T, err error) {
+// mustStore fails the test if err is not nil.
+func mustStore(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// wantErr fails the test unless err is (or wraps) target.
-func wantErr(t *testing.T, what string, err, target error) {
+// wantStoreErr fails the test unless err is (or wraps) target.
+func wantStoreErr(t *testing.T, what string, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("%s: got error %v, want %v", what, err, target)
 	}
 }
 
-// wantInvalid fails the test unless err is a validation error that
+// wantFieldErrors fails the test unless err is a validation error that
 // carries field errors.
-func wantInvalid(t *testing.T, what string, err error) {
+func wantFieldErrors(t *testing.T, what string, err error) {
 	t.Helper()
 	var fes flagon.FieldErrors
 	if !errors.Is(err, flagon.ErrInvalid) || !errors.As(err, &fes) || len(fes) == 0 {
@@ -89,24 +89,24 @@ func wantInvalid(t *testing.T, what string, err error) {
 	}
 }
 
-func revision(t *testing.T, s flagon.Store) int64 {
+func storeRevision(t *testing.T, s flagon.Store) int64 {
 	t.Helper()
 	rev, err := s.Revision(t.Context())
-	must(t, err)
+	mustStore(t, err)
 	return rev
 }
 
-func auditCount(t *testing.T, s flagon.Store) int {
+func storeAuditCount(t *testing.T, s flagon.Store) int {
 	t.Helper()
 	es, err := s.Audit(t.Context(), flagon.AuditQuery{Limit: 1 << 20})
-	must(t, err)
+	mustStore(t, err)
 	return len(es)
 }
 
-func sameFlag(a, b flagon.Flag) bool { return reflect.DeepEqual(a.Normalize(), b.Normalize()) }
+func sameStoredFlag(a, b flagon.Flag) bool { return reflect.DeepEqual(a.Normalize(), b.Normalize()) }
 
-// staff is the audience the tests refer to.
-var staff = flagon.Audience{
+// staffAudience is the audience the tests refer to.
+var staffAudience = flagon.Audience{
 	Name:    "staff",
 	Clauses: []flagon.Clause{{Attribute: "is_staff", Op: flagon.OpEquals, Values: []any{true}}},
 }
@@ -114,121 +114,121 @@ var staff = flagon.Audience{
 func testStoreEmpty(t *testing.T, s flagon.Store) {
 	ctx := t.Context()
 	defs, rev, err := s.Load(ctx)
-	must(t, err)
+	mustStore(t, err)
 	if len(defs.Flags) != 0 || len(defs.Audiences) != 0 || rev != 0 {
 		t.Errorf("Load of a new store = %+v at revision %d, want nothing at 0", defs, rev)
 	}
-	if got := revision(t, s); got != 0 {
+	if got := storeRevision(t, s); got != 0 {
 		t.Errorf("Revision = %d, want 0", got)
 	}
 	flags, err := s.Flags(ctx)
-	must(t, err)
+	mustStore(t, err)
 	auds, err := s.Audiences(ctx)
-	must(t, err)
+	mustStore(t, err)
 	tokens, err := s.ShareTokens(ctx)
-	must(t, err)
+	mustStore(t, err)
 	ovs, err := s.AllUserOverrides(ctx)
-	must(t, err)
+	mustStore(t, err)
 	if len(flags)+len(auds)+len(tokens)+len(ovs) != 0 {
 		t.Errorf("new store has %d flags, %d audiences, %d tokens, %d overrides; want none", len(flags), len(auds), len(tokens), len(ovs))
 	}
-	if n := auditCount(t, s); n != 0 {
+	if n := storeAuditCount(t, s); n != 0 {
 		t.Errorf("new store has %d audit entries", n)
 	}
 	_, err = s.Flag(ctx, "missing")
-	wantErr(t, "Flag(missing)", err, flagon.ErrNotFound)
+	wantStoreErr(t, "Flag(missing)", err, flagon.ErrNotFound)
 	_, err = s.ShareToken(ctx, "missing")
-	wantErr(t, "ShareToken(missing)", err, flagon.ErrNotFound)
+	wantStoreErr(t, "ShareToken(missing)", err, flagon.ErrNotFound)
 }
 
 func testStoreFlagVersions(t *testing.T, s flagon.Store) {
 	ctx := t.Context()
 	f := flagon.Flag{Key: "new-home", Description: "first"}
-	v, err := s.PutFlag(ctx, f, 0, by("ann"))
-	must(t, err)
+	v, err := s.PutFlag(ctx, f, 0, changeBy("ann"))
+	mustStore(t, err)
 	if v != 1 {
 		t.Fatalf("create: version %d, want 1", v)
 	}
 	got, err := s.Flag(ctx, "new-home")
-	must(t, err)
-	if got.Version != 1 || got.Archived || got.UpdatedBy != "ann" || !sameFlag(got.Flag, f) {
+	mustStore(t, err)
+	if got.Version != 1 || got.Archived || got.UpdatedBy != "ann" || !sameStoredFlag(got.Flag, f) {
 		t.Errorf("after create, Flag = %+v", got)
 	}
 	if got.UpdatedAt.IsZero() || got.UpdatedAt.Location() != time.UTC {
 		t.Errorf("UpdatedAt = %v, want a UTC time", got.UpdatedAt)
 	}
 
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "new-home", Description: "again"}, 0, by("bob"))
-	wantErr(t, "create of an existing flag", err, flagon.ErrConflict)
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "new-home", Description: "again"}, 0, changeBy("bob"))
+	wantStoreErr(t, "create of an existing flag", err, flagon.ErrConflict)
 
 	f.Description = "second"
-	v, err = s.PutFlag(ctx, f, 1, by("ann"))
-	must(t, err)
+	v, err = s.PutFlag(ctx, f, 1, changeBy("ann"))
+	mustStore(t, err)
 	if v != 2 {
 		t.Fatalf("replace: version %d, want 2", v)
 	}
 	// Bob read version 1 too; his write must fail and lose nothing.
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "new-home", Description: "bob's"}, 1, by("bob"))
-	wantErr(t, "replace at a stale version", err, flagon.ErrConflict)
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "new-home", Description: "bob's"}, 1, changeBy("bob"))
+	wantStoreErr(t, "replace at a stale version", err, flagon.ErrConflict)
 	got, err = s.Flag(ctx, "new-home")
-	must(t, err)
+	mustStore(t, err)
 	if got.Version != 2 || got.Description != "second" || got.UpdatedBy != "ann" {
 		t.Errorf("after a conflict, Flag = version %d %q by %q; want version 2 %q by ann", got.Version, got.Description, got.UpdatedBy, "second")
 	}
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "never-made"}, 3, by("ann"))
-	wantErr(t, "replace of a missing flag", err, flagon.ErrNotFound)
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "never-made"}, 3, changeBy("ann"))
+	wantStoreErr(t, "replace of a missing flag", err, flagon.ErrNotFound)
 
 	// Archive: only at the current version; Load leaves it out.
-	_, err = s.ArchiveFlag(ctx, "new-home", true, 1, by("ann"))
-	wantErr(t, "archive at a stale version", err, flagon.ErrConflict)
-	_, err = s.ArchiveFlag(ctx, "missing", true, 1, by("ann"))
-	wantErr(t, "archive of a missing flag", err, flagon.ErrNotFound)
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "other"}, 0, by("ann"))
-	must(t, err)
-	v, err = s.ArchiveFlag(ctx, "new-home", true, 2, by("ann"))
-	must(t, err)
+	_, err = s.ArchiveFlag(ctx, "new-home", true, 1, changeBy("ann"))
+	wantStoreErr(t, "archive at a stale version", err, flagon.ErrConflict)
+	_, err = s.ArchiveFlag(ctx, "missing", true, 1, changeBy("ann"))
+	wantStoreErr(t, "archive of a missing flag", err, flagon.ErrNotFound)
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "other"}, 0, changeBy("ann"))
+	mustStore(t, err)
+	v, err = s.ArchiveFlag(ctx, "new-home", true, 2, changeBy("ann"))
+	mustStore(t, err)
 	if v != 3 {
 		t.Fatalf("archive: version %d, want 3", v)
 	}
 	defs, _, err := s.Load(ctx)
-	must(t, err)
+	mustStore(t, err)
 	if len(defs.Flags) != 1 || defs.Flags[0].Key != "other" {
-		t.Errorf("Load after archive = %v, want only the live flag", keys(defs.Flags))
+		t.Errorf("Load after archive = %v, want only the live flag", flagKeys(defs.Flags))
 	}
 	all, err := s.Flags(ctx)
-	must(t, err)
+	mustStore(t, err)
 	if len(all) != 2 || all[0].Key != "new-home" || !all[0].Archived || all[1].Key != "other" || all[1].Archived {
 		t.Errorf("Flags after archive = %+v, want new-home (archived) and other, by key", all)
 	}
 	// Archiving an archived flag changes nothing.
-	rev := revision(t, s)
-	v, err = s.ArchiveFlag(ctx, "new-home", true, 3, by("ann"))
-	must(t, err)
-	if v != 3 || revision(t, s) != rev {
+	rev := storeRevision(t, s)
+	v, err = s.ArchiveFlag(ctx, "new-home", true, 3, changeBy("ann"))
+	mustStore(t, err)
+	if v != 3 || storeRevision(t, s) != rev {
 		t.Errorf("archiving an archived flag gave version %d and moved the revision", v)
 	}
 	// A creation over an archived flag conflicts; replacing it keeps it
 	// archived.
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "new-home"}, 0, by("ann"))
-	wantErr(t, "create over an archived flag", err, flagon.ErrConflict)
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "new-home"}, 0, changeBy("ann"))
+	wantStoreErr(t, "create over an archived flag", err, flagon.ErrConflict)
 	f.Description = "third"
-	v, err = s.PutFlag(ctx, f, 3, by("ann"))
-	must(t, err)
+	v, err = s.PutFlag(ctx, f, 3, changeBy("ann"))
+	mustStore(t, err)
 	got, err = s.Flag(ctx, "new-home")
-	must(t, err)
+	mustStore(t, err)
 	if v != 4 || !got.Archived || got.Description != "third" {
 		t.Errorf("replace of an archived flag: version %d, %+v; want version 4, still archived", v, got)
 	}
-	v, err = s.ArchiveFlag(ctx, "new-home", false, 4, by("ann"))
-	must(t, err)
+	v, err = s.ArchiveFlag(ctx, "new-home", false, 4, changeBy("ann"))
+	mustStore(t, err)
 	defs, _, err = s.Load(ctx)
-	must(t, err)
+	mustStore(t, err)
 	if v != 5 || len(defs.Flags) != 2 {
-		t.Errorf("restore: version %d, Load has %v; want 5 and both flags", v, keys(defs.Flags))
+		t.Errorf("restore: version %d, Load has %v; want 5 and both flags", v, flagKeys(defs.Flags))
 	}
 }
 
-func keys(fs []flagon.Flag) []string {
+func flagKeys(fs []flagon.Flag) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.Key)
@@ -236,7 +236,7 @@ func keys(fs []flagon.Flag) []string {
 	return out
 }
 
-func ptr[T any](v T) *T { return &v }
+func storePtr[T any](v T) *T { return &v }
 
 // roundTripFlags covers every field of the core types, each value in the
 // type encoding/json gives back (clause numbers as float64).
@@ -270,12 +270,12 @@ func roundTripFlags() []flagon.Flag {
 			Metadata:    map[string]string{"jira": "PAY-1"},
 			Environments: map[string]flagon.EnvSettings{
 				"production": {
-					Default:     ptr("new"),
-					Disabled:    ptr(true),
+					Default:     storePtr("new"),
+					Disabled:    storePtr(true),
 					Rules:       &[]flagon.Rule{{Audiences: []string{"staff"}, Serve: flagon.Serve{Variant: "NewBeta"}}},
 					Fallthrough: &flagon.Serve{Variant: "new"},
 				},
-				"staging": {Disabled: ptr(false)},
+				"staging": {Disabled: storePtr(false)},
 			},
 		},
 		{
@@ -305,22 +305,22 @@ func roundTripFlags() []flagon.Flag {
 
 func testStoreRoundTrip(t *testing.T, s flagon.Store) {
 	ctx := t.Context()
-	_, err := s.PutAudience(ctx, staff, 0, by("ann"))
-	must(t, err)
+	_, err := s.PutAudience(ctx, staffAudience, 0, changeBy("ann"))
+	mustStore(t, err)
 	want := roundTripFlags()
 	for _, f := range want {
-		_, err := s.PutFlag(ctx, f, 0, by("ann"))
-		must(t, err)
+		_, err := s.PutFlag(ctx, f, 0, changeBy("ann"))
+		mustStore(t, err)
 	}
 	for _, f := range want {
 		got, err := s.Flag(ctx, f.Key)
-		must(t, err)
-		if !sameFlag(got.Flag, f) {
+		mustStore(t, err)
+		if !sameStoredFlag(got.Flag, f) {
 			t.Errorf("Flag(%q) round trip:\n got %#v\nwant %#v", f.Key, got.Flag.Normalize(), f.Normalize())
 		}
 	}
 	defs, _, err := s.Load(ctx)
-	must(t, err)
+	mustStore(t, err)
 	if len(defs.Flags) != len(want) {
 		t.Fatalf("Load has %d flags, want %d", len(defs.Flags), len(want))
 	}
@@ -329,19 +329,19 @@ func testStoreRoundTrip(t *testing.T, s flagon.Store) {
 		byKey[f.Key] = f
 	}
 	for _, f := range want {
-		if !sameFlag(byKey[f.Key], f) {
+		if !sameStoredFlag(byKey[f.Key], f) {
 			t.Errorf("Load round trip of %q:\n got %#v\nwant %#v", f.Key, byKey[f.Key].Normalize(), f.Normalize())
 		}
 	}
-	if len(defs.Audiences) != 1 || !reflect.DeepEqual(defs.Audiences[0], staff) {
-		t.Errorf("Load audiences = %#v, want %#v", defs.Audiences, staff)
+	if len(defs.Audiences) != 1 || !reflect.DeepEqual(defs.Audiences[0], staffAudience) {
+		t.Errorf("Load audiences = %#v, want %#v", defs.Audiences, staffAudience)
 	}
 	if _, err := flagon.NewSnapshot(defs, flagon.SnapshotOptions{Environment: "production"}); err != nil {
 		t.Errorf("Load gave definitions that do not compile: %v", err)
 	}
 	// The values of int flags come back as int64, exactly.
 	got, err := s.Flag(ctx, "limits")
-	must(t, err)
+	mustStore(t, err)
 	if v := got.Variants[1].Value; v != int64(1<<60+1) {
 		t.Errorf("int variant came back as %#v (%T), want int64 %d", v, v, int64(1<<60+1))
 	}
@@ -349,9 +349,9 @@ func testStoreRoundTrip(t *testing.T, s flagon.Store) {
 
 func testStoreInvalidFlags(t *testing.T, s flagon.Store) {
 	ctx := t.Context()
-	_, err := s.PutAudience(ctx, staff, 0, by("ann"))
-	must(t, err)
-	rev, entries := revision(t, s), auditCount(t, s)
+	_, err := s.PutAudience(ctx, staffAudience, 0, changeBy("ann"))
+	mustStore(t, err)
+	rev, entries := storeRevision(t, s), storeAuditCount(t, s)
 	invalid := []flagon.Flag{
 		{Key: "Bad Key"},
 		{Key: "bad-type", Type: "color"},
@@ -366,28 +366,28 @@ func testStoreInvalidFlags(t *testing.T, s flagon.Store) {
 		{Key: "bad-clause", Rules: []flagon.Rule{{Clauses: []flagon.Clause{{Attribute: "age", Op: "about"}}, Serve: flagon.Serve{Variant: "on"}}}},
 	}
 	for _, f := range invalid {
-		_, err := s.PutFlag(ctx, f, 0, by("ann"))
-		wantInvalid(t, fmt.Sprintf("PutFlag(%q)", f.Key), err)
+		_, err := s.PutFlag(ctx, f, 0, changeBy("ann"))
+		wantFieldErrors(t, fmt.Sprintf("PutFlag(%q)", f.Key), err)
 	}
 	// An invalid replacement leaves the flag as it was.
 	good := flagon.Flag{Key: "good", Description: "kept"}
-	_, err = s.PutFlag(ctx, good, 0, by("ann"))
-	must(t, err)
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "good", Default: "maybe"}, 1, by("ann"))
-	wantInvalid(t, "invalid replacement", err)
+	_, err = s.PutFlag(ctx, good, 0, changeBy("ann"))
+	mustStore(t, err)
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "good", Default: "maybe"}, 1, changeBy("ann"))
+	wantFieldErrors(t, "invalid replacement", err)
 	got, err := s.Flag(ctx, "good")
-	must(t, err)
-	if got.Version != 1 || !sameFlag(got.Flag, good) {
+	mustStore(t, err)
+	if got.Version != 1 || !sameStoredFlag(got.Flag, good) {
 		t.Errorf("after an invalid replacement, Flag = %+v, want version 1 unchanged", got)
 	}
-	if got, want := revision(t, s), rev+1; got != want {
+	if got, want := storeRevision(t, s), rev+1; got != want {
 		t.Errorf("revision after invalid writes = %d, want %d (only the valid write counts)", got, want)
 	}
-	if got, want := auditCount(t, s), entries+1; got != want {
+	if got, want := storeAuditCount(t, s), entries+1; got != want {
 		t.Errorf("audit entries after invalid writes = %d, want %d", got, want)
 	}
 	flags, err := s.Flags(ctx)
-	must(t, err)
+	mustStore(t, err)
 	if len(flags) != 1 {
 		t.Errorf("store holds %d flags after invalid writes, want 1", len(flags))
 	}
@@ -395,34 +395,34 @@ func testStoreInvalidFlags(t *testing.T, s flagon.Store) {
 
 func testStoreAudiences(t *testing.T, s flagon.Store) {
 	ctx := t.Context()
-	v, err := s.PutAudience(ctx, staff, 0, by("ann"))
-	must(t, err)
+	v, err := s.PutAudience(ctx, staffAudience, 0, changeBy("ann"))
+	mustStore(t, err)
 	if v != 1 {
 		t.Fatalf("create audience: version %d, want 1", v)
 	}
-	_, err = s.PutAudience(ctx, staff, 0, by("ann"))
-	wantErr(t, "create of an existing audience", err, flagon.ErrConflict)
-	wider := staff
+	_, err = s.PutAudience(ctx, staffAudience, 0, changeBy("ann"))
+	wantStoreErr(t, "create of an existing audience", err, flagon.ErrConflict)
+	wider := staffAudience
 	wider.Description = "staff and contractors"
 	wider.Clauses = []flagon.Clause{{Attribute: "role", Op: flagon.OpIn, Values: []any{"staff", "contractor"}}}
-	v, err = s.PutAudience(ctx, wider, 1, by("ann"))
-	must(t, err)
+	v, err = s.PutAudience(ctx, wider, 1, changeBy("ann"))
+	mustStore(t, err)
 	if v != 2 {
 		t.Fatalf("replace audience: version %d, want 2", v)
 	}
-	_, err = s.PutAudience(ctx, staff, 1, by("bob"))
-	wantErr(t, "replace audience at a stale version", err, flagon.ErrConflict)
-	_, err = s.PutAudience(ctx, flagon.Audience{Name: "never", Clauses: staff.Clauses}, 4, by("ann"))
-	wantErr(t, "replace of a missing audience", err, flagon.ErrNotFound)
-	_, err = s.PutAudience(ctx, flagon.Audience{Name: "empty"}, 0, by("ann"))
-	wantInvalid(t, "audience without clauses", err)
-	_, err = s.PutAudience(ctx, flagon.Audience{Name: "Bad Name", Clauses: staff.Clauses}, 0, by("ann"))
-	wantInvalid(t, "audience with a bad name", err)
-	_, err = s.PutAudience(ctx, flagon.Audience{Name: "beta", Clauses: []flagon.Clause{{Attribute: "beta", Op: flagon.OpEquals, Values: []any{true}}}}, 0, by("ann"))
-	must(t, err)
+	_, err = s.PutAudience(ctx, staffAudience, 1, changeBy("bob"))
+	wantStoreErr(t, "replace audience at a stale version", err, flagon.ErrConflict)
+	_, err = s.PutAudience(ctx, flagon.Audience{Name: "never", Clauses: staffAudience.Clauses}, 4, changeBy("ann"))
+	wantStoreErr(t, "replace of a missing audience", err, flagon.ErrNotFound)
+	_, err = s.PutAudience(ctx, flagon.Audience{Name: "empty"}, 0, changeBy("ann"))
+	wantFieldErrors(t, "audience without clauses", err)
+	_, err = s.PutAudience(ctx, flagon.Audience{Name: "Bad Name", Clauses: staffAudience.Clauses}, 0, changeBy("ann"))
+	wantFieldErrors(t, "audience with a bad name", err)
+	_, err = s.PutAudience(ctx, flagon.Audience{Name: "beta", Clauses: []flagon.Clause{{Attribute: "beta", Op: flagon.OpEquals, Values: []any{true}}}}, 0, changeBy("ann"))
+	mustStore(t, err)
 
 	auds, err := s.Audiences(ctx)
-	must(t, err)
+	mustStore(t, err)
 	if len(auds) != 2 || auds[0].Name != "beta" || auds[1].Name != "staff" || auds[1].Version != 2 || !reflect.DeepEqual(auds[1].Audience, wider) {
 		t.Errorf("Audiences = %+v, want beta then staff (version 2, as replaced)", auds)
 	}
@@ -431,52 +431,52 @@ func testStoreAudiences(t *testing.T, s flagon.Store) {
 	}
 
 	// A live flag that uses the audience keeps it from being deleted.
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "staff-only", Rules: []flagon.Rule{{Audiences: []string{"staff"}, Serve: flagon.Serve{Variant: "on"}}}}, 0, by("ann"))
-	must(t, err)
-	err = s.DeleteAudience(ctx, "staff", 1, by("ann"))
-	wantErr(t, "delete at a stale version", err, flagon.ErrConflict)
-	err = s.DeleteAudience(ctx, "staff", 2, by("ann"))
-	wantInvalid(t, "delete of an audience in use", err)
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "staff-only", Rules: []flagon.Rule{{Audiences: []string{"staff"}, Serve: flagon.Serve{Variant: "on"}}}}, 0, changeBy("ann"))
+	mustStore(t, err)
+	err = s.DeleteAudience(ctx, "staff", 1, changeBy("ann"))
+	wantStoreErr(t, "delete at a stale version", err, flagon.ErrConflict)
+	err = s.DeleteAudience(ctx, "staff", 2, changeBy("ann"))
+	wantFieldErrors(t, "delete of an audience in use", err)
 	if _, err := s.Flag(ctx, "staff-only"); err != nil {
 		t.Fatal(err)
 	}
 	auds, err = s.Audiences(ctx)
-	must(t, err)
+	mustStore(t, err)
 	if len(auds) != 2 {
 		t.Fatalf("refused delete removed an audience: %+v", auds)
 	}
-	err = s.DeleteAudience(ctx, "missing", 1, by("ann"))
-	wantErr(t, "delete of a missing audience", err, flagon.ErrNotFound)
+	err = s.DeleteAudience(ctx, "missing", 1, changeBy("ann"))
+	wantStoreErr(t, "delete of a missing audience", err, flagon.ErrNotFound)
 
 	// Once the flag is archived, the audience may go; the flag then
 	// cannot be restored.
-	_, err = s.ArchiveFlag(ctx, "staff-only", true, 1, by("ann"))
-	must(t, err)
-	must(t, s.DeleteAudience(ctx, "staff", 2, by("ann")))
+	_, err = s.ArchiveFlag(ctx, "staff-only", true, 1, changeBy("ann"))
+	mustStore(t, err)
+	mustStore(t, s.DeleteAudience(ctx, "staff", 2, changeBy("ann")))
 	auds, err = s.Audiences(ctx)
-	must(t, err)
+	mustStore(t, err)
 	if len(auds) != 1 || auds[0].Name != "beta" {
 		t.Errorf("Audiences after delete = %+v, want only beta", auds)
 	}
-	_, err = s.ArchiveFlag(ctx, "staff-only", false, 2, by("ann"))
-	wantInvalid(t, "restore of a flag whose audience is gone", err)
+	_, err = s.ArchiveFlag(ctx, "staff-only", false, 2, changeBy("ann"))
+	wantFieldErrors(t, "restore of a flag whose audience is gone", err)
 	f, err := s.Flag(ctx, "staff-only")
-	must(t, err)
+	mustStore(t, err)
 	if !f.Archived || f.Version != 2 {
 		t.Errorf("refused restore changed the flag: %+v", f)
 	}
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "uses-deleted", Rules: []flagon.Rule{{Audiences: []string{"staff"}, Serve: flagon.Serve{Variant: "on"}}}}, 0, by("ann"))
-	wantInvalid(t, "flag that uses a deleted audience", err)
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "uses-deleted", Rules: []flagon.Rule{{Audiences: []string{"staff"}, Serve: flagon.Serve{Variant: "on"}}}}, 0, changeBy("ann"))
+	wantFieldErrors(t, "flag that uses a deleted audience", err)
 }
 
 func testStoreRevision(t *testing.T, s flagon.Store) {
 	ctx := t.Context()
-	last := revision(t, s)
+	last := storeRevision(t, s)
 	step := func(what string, moves bool, err error) {
 		t.Helper()
-		rev := revision(t, s)
+		rev := storeRevision(t, s)
 		_, loadRev, lerr := s.Load(ctx)
-		must(t, lerr)
+		mustStore(t, lerr)
 		if loadRev != rev {
 			t.Errorf("after %s: Load revision %d, Revision %d", what, loadRev, rev)
 		}
@@ -490,36 +490,36 @@ func testStoreRevision(t *testing.T, s flagon.Store) {
 		}
 		last = rev
 	}
-	_, err := s.PutAudience(ctx, staff, 0, by("ann"))
+	_, err := s.PutAudience(ctx, staffAudience, 0, changeBy("ann"))
 	step("PutAudience", true, err)
-	_, err = s.PutAudience(ctx, staff, 1, by("ann"))
+	_, err = s.PutAudience(ctx, staffAudience, 1, changeBy("ann"))
 	step("PutAudience (replace)", true, err)
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "a"}, 0, by("ann"))
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "a"}, 0, changeBy("ann"))
 	step("PutFlag", true, err)
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "a"}, 1, by("ann"))
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "a"}, 1, changeBy("ann"))
 	step("PutFlag (replace)", true, err)
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "a"}, 1, by("ann"))
-	wantErr(t, "PutFlag at a stale version", err, flagon.ErrConflict)
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "a"}, 1, changeBy("ann"))
+	wantStoreErr(t, "PutFlag at a stale version", err, flagon.ErrConflict)
 	step("PutFlag (conflict)", false, nil)
-	_, err = s.ArchiveFlag(ctx, "a", true, 2, by("ann"))
+	_, err = s.ArchiveFlag(ctx, "a", true, 2, changeBy("ann"))
 	step("ArchiveFlag", true, err)
-	_, err = s.ArchiveFlag(ctx, "a", true, 3, by("ann"))
+	_, err = s.ArchiveFlag(ctx, "a", true, 3, changeBy("ann"))
 	step("ArchiveFlag (already archived)", false, err)
-	_, err = s.ArchiveFlag(ctx, "a", false, 3, by("ann"))
+	_, err = s.ArchiveFlag(ctx, "a", false, 3, changeBy("ann"))
 	step("ArchiveFlag (restore)", true, err)
-	err = s.SetUserOverride(ctx, "ann", "a", flagon.Override{Value: true}, by("ann"))
+	err = s.SetUserOverride(ctx, "ann", "a", flagon.Override{Value: true}, changeBy("ann"))
 	step("SetUserOverride", true, err)
-	err = s.DeleteUserOverride(ctx, "ann", "a", by("ann"))
+	err = s.DeleteUserOverride(ctx, "ann", "a", changeBy("ann"))
 	step("DeleteUserOverride", true, err)
-	err = s.DeleteUserOverride(ctx, "ann", "a", by("ann"))
+	err = s.DeleteUserOverride(ctx, "ann", "a", changeBy("ann"))
 	step("DeleteUserOverride (missing)", false, err)
-	err = s.CreateShareToken(ctx, flagon.ShareToken{ID: "t1", Flag: "a", Value: true, Duration: time.Hour}, by("ann"))
+	err = s.CreateShareToken(ctx, flagon.ShareToken{ID: "t1", Flag: "a", Value: true, Duration: time.Hour}, changeBy("ann"))
 	step("CreateShareToken", true, err)
-	err = s.RevokeShareToken(ctx, "t1", by("ann"))
+	err = s.RevokeShareToken(ctx, "t1", changeBy("ann"))
 	step("RevokeShareToken", true, err)
-	err = s.RevokeShareToken(ctx, "t1", by("ann"))
+	err = s.RevokeShareToken(ctx, "t1", changeBy("ann"))
 	step("RevokeShareToken (already revoked)", false, err)
-	err = s.DeleteAudience(ctx, "staff", 2, by("ann"))
+	err = s.DeleteAudience(ctx, "staff", 2, changeBy("ann"))
 	step("DeleteAudience", true, err)
 }
 
@@ -532,47 +532,47 @@ func testStoreAuditEntries(t *testing.T, s flagon.Store) {
 		before, after  bool
 	}
 	steps := []step{
-		{"create audience", func() error { _, err := s.PutAudience(ctx, staff, 0, by("ann")); return err }, "audience.create", "staff", false, true},
-		{"update audience", func() error { _, err := s.PutAudience(ctx, staff, 1, by("bob")); return err }, "audience.update", "staff", true, true},
+		{"create audience", func() error { _, err := s.PutAudience(ctx, staffAudience, 0, changeBy("ann")); return err }, "audience.create", "staff", false, true},
+		{"update audience", func() error { _, err := s.PutAudience(ctx, staffAudience, 1, changeBy("bob")); return err }, "audience.update", "staff", true, true},
 		{"create flag", func() error {
-			_, err := s.PutFlag(ctx, flagon.Flag{Key: "a", Description: "one"}, 0, by("ann"))
+			_, err := s.PutFlag(ctx, flagon.Flag{Key: "a", Description: "one"}, 0, changeBy("ann"))
 			return err
 		}, "flag.create", "a", false, true},
 		{"update flag", func() error {
-			_, err := s.PutFlag(ctx, flagon.Flag{Key: "a", Description: "two"}, 1, by("bob"))
+			_, err := s.PutFlag(ctx, flagon.Flag{Key: "a", Description: "two"}, 1, changeBy("bob"))
 			return err
 		}, "flag.update", "a", true, true},
-		{"archive flag", func() error { _, err := s.ArchiveFlag(ctx, "a", true, 2, by("ann")); return err }, "flag.archive", "a", true, true},
-		{"restore flag", func() error { _, err := s.ArchiveFlag(ctx, "a", false, 3, by("ann")); return err }, "flag.restore", "a", true, true},
+		{"archive flag", func() error { _, err := s.ArchiveFlag(ctx, "a", true, 2, changeBy("ann")); return err }, "flag.archive", "a", true, true},
+		{"restore flag", func() error { _, err := s.ArchiveFlag(ctx, "a", false, 3, changeBy("ann")); return err }, "flag.restore", "a", true, true},
 		{"set override", func() error {
-			return s.SetUserOverride(ctx, "carol", "a", flagon.Override{Value: true}, by("ann"))
+			return s.SetUserOverride(ctx, "carol", "a", flagon.Override{Value: true}, changeBy("ann"))
 		}, "override.set", "carol", false, true},
 		{"replace override", func() error {
-			return s.SetUserOverride(ctx, "carol", "a", flagon.Override{Value: false}, by("ann"))
+			return s.SetUserOverride(ctx, "carol", "a", flagon.Override{Value: false}, changeBy("ann"))
 		}, "override.set", "carol", true, true},
-		{"delete override", func() error { return s.DeleteUserOverride(ctx, "carol", "a", by("ann")) }, "override.delete", "carol", true, false},
+		{"delete override", func() error { return s.DeleteUserOverride(ctx, "carol", "a", changeBy("ann")) }, "override.delete", "carol", true, false},
 		{"create share token", func() error {
-			return s.CreateShareToken(ctx, flagon.ShareToken{ID: "tok", Flag: "a", Value: true, Duration: time.Hour}, by("ann"))
+			return s.CreateShareToken(ctx, flagon.ShareToken{ID: "tok", Flag: "a", Value: true, Duration: time.Hour}, changeBy("ann"))
 		}, "share.create", "tok", false, true},
-		{"revoke share token", func() error { return s.RevokeShareToken(ctx, "tok", by("ann")) }, "share.revoke", "tok", true, true},
-		{"delete audience", func() error { return s.DeleteAudience(ctx, "staff", 2, by("ann")) }, "audience.delete", "staff", true, false},
+		{"revoke share token", func() error { return s.RevokeShareToken(ctx, "tok", changeBy("ann")) }, "share.revoke", "tok", true, true},
+		{"delete audience", func() error { return s.DeleteAudience(ctx, "staff", 2, changeBy("ann")) }, "audience.delete", "staff", true, false},
 	}
 	for i, st := range steps {
 		start := time.Now()
-		must(t, st.do())
+		mustStore(t, st.do())
 		end := time.Now()
 		es, err := s.Audit(ctx, flagon.AuditQuery{Limit: 1000})
-		must(t, err)
+		mustStore(t, err)
 		if len(es) != i+1 {
 			t.Fatalf("after %s: %d audit entries, want %d", st.name, len(es), i+1)
 		}
 		e := es[0]
-		c := by(e.Actor)
+		c := changeBy(e.Actor)
 		if e.Action != st.action || e.Target != st.target || e.Reason != c.Reason || e.Environment != "production" {
 			t.Errorf("after %s: entry %+v, want action %s, target %s, reason and environment of the change", st.name, e, st.action, st.target)
 		}
-		if e.Revision != revision(t, s) {
-			t.Errorf("after %s: entry revision %d, store revision %d", st.name, e.Revision, revision(t, s))
+		if e.Revision != storeRevision(t, s) {
+			t.Errorf("after %s: entry revision %d, store revision %d", st.name, e.Revision, storeRevision(t, s))
 		}
 		if e.Time.Location() != time.UTC || e.Time.Before(start.Add(-time.Microsecond)) || e.Time.After(end.Add(time.Microsecond)) {
 			t.Errorf("after %s: entry time %v, want a UTC time within the write (%v to %v)", st.name, e.Time, start.UTC(), end.UTC())
@@ -592,7 +592,7 @@ func testStoreAuditEntries(t *testing.T, s flagon.Store) {
 	// The JSON holds the records: the flag update goes from version 1
 	// ("one") to version 2 ("two").
 	es, err := s.Audit(ctx, flagon.AuditQuery{Target: "a", Limit: 1000})
-	must(t, err)
+	mustStore(t, err)
 	var update *flagon.AuditEntry
 	for i := range es {
 		if es[i].Action == "flag.update" {
@@ -603,18 +603,18 @@ func testStoreAuditEntries(t *testing.T, s flagon.Store) {
 		t.Fatal("no flag.update entry")
 	}
 	var before, after flagon.StoredFlag
-	must(t, json.Unmarshal(update.Before, &before))
-	must(t, json.Unmarshal(update.After, &after))
+	mustStore(t, json.Unmarshal(update.Before, &before))
+	mustStore(t, json.Unmarshal(update.After, &after))
 	if before.Version != 1 || before.Description != "one" || after.Version != 2 || after.Description != "two" || after.UpdatedBy != "bob" {
 		t.Errorf("flag.update entry: before %+v, after %+v", before, after)
 	}
 	// Failed writes leave no entry.
-	n := auditCount(t, s)
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "a"}, 1, by("ann"))
-	wantErr(t, "stale write", err, flagon.ErrConflict)
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "Bad"}, 0, by("ann"))
-	wantInvalid(t, "invalid write", err)
-	if got := auditCount(t, s); got != n {
+	n := storeAuditCount(t, s)
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "a"}, 1, changeBy("ann"))
+	wantStoreErr(t, "stale write", err, flagon.ErrConflict)
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "Bad"}, 0, changeBy("ann"))
+	wantFieldErrors(t, "invalid write", err)
+	if got := storeAuditCount(t, s); got != n {
 		t.Errorf("failed writes added %d audit entries", got-n)
 	}
 }
@@ -625,8 +625,8 @@ func testStoreAuditFilters(t *testing.T, s flagon.Store) {
 	versions := map[string]int64{}
 	put := func(key, actor string) {
 		t.Helper()
-		v, err := s.PutFlag(ctx, flagon.Flag{Key: key}, versions[key], by(actor))
-		must(t, err)
+		v, err := s.PutFlag(ctx, flagon.Flag{Key: key}, versions[key], changeBy(actor))
+		mustStore(t, err)
 		versions[key] = v
 	}
 	put("a", "ann")
@@ -635,14 +635,14 @@ func testStoreAuditFilters(t *testing.T, s flagon.Store) {
 	put("b", "bob")
 	put("a", "ann")
 	all, err := s.Audit(ctx, flagon.AuditQuery{})
-	must(t, err)
+	mustStore(t, err)
 	if len(all) != 5 {
 		t.Fatalf("Audit = %d entries, want 5", len(all))
 	}
 	count := func(q flagon.AuditQuery) []flagon.AuditEntry {
 		t.Helper()
 		es, err := s.Audit(ctx, q)
-		must(t, err)
+		mustStore(t, err)
 		return es
 	}
 	for _, tt := range []struct {
@@ -695,7 +695,7 @@ func testStoreAuditFilters(t *testing.T, s flagon.Store) {
 	}
 	// With no limit, at most 100.
 	for i := 0; i < 100; i++ {
-		must(t, s.SetUserOverride(ctx, "ann", "a", flagon.Override{Value: i%2 == 0}, by("ann")))
+		mustStore(t, s.SetUserOverride(ctx, "ann", "a", flagon.Override{Value: i%2 == 0}, changeBy("ann")))
 	}
 	if es := count(flagon.AuditQuery{}); len(es) != 100 {
 		t.Errorf("Audit with no limit: %d entries, want 100", len(es))
@@ -705,7 +705,7 @@ func testStoreAuditFilters(t *testing.T, s flagon.Store) {
 func testStoreUserOverrides(t *testing.T, s flagon.Store) {
 	ctx := t.Context()
 	m, err := s.UserOverrides(ctx, "ann")
-	must(t, err)
+	mustStore(t, err)
 	if len(m) != 0 {
 		t.Errorf("UserOverrides of a new store = %v", m)
 	}
@@ -721,10 +721,10 @@ func testStoreUserOverrides(t *testing.T, s flagon.Store) {
 		{User: "bob", Flag: "limit", Override: flagon.Override{Value: 7}}, // a Go int becomes int64
 	}
 	for _, uo := range set {
-		must(t, s.SetUserOverride(ctx, uo.User, uo.Flag, uo.Override, by("admin")))
+		mustStore(t, s.SetUserOverride(ctx, uo.User, uo.Flag, uo.Override, changeBy("admin")))
 	}
 	m, err = s.UserOverrides(ctx, "ann")
-	must(t, err)
+	mustStore(t, err)
 	if len(m) != 5 {
 		t.Fatalf("UserOverrides(ann) = %d overrides, want 5: %v", len(m), m)
 	}
@@ -749,12 +749,12 @@ func testStoreUserOverrides(t *testing.T, s flagon.Store) {
 	}
 	// Bob's expired override is left out; his int one is an int64.
 	m, err = s.UserOverrides(ctx, "bob")
-	must(t, err)
+	mustStore(t, err)
 	if len(m) != 1 || m["limit"].Value != int64(7) {
 		t.Errorf("UserOverrides(bob) = %v, want only limit = int64 7", m)
 	}
 	all, err := s.AllUserOverrides(ctx)
-	must(t, err)
+	mustStore(t, err)
 	var got []string
 	for _, uo := range all {
 		got = append(got, uo.User+"/"+uo.Flag)
@@ -765,22 +765,22 @@ func testStoreUserOverrides(t *testing.T, s flagon.Store) {
 	}
 
 	// Replace, then delete; deleting again is no error and writes nothing.
-	must(t, s.SetUserOverride(ctx, "ann", "color", flagon.Override{Value: "blue"}, by("admin")))
+	mustStore(t, s.SetUserOverride(ctx, "ann", "color", flagon.Override{Value: "blue"}, changeBy("admin")))
 	m, err = s.UserOverrides(ctx, "ann")
-	must(t, err)
+	mustStore(t, err)
 	if o := m["color"]; o.Value != "blue" || !o.ExpiresAt.IsZero() || o.Source != "user" {
 		t.Errorf("replaced override = %+v, want blue, no expiry, source user", o)
 	}
-	must(t, s.DeleteUserOverride(ctx, "ann", "color", by("admin")))
+	mustStore(t, s.DeleteUserOverride(ctx, "ann", "color", changeBy("admin")))
 	m, err = s.UserOverrides(ctx, "ann")
-	must(t, err)
+	mustStore(t, err)
 	if _, ok := m["color"]; ok || len(m) != 4 {
 		t.Errorf("after delete, UserOverrides(ann) = %v", m)
 	}
-	rev, n := revision(t, s), auditCount(t, s)
-	must(t, s.DeleteUserOverride(ctx, "ann", "color", by("admin")))
-	must(t, s.DeleteUserOverride(ctx, "nobody", "nothing", by("admin")))
-	if revision(t, s) != rev || auditCount(t, s) != n {
+	rev, n := storeRevision(t, s), storeAuditCount(t, s)
+	mustStore(t, s.DeleteUserOverride(ctx, "ann", "color", changeBy("admin")))
+	mustStore(t, s.DeleteUserOverride(ctx, "nobody", "nothing", changeBy("admin")))
+	if storeRevision(t, s) != rev || storeAuditCount(t, s) != n {
 		t.Error("deleting a missing override wrote something")
 	}
 
@@ -793,10 +793,10 @@ func testStoreUserOverrides(t *testing.T, s flagon.Store) {
 		{"no value", "ann", "new-home", nil},
 		{"unsupported value", "ann", "new-home", struct{}{}},
 	} {
-		err := s.SetUserOverride(ctx, tt.user, tt.flag, flagon.Override{Value: tt.value}, by("admin"))
-		wantInvalid(t, tt.name, err)
+		err := s.SetUserOverride(ctx, tt.user, tt.flag, flagon.Override{Value: tt.value}, changeBy("admin"))
+		wantFieldErrors(t, tt.name, err)
 	}
-	if revision(t, s) != rev {
+	if storeRevision(t, s) != rev {
 		t.Error("invalid overrides moved the revision")
 	}
 }
@@ -806,22 +806,22 @@ func testStoreShareTokens(t *testing.T, s flagon.Store) {
 	base := time.Date(2026, 3, 4, 5, 6, 7, 891011000, time.UTC)
 	t1 := flagon.ShareToken{ID: "tok-1", Flag: "new-home", Value: true, Duration: time.Hour, ExpiresAt: base.Add(24 * time.Hour), CreatedAt: base, CreatedBy: "ann"}
 	t2 := flagon.ShareToken{ID: "tok-2", Flag: "limit", Value: int64(3), Duration: 2 * time.Hour, ExpiresAt: base.Add(48 * time.Hour), CreatedAt: base.Add(time.Minute)}
-	must(t, s.CreateShareToken(ctx, t1, by("ann")))
-	must(t, s.CreateShareToken(ctx, t2, by("bob")))
+	mustStore(t, s.CreateShareToken(ctx, t1, changeBy("ann")))
+	mustStore(t, s.CreateShareToken(ctx, t2, changeBy("bob")))
 	t2.CreatedBy = "bob" // from the change
 
 	got, err := s.ShareToken(ctx, "tok-1")
-	must(t, err)
+	mustStore(t, err)
 	if !reflect.DeepEqual(got, t1) {
 		t.Errorf("ShareToken(tok-1) = %#v, want %#v", got, t1)
 	}
 	list, err := s.ShareTokens(ctx)
-	must(t, err)
+	mustStore(t, err)
 	if !reflect.DeepEqual(list, []flagon.ShareToken{t2, t1}) {
 		t.Errorf("ShareTokens = %#v, want tok-2 then tok-1 (newest first)", list)
 	}
-	err = s.CreateShareToken(ctx, flagon.ShareToken{ID: "tok-1", Flag: "other", Value: false}, by("ann"))
-	wantErr(t, "duplicate token ID", err, flagon.ErrConflict)
+	err = s.CreateShareToken(ctx, flagon.ShareToken{ID: "tok-1", Flag: "other", Value: false}, changeBy("ann"))
+	wantStoreErr(t, "duplicate token ID", err, flagon.ErrConflict)
 	for _, tt := range []struct {
 		name string
 		tok  flagon.ShareToken
@@ -831,30 +831,30 @@ func testStoreShareTokens(t *testing.T, s flagon.Store) {
 		{"no value", flagon.ShareToken{ID: "x", Flag: "new-home"}},
 		{"negative duration", flagon.ShareToken{ID: "x", Flag: "new-home", Value: true, Duration: -time.Second}},
 	} {
-		wantInvalid(t, tt.name, s.CreateShareToken(ctx, tt.tok, by("ann")))
+		wantFieldErrors(t, tt.name, s.CreateShareToken(ctx, tt.tok, changeBy("ann")))
 	}
 
 	// A token with no creation time gets the time of the write.
 	before := time.Now()
-	must(t, s.CreateShareToken(ctx, flagon.ShareToken{ID: "tok-3", Flag: "new-home", Value: false}, by("carol")))
+	mustStore(t, s.CreateShareToken(ctx, flagon.ShareToken{ID: "tok-3", Flag: "new-home", Value: false}, changeBy("carol")))
 	got, err = s.ShareToken(ctx, "tok-3")
-	must(t, err)
+	mustStore(t, err)
 	if got.CreatedAt.Before(before.Add(-time.Microsecond)) || got.CreatedAt.Location() != time.UTC || got.CreatedBy != "carol" {
 		t.Errorf("tok-3 = %+v, want CreatedAt now (UTC) and CreatedBy carol", got)
 	}
 
-	must(t, s.RevokeShareToken(ctx, "tok-1", by("ann")))
+	mustStore(t, s.RevokeShareToken(ctx, "tok-1", changeBy("ann")))
 	got, err = s.ShareToken(ctx, "tok-1")
-	must(t, err)
+	mustStore(t, err)
 	if !got.Revoked {
 		t.Error("revoked token is not marked revoked")
 	}
-	rev := revision(t, s)
-	must(t, s.RevokeShareToken(ctx, "tok-1", by("ann")))
-	if revision(t, s) != rev {
+	rev := storeRevision(t, s)
+	mustStore(t, s.RevokeShareToken(ctx, "tok-1", changeBy("ann")))
+	if storeRevision(t, s) != rev {
 		t.Error("revoking a revoked token wrote something")
 	}
-	wantErr(t, "revoke of a missing token", s.RevokeShareToken(ctx, "missing", by("ann")), flagon.ErrNotFound)
+	wantStoreErr(t, "revoke of a missing token", s.RevokeShareToken(ctx, "missing", changeBy("ann")), flagon.ErrNotFound)
 }
 
 func testStoreWatch(t *testing.T, s flagon.Store) {
@@ -866,7 +866,7 @@ func testStoreWatch(t *testing.T, s flagon.Store) {
 	}
 	watch := func(ctx context.Context) *seen {
 		w := &seen{ch: make(chan struct{}, 1)}
-		must(t, s.Watch(ctx, func(rev int64) {
+		mustStore(t, s.Watch(ctx, func(rev int64) {
 			w.mu.Lock()
 			w.rev = max(w.rev, rev)
 			w.mu.Unlock()
@@ -897,33 +897,33 @@ func testStoreWatch(t *testing.T, s flagon.Store) {
 	wctx, cancel := context.WithCancel(ctx)
 	w1 := watch(wctx)
 	w2 := watch(ctx)
-	_, err := s.PutFlag(ctx, flagon.Flag{Key: "a"}, 0, by("ann"))
-	must(t, err)
-	rev := revision(t, s)
+	_, err := s.PutFlag(ctx, flagon.Flag{Key: "a"}, 0, changeBy("ann"))
+	mustStore(t, err)
+	rev := storeRevision(t, s)
 	waitFor(w1, rev)
 	waitFor(w2, rev)
 	// Every kind of write is told.
-	must(t, s.SetUserOverride(ctx, "ann", "a", flagon.Override{Value: true}, by("ann")))
-	waitFor(w2, revision(t, s))
+	mustStore(t, s.SetUserOverride(ctx, "ann", "a", flagon.Override{Value: true}, changeBy("ann")))
+	waitFor(w2, storeRevision(t, s))
 	// A burst of writes ends with the last revision told.
 	for i := 1; i <= 20; i++ {
-		_, err := s.PutFlag(ctx, flagon.Flag{Key: "a"}, int64(i), by("ann"))
-		must(t, err)
+		_, err := s.PutFlag(ctx, flagon.Flag{Key: "a"}, int64(i), changeBy("ann"))
+		mustStore(t, err)
 	}
-	waitFor(w1, revision(t, s))
-	waitFor(w2, revision(t, s))
+	waitFor(w1, storeRevision(t, s))
+	waitFor(w2, storeRevision(t, s))
 	// A watcher whose context is done is left alone; the others go on.
 	cancel()
-	_, err = s.PutFlag(ctx, flagon.Flag{Key: "b"}, 0, by("ann"))
-	must(t, err)
-	waitFor(w2, revision(t, s))
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "b"}, 0, changeBy("ann"))
+	mustStore(t, err)
+	waitFor(w2, storeRevision(t, s))
 }
 
 func testStoreConcurrentWriters(t *testing.T, s flagon.Store) {
 	ctx := t.Context()
 	const writers, rounds = 8, 3
-	_, err := s.PutFlag(ctx, flagon.Flag{Key: "contended"}, 0, by("setup"))
-	must(t, err)
+	_, err := s.PutFlag(ctx, flagon.Flag{Key: "contended"}, 0, changeBy("setup"))
+	mustStore(t, err)
 	for round := int64(1); round <= rounds; round++ {
 		start := make(chan struct{})
 		errs := make([]error, writers)
@@ -935,7 +935,7 @@ func testStoreConcurrentWriters(t *testing.T, s flagon.Store) {
 				defer wg.Done()
 				<-start
 				f := flagon.Flag{Key: "contended", Description: fmt.Sprintf("writer %d", i)}
-				versions[i], errs[i] = s.PutFlag(ctx, f, round, by(fmt.Sprintf("writer-%d", i)))
+				versions[i], errs[i] = s.PutFlag(ctx, f, round, changeBy(fmt.Sprintf("writer-%d", i)))
 			}()
 		}
 		close(start)
@@ -958,26 +958,26 @@ func testStoreConcurrentWriters(t *testing.T, s flagon.Store) {
 			t.Fatalf("round %d: no writer won", round)
 		}
 		got, err := s.Flag(ctx, "contended")
-		must(t, err)
+		mustStore(t, err)
 		if want := fmt.Sprintf("writer %d", winner); got.Description != want || got.Version != round+1 {
 			t.Errorf("round %d: stored %q at version %d, want the winner's %q at %d", round, got.Description, got.Version, want, round+1)
 		}
 	}
 	es, err := s.Audit(ctx, flagon.AuditQuery{Target: "contended", Limit: 1000})
-	must(t, err)
+	mustStore(t, err)
 	if len(es) != rounds+1 {
 		t.Errorf("%d audit entries for the contended flag, want %d (one per win)", len(es), rounds+1)
 	}
 
 	// Writers of different records all succeed, each with its revision.
-	rev := revision(t, s)
+	rev := storeRevision(t, s)
 	var wg sync.WaitGroup
 	errs := make([]error, writers)
 	for i := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = s.PutFlag(ctx, flagon.Flag{Key: fmt.Sprintf("flag-%d", i)}, 0, by("ann"))
+			_, errs[i] = s.PutFlag(ctx, flagon.Flag{Key: fmt.Sprintf("flag-%d", i)}, 0, changeBy("ann"))
 		}()
 	}
 	wg.Wait()
@@ -986,12 +986,12 @@ func testStoreConcurrentWriters(t *testing.T, s flagon.Store) {
 			t.Errorf("writer %d: %v", i, err)
 		}
 	}
-	if got := revision(t, s); got != rev+writers {
+	if got := storeRevision(t, s); got != rev+writers {
 		t.Errorf("revision after %d concurrent writes = %d, want %d", writers, got, rev+writers)
 	}
 	seen := make(map[int64]bool)
 	es, err = s.Audit(ctx, flagon.AuditQuery{Since: time.Time{}, Limit: writers})
-	must(t, err)
+	mustStore(t, err)
 	for _, e := range es {
 		if seen[e.Revision] || e.Revision <= rev {
 			t.Errorf("audit entry %+v: revision repeated or too old", e)
@@ -1002,13 +1002,13 @@ func testStoreConcurrentWriters(t *testing.T, s flagon.Store) {
 
 func testStoreClose(t *testing.T, s flagon.Store) {
 	ctx := t.Context()
-	_, err := s.PutFlag(ctx, flagon.Flag{Key: "a"}, 0, by("ann"))
-	must(t, err)
-	must(t, s.Close())
+	_, err := s.PutFlag(ctx, flagon.Flag{Key: "a"}, 0, changeBy("ann"))
+	mustStore(t, err)
+	mustStore(t, s.Close())
 	if _, err := s.Revision(ctx); err == nil {
 		t.Error("Revision after Close succeeded")
 	}
-	if _, err := s.PutFlag(ctx, flagon.Flag{Key: "b"}, 0, by("ann")); err == nil {
+	if _, err := s.PutFlag(ctx, flagon.Flag{Key: "b"}, 0, changeBy("ann")); err == nil {
 		t.Error("PutFlag after Close succeeded")
 	}
 	if err := s.Watch(ctx, func(int64) {}); err == nil {

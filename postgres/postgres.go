@@ -91,7 +91,8 @@ type Options struct {
 // concurrent use, and any number of Stores, in any number of processes,
 // may share one database. Its methods are those of flagon.Store.
 type Store struct {
-	*sqlstore.Store
+	*core
+	hub     *sqlstore.Hub
 	cfg     *pgx.ConnConfig
 	schema  string
 	channel string
@@ -105,6 +106,10 @@ type Store struct {
 }
 
 var _ flagon.Store = (*Store)(nil)
+
+// core is the shared SQL store, embedded under an unexported name so that
+// only its flagon.Store methods are promoted.
+type core = sqlstore.Store
 
 // Open connects to the database that dsn names, a URL
 // (postgres://user:password@host:5432/db?sslmode=disable&search_path=flagon)
@@ -168,13 +173,14 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if _, err := sqlstore.Migrate(ctx, db, d, ms); err != nil {
 		return fail("migrate schema "+strconv.Quote(s.schema)+": %w", err)
 	}
-	s.Store = sqlstore.New(db, d, maxIdle)
+	s.hub = new(sqlstore.Hub)
+	s.core = sqlstore.New(db, d, s.hub, maxIdle)
 	rev, err := s.Revision(ctx)
 	if err != nil {
-		s.Store.Close()
+		s.core.Close()
 		return nil, err
 	}
-	s.Hub().Seen(rev)
+	s.hub.Seen(rev)
 	return s, nil
 }
 
@@ -256,7 +262,7 @@ func (s *Store) Channel() string { return s.channel }
 // this Store are still told as they commit, and on each (re)connection
 // the watchers are told the current revision, so no write is missed.
 func (s *Store) Watch(ctx context.Context, fn func(revision int64)) error {
-	if err := s.Store.Watch(ctx, fn); err != nil {
+	if err := s.core.Watch(ctx, fn); err != nil {
 		return err
 	}
 	s.startListen.Do(func() {
@@ -321,7 +327,7 @@ func (s *Store) listenOnce(ctx context.Context) (connected bool, err error) {
 	if err := conn.QueryRow(ctx, `SELECT revision FROM flagon_state WHERE id = 1`).Scan(&rev); err != nil {
 		return false, err
 	}
-	s.Hub().Notify(rev)
+	s.hub.Notify(rev)
 	for {
 		wctx, cancel := context.WithTimeout(ctx, DefaultListenPing)
 		n, err := conn.WaitForNotification(wctx)
@@ -329,7 +335,7 @@ func (s *Store) listenOnce(ctx context.Context) (connected bool, err error) {
 		switch {
 		case err == nil:
 			if rev, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
-				s.Hub().Notify(rev)
+				s.hub.Notify(rev)
 			}
 		case ctx.Err() != nil:
 			return true, ctx.Err()
@@ -351,7 +357,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		s.wg.Wait()
-		s.closeErr = s.Store.Close()
+		s.closeErr = s.core.Close()
 	})
 	return s.closeErr
 }

@@ -69,7 +69,8 @@ type Options struct {
 // use, also by several processes on one file. Its methods are those of
 // flagon.Store.
 type Store struct {
-	*sqlstore.Store
+	*core
+	hub  *sqlstore.Hub
 	path string
 	poll time.Duration
 
@@ -81,6 +82,10 @@ type Store struct {
 }
 
 var _ flagon.Store = (*Store)(nil)
+
+// core is the shared SQL store, embedded under an unexported name so that
+// only its flagon.Store methods are promoted.
+type core = sqlstore.Store
 
 var dialect = sqlstore.Dialect{
 	Name: "sqlite",
@@ -153,18 +158,20 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, openError(path, fmt.Errorf("migrate: %w", err))
 	}
+	hub := new(sqlstore.Hub)
 	s := &Store{
-		Store: sqlstore.New(db, dialect, maxIdleConns),
-		path:  path,
-		poll:  opts.PollInterval,
-		stop:  make(chan struct{}),
+		hub:  hub,
+		core: sqlstore.New(db, dialect, hub, maxIdleConns),
+		path: path,
+		poll: opts.PollInterval,
+		stop: make(chan struct{}),
 	}
 	rev, err := s.Revision(ctx)
 	if err != nil {
-		s.Store.Close()
+		s.core.Close()
 		return nil, err
 	}
-	s.Hub().Seen(rev)
+	s.hub.Seen(rev)
 	return s, nil
 }
 
@@ -215,7 +222,7 @@ func (s *Store) Path() string { return s.path }
 // Watch implements flagon.Store. Writes through this Store are told as
 // they commit; writes by other processes within the poll interval.
 func (s *Store) Watch(ctx context.Context, fn func(revision int64)) error {
-	if err := s.Store.Watch(ctx, fn); err != nil {
+	if err := s.core.Watch(ctx, fn); err != nil {
 		return err
 	}
 	if s.poll > 0 {
@@ -245,11 +252,11 @@ func (s *Store) pollRevision() {
 			return
 		case <-t.C:
 		}
-		if !s.Hub().Watching() {
+		if !s.hub.Watching() {
 			continue
 		}
 		if rev, err := s.Revision(ctx); err == nil {
-			s.Hub().Notify(rev)
+			s.hub.Notify(rev)
 		}
 	}
 }
@@ -260,7 +267,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		s.wg.Wait()
-		s.closeErr = s.Store.Close()
+		s.closeErr = s.core.Close()
 	})
 	return s.closeErr
 }

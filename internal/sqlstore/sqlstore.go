@@ -55,7 +55,7 @@ const maxAttempts = 3
 type Store struct {
 	db  *sql.DB
 	d   Dialect
-	hub Hub
+	hub *Hub
 
 	maxIdle int // the pool's idle connections, restored after dropIdle
 
@@ -64,18 +64,15 @@ type Store struct {
 }
 
 // New returns a store over db, whose schema Migrate has brought up to
-// date, and whose pool keeps maxIdleConns idle connections. The store owns
-// db: Close closes it.
-func New(db *sql.DB, d Dialect, maxIdleConns int) *Store {
-	return &Store{db: db, d: d, maxIdle: maxIdleConns, queries: make(map[string]string)}
+// date, and whose pool keeps maxIdleConns idle connections. The store
+// tells hub of its own writes; the dialect tells it of other instances'.
+// The store owns db and hub: Close closes them.
+//
+// Dialect packages embed the store under an unexported name, so that
+// only the flagon.Store methods are promoted.
+func New(db *sql.DB, d Dialect, hub *Hub, maxIdleConns int) *Store {
+	return &Store{db: db, d: d, hub: hub, maxIdle: maxIdleConns, queries: make(map[string]string)}
 }
-
-// DB returns the store's database handle.
-func (s *Store) DB() *sql.DB { return s.db }
-
-// Hub returns the store's watchers, which dialects notify of revisions
-// written by other instances.
-func (s *Store) Hub() *Hub { return &s.hub }
 
 // Close stops the watchers and closes the database.
 func (s *Store) Close() error {
