@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -95,12 +96,16 @@ func TestEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSchema(t, body, "bulkEvaluationSuccess")
 	var bulk struct {
 		RefreshConnections []struct{ Type, URL string }
 	}
-	err = json.NewDecoder(resp.Body).Decode(&bulk)
-	resp.Body.Close()
-	if err != nil || len(bulk.RefreshConnections) != 1 {
+	if err := json.Unmarshal(body, &bulk); err != nil || len(bulk.RefreshConnections) != 1 {
 		t.Fatalf("bulk response: %v, %+v", err, bulk)
 	}
 	url := bulk.RefreshConnections[0].URL
