@@ -169,7 +169,7 @@ func encodePayload(entries []Entry, now time.Time) ([]byte, error) {
 // time; Read does. The error wraps ErrTooLarge, ErrMalformed,
 // ErrUnknownVersion, ErrUnknownKey or ErrBadSignature.
 func (c *Codec) Decode(value string) ([]Entry, error) {
-	payload, err := c.open(value)
+	payload, err := c.open(value, nil)
 	if err != nil {
 		return nil, fmt.Errorf("flagonhttp: decode cookie: %w", err)
 	}
@@ -190,9 +190,10 @@ func (c *Codec) Decode(value string) ([]Entry, error) {
 	return out, nil
 }
 
-// open verifies a cookie value and returns its decoded JSON payload.
-func (c *Codec) open(value string) ([]byte, error) {
-	body, scratch, err := open(c.Keys, purposeCookie, value, c.maxSize())
+// open verifies a cookie value and returns its decoded JSON payload,
+// using buf if it is large enough.
+func (c *Codec) open(value string, buf []byte) ([]byte, error) {
+	body, scratch, err := open(c.Keys, purposeCookie, value, c.maxSize(), buf)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +225,7 @@ func (c *Codec) Read(r *http.Request, snap *flagon.Snapshot) ([]Entry, error) {
 	}
 	var firstErr error
 	for _, ck := range cookies {
-		payload, err := c.open(ck.Value)
+		payload, err := c.open(ck.Value, nil)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("flagonhttp: read cookie %s: %w", c.name(), err)

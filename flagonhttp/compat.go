@@ -32,7 +32,7 @@ func (c *collector) addUnsigned(name, text string, source string) bool {
 	if !ok || !fi.permits(i) {
 		return false
 	}
-	c.get().add(fi.key, flagon.Override{Value: v, Source: source})
+	c.get().add(fi.key, v, source, 0, 0)
 	return true
 }
 
@@ -111,7 +111,7 @@ func (c *collector) readLegacyJSON(raw string) bool {
 		if !ok || !fi.permits(i) {
 			continue
 		}
-		c.get().add(fi.key, flagon.Override{Value: cv, Source: SourceLegacyCookie})
+		c.get().add(fi.key, cv, SourceLegacyCookie, 0, 0)
 		added = true
 	}
 	return added

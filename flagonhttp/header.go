@@ -56,7 +56,7 @@ func HeaderValue(ctx context.Context, keys *Keys, now time.Time) (string, error)
 func (c *collector) readHeader(v string) {
 	cfg := c.cfg
 	payload, err := openHeader(cfg.opts.Keys, v, c.now, cfg.opts.HeaderMaxAge)
-	if err == nil && !c.addPayload(payload, SourceHeader) {
+	if err == nil && !c.addPayload(payload, SourceHeader, nil) {
 		err = ErrMalformed
 	}
 	if err != nil {
@@ -66,7 +66,7 @@ func (c *collector) readHeader(v string) {
 
 // openHeader verifies a header value and returns its payload.
 func openHeader(keys *Keys, v string, now time.Time, maxAge time.Duration) ([]byte, error) {
-	body, scratch, err := open(keys, purposeHeader, v, maxHeaderSize)
+	body, scratch, err := open(keys, purposeHeader, v, maxHeaderSize, nil)
 	if err != nil {
 		return nil, err
 	}

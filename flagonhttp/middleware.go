@@ -40,12 +40,13 @@ import (
 // Middleware works with any router that takes func(http.Handler)
 // http.Handler middleware: http.ServeMux, chi, gorilla/mux.
 func Middleware(c *flagon.Client, opts *Options) func(http.Handler) http.Handler {
-	cfg := newConfig(c, opts)
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			cfg.serve(w, r, next)
-		})
-	}
+	return newConfig(c, opts).middleware
+}
+
+func (cfg *config) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cfg.serve(w, r, next)
+	})
 }
 
 func (cfg *config) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -77,12 +78,28 @@ type reqOverrides struct {
 	cfg        *config
 	vary       string // what the response varies by
 	production bool
-	buf        [8]keyedOverride
+	buf        [12]keyedOverride
 }
 
+// keyedOverride is one flag's override, kept compact: times in Unix
+// seconds, zero for none.
 type keyedOverride struct {
-	key string
-	o   flagon.Override
+	key       string
+	value     any
+	source    string
+	setAt     int64
+	expiresAt int64
+}
+
+func (k *keyedOverride) override() flagon.Override {
+	o := flagon.Override{Value: k.value, Source: k.source}
+	if k.setAt != 0 {
+		o.SetAt = time.Unix(k.setAt, 0)
+	}
+	if k.expiresAt != 0 {
+		o.ExpiresAt = time.Unix(k.expiresAt, 0)
+	}
+	return o
 }
 
 // indexAbove is the list length from which lookups use a map.
@@ -94,12 +111,12 @@ var _ flagon.Overrides = (*reqOverrides)(nil)
 func (ro *reqOverrides) Override(key string) (flagon.Override, bool) {
 	if ro.index != nil {
 		if i, ok := ro.index[key]; ok {
-			return ro.list[i].o, true
+			return ro.list[i].override(), true
 		}
 	} else {
 		for i := range ro.list {
 			if ro.list[i].key == key {
-				return ro.list[i].o, true
+				return ro.list[i].override(), true
 			}
 		}
 	}
@@ -137,10 +154,22 @@ func (ro *reqOverrides) has(key string) bool {
 }
 
 // add appends an entry unless a higher layer has one for the flag.
-func (ro *reqOverrides) add(key string, o flagon.Override) {
+func (ro *reqOverrides) add(key string, value any, source string, setAt, expiresAt int64) {
 	if !ro.has(key) {
-		ro.list = append(ro.list, keyedOverride{key: key, o: o})
+		ro.list = append(ro.list, keyedOverride{key: key, value: value, source: source, setAt: setAt, expiresAt: expiresAt})
 	}
+}
+
+// addOverride is add for a flagon.Override.
+func (ro *reqOverrides) addOverride(key string, o flagon.Override) {
+	ro.add(key, o.Value, o.Source, unixOrZero(o.SetAt), unixOrZero(o.ExpiresAt))
+}
+
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }
 
 func (ro *reqOverrides) addVary(h string) {
@@ -208,14 +237,22 @@ func (cfg *config) collect(r *http.Request, si *snapInfo) *reqOverrides {
 // readCookie adds the entries of the signed cookie whose value is v.
 func (c *collector) readCookie(r *http.Request, v string) {
 	cfg := c.cfg
-	payload, err := cfg.codec.open(v)
+	if cfg.cache != nil {
+		if cc := cfg.cache.get(v, c.si); cc != nil {
+			c.addCached(cc)
+			return
+		}
+	}
+	bp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(bp)
+	payload, err := cfg.codec.open(v, *bp)
 	if err != nil {
 		// Browsers send the cookie of the most specific path first; an
 		// older cookie set by another path may follow.
 		if cks := r.CookiesNamed(cfg.codec.name()); len(cks) > 1 {
 			for _, ck := range cks[1:] {
-				if p, err2 := cfg.codec.open(ck.Value); err2 == nil {
-					payload, err = p, nil
+				if p, err2 := cfg.codec.open(ck.Value, nil); err2 == nil {
+					payload, err, v = p, nil, ck.Value
 					break
 				}
 			}
@@ -225,14 +262,41 @@ func (c *collector) readCookie(r *http.Request, v string) {
 			return
 		}
 	}
-	if !c.addPayload(payload, SourceCookie) {
+	var cc *cachedCookie
+	if cfg.cache != nil {
+		cc = &cachedCookie{value: v, si: c.si}
+	}
+	if !c.addPayload(payload, SourceCookie, cc) {
 		cfg.warnOnce("override cookie", v, ErrMalformed, slog.String("cookie", cfg.codec.name()))
+		return
+	}
+	if cc != nil {
+		cfg.cache.put(cc)
 	}
 }
 
-// addPayload adds the active entries of a verified payload. A payload
-// that turns out malformed adds nothing, and addPayload returns false.
-func (c *collector) addPayload(payload []byte, source string) bool {
+// addCached adds the entries of a cookie read before that are still
+// active.
+func (c *collector) addCached(cc *cachedCookie) {
+	now := c.now.Unix()
+	added := false
+	for i := range cc.entries {
+		e := &cc.entries[i]
+		if now >= e.expiresAt {
+			continue
+		}
+		c.get().add(e.key, e.value, SourceCookie, e.setAt, e.expiresAt)
+		added = true
+	}
+	if added {
+		c.ro.addVary("Cookie")
+	}
+}
+
+// addPayload adds the active entries of a verified payload, and records
+// them in cc if it is not nil. A payload that turns out malformed adds
+// nothing, and addPayload returns false.
+func (c *collector) addPayload(payload []byte, source string, cc *cachedCookie) bool {
 	p := payloadParser{b: payload}
 	var e rawEntry
 	unix := c.now.Unix()
@@ -250,7 +314,10 @@ func (c *collector) addPayload(payload []byte, source string) bool {
 		if start < 0 {
 			start = len(ro.list)
 		}
-		ro.add(fi.key, flagon.Override{Value: v, Source: source, SetAt: time.Unix(e.setAt, 0), ExpiresAt: time.Unix(exp, 0)})
+		ro.add(fi.key, v, source, e.setAt, exp)
+		if cc != nil {
+			cc.entries = append(cc.entries, cachedEntry{fi.key, v, e.setAt, exp})
+		}
 	}
 	if p.err != nil {
 		if start >= 0 {
@@ -301,7 +368,7 @@ func (c *collector) readUser(r *http.Request) {
 			if o.Source == "" {
 				o.Source = SourceUser
 			}
-			c.get().add(key, o)
+			c.get().addOverride(key, o)
 			added = true
 		}
 		if added {
@@ -422,7 +489,7 @@ func ActiveOverrides(ctx context.Context) []ActiveOverride {
 	}
 	out := make([]ActiveOverride, len(ro.list))
 	for i, e := range ro.list {
-		out[i] = ActiveOverride{Flag: e.key, Override: e.o}
+		out[i] = ActiveOverride{Flag: e.key, Override: e.override()}
 	}
 	return out
 }

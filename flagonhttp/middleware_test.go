@@ -176,7 +176,7 @@ func TestMiddlewareLayers(t *testing.T) {
 		return mustCookie(t, c, Entry{Flag: "checkout", Value: v, SetAt: testNow, ExpiresAt: testNow.Add(time.Hour)})
 	}
 	header := func(v any) string {
-		ctx := flagon.WithOverrides(t.Context(), &reqOverrides{list: []keyedOverride{{key: "checkout", o: flagon.Override{Value: v, SetAt: testNow}}}})
+		ctx := flagon.WithOverrides(t.Context(), &reqOverrides{list: []keyedOverride{{key: "checkout", value: v, setAt: testNow.Unix()}}})
 		h, err := HeaderValue(ctx, testKeys, testNow)
 		if err != nil {
 			t.Fatal(err)
@@ -391,7 +391,7 @@ func TestTransport(t *testing.T) {
 	}
 
 	// A stale header is refused.
-	ctx := flagon.WithOverrides(t.Context(), &reqOverrides{list: []keyedOverride{{key: "new-home-page", o: flagon.Override{Value: true}}}})
+	ctx := flagon.WithOverrides(t.Context(), &reqOverrides{list: []keyedOverride{{key: "new-home-page", value: true}}})
 	old, err := HeaderValue(ctx, testKeys, now.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -406,4 +406,44 @@ func TestTransport(t *testing.T) {
 	if _, err := openHeader(testKeys, v, now, DefaultHeaderMaxAge); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("cookie as header: got %v, want ErrBadSignature", err)
 	}
+}
+
+// TestCookieCache checks that the cache of verified cookies gives the
+// same answers as reading the cookie afresh: when a higher layer shadows
+// an entry, when the flags change, and as time passes.
+func TestCookieCache(t *testing.T) {
+	client, src := newTestClient(t, testDefs())
+	now := testNow
+	opts := testOptions()
+	opts.Compat.Query = true
+	opts.Now = func() time.Time { return now }
+	h := Middleware(client, opts)(probe(client, "new-home-page", "checkout"))
+	v := mustCookie(t, testCodec(),
+		Entry{Flag: "new-home-page", Value: true, SetAt: testNow, ExpiresAt: testNow.Add(time.Hour)},
+		Entry{Flag: "checkout", Value: "express-v2", SetAt: testNow, ExpiresAt: testNow.Add(2 * time.Hour)})
+	check := func(query, want string) {
+		t.Helper()
+		w := serve(h, withCookie(httptest.NewRequest("GET", "/?"+query, nil), DefaultCookieName, v))
+		if got := strings.TrimSuffix(w.Body.String(), " key=u1"); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	// The first read is shadowed by the query; the cached one must not be.
+	check("flagon.checkout=classic", "new-home-page=true(cookie) checkout=classic(query)")
+	check("", "new-home-page=true(cookie) checkout=express-v2(cookie)")
+	// Time passes: the first entry lapses.
+	now = testNow.Add(90 * time.Minute)
+	check("", "new-home-page=false checkout=express-v2(cookie)")
+	now = testNow
+	// The flags change: checkout may no longer be overridden.
+	defs := testDefs()
+	for i := range defs.Flags {
+		if defs.Flags[i].Key == "checkout" {
+			defs.Flags[i].Override = flagon.OverridePolicy{Who: flagon.WhoNone}
+		}
+	}
+	if err := src.Set(defs); err != nil {
+		t.Fatal(err)
+	}
+	check("", "new-home-page=true(cookie) checkout=classic")
 }

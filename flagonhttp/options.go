@@ -171,6 +171,7 @@ type config struct {
 	info   infoCache
 	log    *slog.Logger
 	seen   dedupe
+	cache  *cookieCache // nil turns the cache off
 }
 
 func newConfig(c *flagon.Client, opts *Options) *config {
@@ -195,6 +196,7 @@ func newConfig(c *flagon.Client, opts *Options) *config {
 		cfg.opts.CrossOrigin = http.NewCrossOriginProtection()
 	}
 	cfg.codec = NewCodec(&cfg.opts)
+	cfg.cache = newCookieCache()
 	cfg.policy = NewPolicy(&cfg.opts)
 	return cfg
 }

@@ -1,6 +1,7 @@
 package flagonhttp
 
 import (
+	"sync"
 	"bytes"
 	"crypto/hmac"
 	"encoding/base64"
@@ -80,7 +81,9 @@ func seal(keys *Keys, purpose, body string) string {
 // constant time for the signature, and returns its body. The returned
 // scratch buffer has room for the body decoded from base64, so that the
 // caller allocates nothing more.
-func open(keys *Keys, purpose, value string, max int) (body, scratch []byte, err error) {
+//
+// buf, if its capacity is large enough, is used instead of a new buffer.
+func open(keys *Keys, purpose, value string, max int, buf []byte) (body, scratch []byte, err error) {
 	if len(value) > max {
 		return nil, nil, ErrTooLarge
 	}
@@ -111,7 +114,11 @@ func open(keys *Keys, purpose, value string, max int) (body, scratch []byte, err
 	// body: purpose 0x00 version.kid.body | signature | decoded body.
 	signed := value[:len(value)-len(sig)-1]
 	n := len(purpose) + 1 + len(signed)
-	buf := make([]byte, n+len(sig)+b64.DecodedLen(bodyLen))
+	if size := n + len(sig) + b64.DecodedLen(bodyLen); cap(buf) >= size {
+		buf = buf[:size]
+	} else {
+		buf = make([]byte, size)
+	}
 	copy(buf, purpose)
 	buf[len(purpose)] = 0
 	copy(buf[len(purpose)+1:], signed)
@@ -139,7 +146,7 @@ func (k *Keys) findString(id string) *keyState {
 
 // decodeBody decodes a base64url body into scratch, which open sized.
 func decodeBody(scratch, body []byte) ([]byte, error) {
-	if bytes.ContainsAny(body, "\r\n") {
+	if bytes.IndexByte(body, '\n') >= 0 || bytes.IndexByte(body, '\r') >= 0 {
 		return nil, ErrMalformed
 	}
 	n, err := b64Body.Decode(scratch, body)
@@ -148,3 +155,11 @@ func decodeBody(scratch, body []byte) ([]byte, error) {
 	}
 	return scratch[:n], nil
 }
+
+// scratchPool holds buffers for open, so that reading a cookie on every
+// request does not allocate one. Nothing read from a buffer outlives it:
+// values are copied or are the flags' own.
+var scratchPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 2*DefaultMaxCookieSize+256)
+	return &b
+}}

@@ -89,7 +89,7 @@ func MintShareToken(keys *Keys, flag string, value any, duration time.Duration, 
 // wraps ErrMalformed, ErrUnknownVersion, ErrUnknownKey, ErrBadSignature,
 // ErrTooLarge or ErrExpired. Revocation is the caller's to check.
 func VerifyShareToken(keys *Keys, token string, now time.Time) (flagon.ShareToken, error) {
-	body, scratch, err := open(keys, purposeToken, token, maxTokenSize)
+	body, scratch, err := open(keys, purposeToken, token, maxTokenSize, nil)
 	if err != nil {
 		return flagon.ShareToken{}, fmt.Errorf("flagonhttp: share token: %w", err)
 	}
