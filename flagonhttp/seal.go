@@ -1,12 +1,12 @@
 package flagonhttp
 
 import (
-	"sync"
 	"bytes"
 	"crypto/hmac"
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 )
 
 // Everything Flagon signs (the override cookie, the Flagon-Overrides
