@@ -19,6 +19,8 @@ import (
 	"net/http"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/admin"
+	"github.com/flagon/flagon/flagonhttp"
 	"github.com/flagon/flagon/ofrep"
 	"github.com/flagon/flagon/remote"
 )
@@ -63,6 +65,25 @@ type Server struct {
 	log     *slog.Logger
 
 	generatedPassword string
+	httpOpts          *flagonhttp.Options
+}
+
+// cookieKeys parses the override cookie's keys, or generates one for this
+// process (and says so) when none are given.
+func cookieKeys(s string, log *slog.Logger) (*flagonhttp.Keys, error) {
+	if s != "" {
+		k, err := flagonhttp.ParseKeys(s)
+		if err != nil {
+			return nil, fmt.Errorf("server: cookie keys: %w", err)
+		}
+		return k, nil
+	}
+	k, err := flagonhttp.GenerateKey("k1")
+	if err != nil {
+		return nil, err
+	}
+	log.Warn("flagon: no override-cookie keys configured (FLAGON_COOKIE_KEYS); generated one for this run, so override cookies and share links end with it")
+	return flagonhttp.NewKeys(k)
 }
 
 // New starts following st and builds the handler. It seeds an empty store
@@ -93,6 +114,19 @@ func New(ctx context.Context, st flagon.Store, opts *Options) (*Server, error) {
 	s.client = flagon.NewClient(src, &flagon.Options{Logger: s.log, OnEvaluate: s.metrics.observe})
 	src.Subscribe(func(*flagon.Snapshot) { s.metrics.reloads.Add(1) })
 
+	keys, err := cookieKeys(opts.CookieKeys, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.httpOpts = &flagonhttp.Options{
+		Keys:         keys,
+		Context:      demoContext,
+		Production:   opts.Production,
+		ManageURL:    "/admin/overrides",
+		Logger:       s.log,
+		TokenRevoked: admin.TokenRevoked(st),
+	}
+
 	mux := http.NewServeMux()
 	(&api{store: st, tokens: opts.APITokens, log: s.log, env: opts.Environment}).register(mux)
 	mux.Handle("/ofrep/", ofrep.Handler(s.client, &ofrep.Options{APIKeys: opts.OFREPKeys, Logger: s.log}))
@@ -100,6 +134,13 @@ func New(ctx context.Context, st flagon.Store, opts *Options) (*Server, error) {
 	mux.Handle("/api/v1/snapshot/", remote.Handler(src))
 	mux.Handle("GET /healthz", health(s.client))
 	mux.Handle("GET /metrics", s.metrics.handler(s.client))
+	if opts.Demo {
+		site := http.NewServeMux()
+		site.Handle("GET /{$}", newDemoPage(s.client))
+		site.Handle("POST /demo/as", http.NewCrossOriginProtection().Handler(http.HandlerFunc(demoAs)))
+		flagonhttp.Mount(site, s.client, s.httpOpts)
+		mux.Handle("/", withVisitor(flagonhttp.Middleware(s.client, s.httpOpts)(site)))
+	}
 	s.handler = mux
 	return s, nil
 }
