@@ -1,0 +1,373 @@
+package admin
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/flagonhttp"
+)
+
+// DefaultReadOnlyNote is what the console says when Options.Store is nil.
+const DefaultReadOnlyNote = "flags come from the configuration file; edit it and it reloads"
+
+// Options configures the console. The zero value is a valid configuration
+// that shows nothing: with no Authorize, every request is refused.
+type Options struct {
+	// Client evaluates flags: the overrides and explain pages show what it
+	// serves. It is the application's client, following the same source
+	// as the application.
+	Client *flagon.Client
+
+	// Store, if set, makes flags editable and keeps per-login overrides,
+	// share links and the audit log. Nil shows flags read-only, with
+	// ReadOnlyNote saying why.
+	Store flagon.Store
+	// ReadOnlyNote says where flags come from when Store is nil, such as
+	// "flags come from the config file flags.yaml; edit it and it
+	// reloads". Empty means DefaultReadOnlyNote.
+	ReadOnlyNote string
+
+	// Authorize says who makes a request. It returns ErrUnauthenticated
+	// (or an error wrapping it) for a request without credentials, and
+	// ErrForbidden or a principal with RoleNone for one that may not use
+	// the console. Nil refuses every request.
+	Authorize func(*http.Request) (Principal, error)
+	// SignIn, if set, is served at "signin" and "signout" under the
+	// console's path, and browsers without credentials are sent there.
+	// A *PasswordAuth is one.
+	SignIn http.Handler
+
+	// Overrides are the options of the application's flagonhttp
+	// middleware: the console reads and writes the override cookie they
+	// describe (keys, name, domain), builds this browser's evaluation
+	// context with their Context, reads per-login overrides as their
+	// UserOverrides does, and mints share links with their keys. Nil is
+	// the zero flagonhttp.Options, whose per-process key suits only a
+	// console in the same process as the application.
+	Overrides *flagonhttp.Options
+	// OverridePath is where the application mounts
+	// flagonhttp.OverrideHandler, the target of share links; empty means
+	// flagonhttp.DefaultOverridePath.
+	OverridePath string
+
+	// FormKey signs the per-session form tokens; at least 32 bytes. Nil
+	// means a random key per process, which is fine for one instance;
+	// give every instance the same key when several serve the console.
+	FormKey []byte
+
+	// Environment names the environment this console shows and edits by
+	// default, such as "production".
+	Environment string
+	// Production marks Environment as production: flag changes there ask
+	// for a confirmation and a reason.
+	Production bool
+	// Environments lists other environments whose per-environment flag
+	// settings the flag editor offers, beside those the flags mention.
+	Environments []string
+
+	// BasePath is the path the console is mounted at as browsers see it,
+	// such as "/admin/". Empty means it is computed from each request
+	// (the request URI less the path the handler was given), which is
+	// right unless a proxy rewrites paths.
+	BasePath string
+	// TrustedOrigins are origins, besides the console's own, allowed to
+	// POST to it (see http.CrossOriginProtection.AddTrustedOrigin).
+	TrustedOrigins []string
+
+	// Logger receives errors and every change made through the console.
+	// Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Console is the admin UI, an http.Handler. Make one with Handler.
+type Console struct {
+	opts     Options
+	log      *slog.Logger
+	mux      *http.ServeMux
+	cop      *http.CrossOriginProtection
+	csrfKey  []byte
+	codec    *flagonhttp.Codec
+	policy   *flagonhttp.Policy
+	now      func() time.Time
+	authz    func(*http.Request) (Principal, error)
+	readNote string
+}
+
+// Handler returns the console for opts. A nil opts is the zero Options.
+// Invalid trusted origins are logged and ignored.
+func Handler(opts *Options) *Console {
+	if opts == nil {
+		opts = &Options{}
+	}
+	c := &Console{opts: *opts, log: opts.Logger, now: time.Now, authz: opts.Authorize, readNote: opts.ReadOnlyNote}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.authz == nil {
+		c.authz = denyAll
+	}
+	if c.readNote == "" {
+		c.readNote = DefaultReadOnlyNote
+	}
+	c.cop = http.NewCrossOriginProtection()
+	for _, o := range opts.TrustedOrigins {
+		if err := c.cop.AddTrustedOrigin(o); err != nil {
+			c.log.Warn("admin: ignoring trusted origin", "origin", o, "err", err)
+		}
+	}
+	if c.opts.Overrides == nil {
+		c.opts.Overrides = &flagonhttp.Options{}
+	}
+	c.codec = flagonhttp.NewCodec(c.opts.Overrides)
+	c.policy = flagonhttp.NewPolicy(c.opts.Overrides)
+	// Whoever signs in to the console is staff: the console lets them
+	// override staff-policy flags. Policy still refuses none-policy flags,
+	// values outside the type or policy, and durations past the maximum.
+	c.policy.CanOverride = func(*http.Request, flagon.Flag) bool { return true }
+	if c.opts.OverridePath == "" {
+		c.opts.OverridePath = flagonhttp.DefaultOverridePath
+	}
+	if len(opts.FormKey) >= 32 {
+		c.csrfKey = append([]byte(nil), opts.FormKey...)
+	} else {
+		if opts.FormKey != nil {
+			c.log.Warn("admin: Options.FormKey is shorter than 32 bytes; using a random key")
+		}
+		c.csrfKey = make([]byte, 32)
+		rand.Read(c.csrfKey)
+	}
+	c.routes()
+	return c
+}
+
+func (c *Console) routes() {
+	m := http.NewServeMux()
+	c.mux = m
+	m.HandleFunc("GET /{$}", c.need(RoleViewer, c.overridesPage))
+	m.HandleFunc("GET /overrides", c.need(RoleViewer, c.overridesPage))
+	m.HandleFunc("POST /overrides", c.need(RoleViewer, c.saveOverrides))
+	m.HandleFunc("POST /overrides/remove", c.need(RoleViewer, c.removeOverride))
+	m.HandleFunc("POST /overrides/clear", c.need(RoleViewer, c.clearOverrides))
+	m.HandleFunc("GET /users", c.need(RoleAdmin, c.usersPage))
+	m.HandleFunc("POST /users/set", c.need(RoleAdmin, c.setUserOverride))
+	m.HandleFunc("POST /users/revoke", c.need(RoleAdmin, c.revokeUserOverride))
+	m.HandleFunc("GET /share", c.need(RoleEditor, c.sharePage))
+	m.HandleFunc("POST /share", c.need(RoleEditor, c.mintShare))
+	m.HandleFunc("POST /share/revoke", c.need(RoleEditor, c.revokeShare))
+	m.HandleFunc("GET /flags", c.need(RoleViewer, c.flagsPage))
+	m.HandleFunc("GET /flags/new", c.need(RoleEditor, c.newFlagPage))
+	m.HandleFunc("POST /flags/new", c.need(RoleEditor, c.createFlag))
+	m.HandleFunc("GET /flags/{key}", c.need(RoleViewer, c.flagPage))
+	m.HandleFunc("POST /flags/{key}", c.need(RoleEditor, c.updateFlag))
+	m.HandleFunc("POST /flags/{key}/archive", c.need(RoleEditor, c.archiveFlag))
+	m.HandleFunc("POST /flags/{key}/kill", c.need(RoleEditor, c.killFlag))
+	m.HandleFunc("GET /explain", c.need(RoleViewer, c.explainPage))
+	m.HandleFunc("GET /audit", c.need(RoleViewer, c.auditPage))
+	m.HandleFunc("POST /theme", c.need(RoleViewer, c.setTheme))
+	m.HandleFunc("/", c.need(RoleViewer, c.notFound))
+}
+
+// request is what the console knows about one request: where it is
+// mounted, who asks, and the form token to embed.
+type request struct {
+	base      string
+	principal Principal
+	csrf      string
+	seed      string // the CSRF cookie's value
+	theme     string
+	now       time.Time
+	console   *Console
+}
+
+type requestKey struct{}
+
+// consoleFrom returns the console serving the request, for handlers the
+// console calls, such as PasswordAuth.
+func consoleFrom(ctx context.Context) *Console {
+	if q := requestFrom(ctx); q != nil {
+		return q.console
+	}
+	return nil
+}
+
+func requestFrom(ctx context.Context) *request {
+	q, _ := ctx.Value(requestKey{}).(*request)
+	return q
+}
+
+// ServeHTTP implements http.Handler.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "same-origin")
+	hdr.Set("X-Frame-Options", "DENY")
+
+	base := c.basePath(r)
+	if !strings.HasPrefix(r.URL.Path, "/") {
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path = "/" + u.Path
+		u.RawPath = ""
+		r2.URL = &u
+		r = r2
+	}
+	if strings.HasPrefix(r.URL.Path, "/static/") {
+		c.serveStatic(w, r)
+		return
+	}
+	q := &request{base: base, now: c.now(), theme: themeOf(r), console: c}
+	q.csrf = c.csrfToken(w, r, q)
+	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, q))
+
+	if r.URL.Path == "/signin" || r.URL.Path == "/signout" {
+		if c.opts.SignIn == nil {
+			c.renderError(w, r, http.StatusNotFound, "Not found", "There is no sign-in page here.")
+			return
+		}
+		if !c.checkPost(w, r, q) {
+			return
+		}
+		hdr.Set("Cache-Control", "no-store")
+		c.opts.SignIn.ServeHTTP(w, r)
+		return
+	}
+
+	p, err := c.authz(r)
+	if err == nil && p.Role <= RoleNone {
+		err = ErrForbidden
+	}
+	if err != nil {
+		c.refuse(w, r, q, err)
+		return
+	}
+	q.principal = p
+	q.csrf = c.csrfToken(w, r, q)
+	if !c.checkPost(w, r, q) {
+		return
+	}
+	hdr.Set("Cache-Control", "no-store")
+	c.mux.ServeHTTP(w, r)
+}
+
+// refuse answers a request that Authorize refused, naming no flags.
+func (c *Console) refuse(w http.ResponseWriter, r *http.Request, q *request, err error) {
+	w.Header().Set("Cache-Control", "no-store")
+	if errors.Is(err, ErrForbidden) {
+		c.renderError(w, r, http.StatusForbidden, "Forbidden", "Your account may not use the flag console. Ask an administrator for access.")
+		return
+	}
+	if c.opts.SignIn != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		next := strings.TrimPrefix(r.URL.Path, "/")
+		if r.URL.RawQuery != "" {
+			next += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, q.base+"signin?next="+url.QueryEscape(next), http.StatusSeeOther)
+		return
+	}
+	if !errors.Is(err, ErrUnauthenticated) {
+		c.log.Warn("admin: authorize", "err", err, "path", r.URL.Path)
+	}
+	msg := "Sign in to use the flag console."
+	if c.opts.Authorize == nil {
+		msg = "The flag console has no way to tell who you are (admin.Options.Authorize is not set), so it lets no one in."
+	}
+	c.renderError(w, r, http.StatusUnauthorized, "Sign in required", msg)
+}
+
+// checkPost refuses a non-safe request that fails cross-origin protection
+// or carries no valid form token. It reports whether to go on.
+func (c *Console) checkPost(w http.ResponseWriter, r *http.Request, q *request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	if err := c.cop.Check(r); err != nil {
+		c.renderError(w, r, http.StatusForbidden, "Request refused", "This form was sent from another site, so it was refused.")
+		return false
+	}
+	if !c.validCSRF(r, q) {
+		c.renderError(w, r, http.StatusForbidden, "Form expired", "This form has expired or was not sent from the console. Go back, reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// need wraps a page handler with the role it requires.
+func (c *Console) need(role Role, h func(http.ResponseWriter, *http.Request, *request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := requestFrom(r.Context())
+		if q.principal.Role < role {
+			c.renderError(w, r, http.StatusForbidden, "Forbidden", "This page needs the "+role.String()+" role; you are signed in as "+q.principal.Role.String()+".")
+			return
+		}
+		h(w, r, q)
+	}
+}
+
+func (c *Console) notFound(w http.ResponseWriter, r *http.Request, q *request) {
+	c.renderError(w, r, http.StatusNotFound, "Not found", "There is no page at this address.")
+}
+
+// basePath returns the path the console is mounted at, ending in "/".
+func (c *Console) basePath(r *http.Request) string {
+	if b := c.opts.BasePath; b != "" {
+		if !strings.HasSuffix(b, "/") {
+			b += "/"
+		}
+		return b
+	}
+	orig := r.RequestURI
+	if i := strings.IndexAny(orig, "?#"); i >= 0 {
+		orig = orig[:i]
+	}
+	if u, err := url.ParseRequestURI(orig); err == nil && u.Host != "" {
+		orig = u.EscapedPath()
+	}
+	if !strings.HasPrefix(orig, "/") {
+		return "/"
+	}
+	tail := strings.TrimPrefix(r.URL.EscapedPath(), "/")
+	if !strings.HasSuffix(orig, tail) {
+		return "/"
+	}
+	b := orig[:len(orig)-len(tail)]
+	if !strings.HasSuffix(b, "/") {
+		b += "/"
+	}
+	return b
+}
+
+// redirect answers a successful POST by sending the browser to path
+// (relative to the console) with a message code.
+func (c *Console) redirect(w http.ResponseWriter, r *http.Request, q *request, path string, done string) {
+	if done != "" {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		path += sep + "done=" + url.QueryEscape(done)
+	}
+	http.Redirect(w, r, q.base+path, http.StatusSeeOther)
+}
+
+// snapshot returns the client's current snapshot, or an empty one.
+func (c *Console) snapshot() *flagon.Snapshot {
+	if s := c.opts.Client.Snapshot(); s != nil {
+		return s
+	}
+	return flagon.MustSnapshot(flagon.Definitions{}, flagon.SnapshotOptions{Environment: c.opts.Environment})
+}
+
+// change returns the audit record of a change made by q's principal.
+func (c *Console) change(q *request, reason string) flagon.Change {
+	return flagon.Change{Actor: q.principal.Name, Reason: reason, Environment: c.opts.Environment}
+}

@@ -1,0 +1,280 @@
+package admin
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"sort"
+	"strings"
+	"time"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// staticVersion is a hash of the embedded assets, appended to their URLs
+// so that browsers may cache them for long.
+var staticVersion = func() string {
+	h := sha256.New()
+	fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := staticFS.ReadFile(p)
+			h.Write([]byte(p))
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}()
+
+var funcs = template.FuncMap{
+	"fmtTime":  fmtTime,
+	"fmtValue": fmtValue,
+	"relTime":  relTime,
+	"join":     strings.Join,
+	"has": func(list []string, s string) bool {
+		for _, x := range list {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	},
+	"add": func(a, b int) int { return a + b },
+}
+
+// pages holds one template set per page, each the layout plus the page.
+var pages = func() map[string]*template.Template {
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html"))
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := make(map[string]*template.Template)
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "layout.html" || base == "parts.html" {
+			continue
+		}
+		t := template.Must(template.Must(layout.Clone()).ParseFS(templateFS, n))
+		out[strings.TrimSuffix(base, ".html")] = t
+	}
+	return out
+}()
+
+// page is what every template sees.
+type page struct {
+	Title        string
+	Nav          string // the navigation item to mark current
+	Base         string // the console's path, ending in "/"
+	Static       string // the query that versions asset URLs
+	Here         string // this page, relative to Base, for coming back
+	Principal    Principal
+	SignedIn     bool
+	CanSignOut   bool
+	CSRF         string
+	Theme        string // "", "light" or "dark"
+	Environment  string
+	Production   bool
+	HasStore     bool
+	ReadOnlyNote string
+	Flash        string
+	Error        string
+	Data         any
+}
+
+// CanEdit reports whether the principal may change flags.
+func (p *page) CanEdit() bool { return p.Principal.Role >= RoleEditor }
+
+// IsAdmin reports whether the principal is an admin.
+func (p *page) IsAdmin() bool { return p.Principal.Role >= RoleAdmin }
+
+// newPage returns the page data every page starts from.
+func (c *Console) newPage(r *http.Request, title, nav string, data any) *page {
+	q := requestFrom(r.Context())
+	p := &page{
+		Title:        title,
+		Nav:          nav,
+		Data:         data,
+		Environment:  c.opts.Environment,
+		Production:   c.opts.Production,
+		HasStore:     c.opts.Store != nil,
+		ReadOnlyNote: c.readNote,
+		Static:       "?v=" + staticVersion,
+	}
+	if q != nil {
+		p.Base = q.base
+		p.Principal = q.principal
+		p.SignedIn = q.principal.Role > RoleNone
+		p.CSRF = q.csrf
+		p.Theme = q.theme
+	}
+	p.CanSignOut = p.SignedIn && c.opts.SignIn != nil
+	if r.Method == http.MethodGet {
+		p.Here = strings.TrimPrefix(r.URL.Path, "/")
+		if r.URL.RawQuery != "" {
+			p.Here += "?" + r.URL.RawQuery
+		}
+		if !localPath(p.Here) {
+			p.Here = ""
+		}
+	}
+	if msg, ok := doneMessages[r.URL.Query().Get("done")]; ok {
+		p.Flash = msg
+	}
+	return p
+}
+
+// doneMessages are the messages a redirect after a successful POST may
+// ask for, by code; codes keep arbitrary text out of URLs.
+var doneMessages = map[string]string{
+	"saved":          "Overrides saved.",
+	"removed":        "Override removed.",
+	"cleared":        "All overrides cleared.",
+	"user-saved":     "Override saved.",
+	"user-revoked":   "Override revoked.",
+	"share-revoked":  "Share link revoked.",
+	"flag-created":   "Flag created.",
+	"flag-saved":     "Flag saved.",
+	"flag-archived":  "Flag archived.",
+	"flag-restored":  "Flag restored.",
+	"flag-killed":    "Kill switch on: the flag serves its default variant to everyone.",
+	"flag-unkilled":  "Kill switch off: the flag's rules apply again.",
+	"signed-out":     "You are signed out.",
+	"theme":          "",
+	"nothing-to-do":  "Nothing changed.",
+	"stale-removed":  "Stale overrides removed.",
+	"user-cleared":   "Your login's overrides cleared.",
+	"share-created":  "Share link created.",
+	"audience-saved": "Audience saved.",
+}
+
+// render writes a page with the given status.
+func (c *Console) render(w http.ResponseWriter, status int, name string, p *page) {
+	t, ok := pages[name]
+	if !ok {
+		panic("admin: no template " + name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		c.log.Error("admin: render page", "page", name, "err", err)
+		http.Error(w, "admin: the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// renderError writes an error page that shows nothing but the message.
+func (c *Console) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	p := c.newPage(r, title, "", nil)
+	p.Flash = ""
+	p.Error = msg
+	c.render(w, status, "error", p)
+}
+
+// serverError logs err and writes a 500 page that does not show it.
+func (c *Console) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	c.log.Error("admin: "+what, "err", err, "path", r.URL.Path)
+	c.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "The console could not "+what+". The error is in the server's log.")
+}
+
+func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	b, err := staticFS.ReadFile(name)
+	if err != nil || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		http.NotFound(w, r)
+		return
+	}
+	switch path.Ext(name) {
+	case ".css":
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	case ".js":
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	case ".svg":
+		w.Header().Set("Content-Type", "image/svg+xml")
+	}
+	if r.URL.Query().Get("v") == staticVersion {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	etag := `"` + staticVersion + `"`
+	w.Header().Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Write(b)
+}
+
+// fmtTime formats a time for tables, or "—" for the zero time.
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// relTime says how far t is from now, as "in 3h" or "2d ago".
+func relTime(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := t.Sub(now)
+	s := shortDuration(d.Abs())
+	if d < 0 {
+		return s + " ago"
+	}
+	return "in " + s
+}
+
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// fmtValue formats a flag value: JSON for objects, Go's formatting else.
+func fmtValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "—"
+	case string:
+		return x
+	case map[string]any, []any:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+// sortedKeys returns the keys of a set, sorted.
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
