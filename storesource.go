@@ -13,8 +13,9 @@ import (
 )
 
 // DefaultStorePollInterval is how often a StoreSource asks its store for
-// the revision, in case a change notification was lost.
-const DefaultStorePollInterval = 30 * time.Second
+// the revision, in case a change notification was lost, and so finds out
+// within that time that the store is unreachable.
+const DefaultStorePollInterval = 10 * time.Second
 
 // DefaultStoreRetryInterval is how long a StoreSource waits before it
 // retries a failed load; the wait doubles with each failure, up to the

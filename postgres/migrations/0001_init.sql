@@ -12,12 +12,12 @@ INSERT INTO flagon_state (id, revision) VALUES (1, 0);
 
 CREATE TABLE flagon_flags (
 	key        TEXT PRIMARY KEY,
-	version    BIGINT NOT NULL,           -- 1 at creation, +1 per change
+	version    BIGINT NOT NULL,            -- 1 at creation, +1 per change
 	archived   BOOLEAN NOT NULL DEFAULT FALSE,
 	data       TEXT NOT NULL,              -- the flagon.Flag, as JSON
 	updated_at TIMESTAMPTZ NOT NULL,
 	updated_by TEXT NOT NULL DEFAULT '',
-	revision   BIGINT NOT NULL            -- the store revision of the last change
+	revision   BIGINT NOT NULL             -- the store revision of the last change
 );
 
 CREATE TABLE flagon_audiences (
@@ -35,8 +35,8 @@ CREATE TABLE flagon_user_overrides (
 	value_type TEXT NOT NULL,              -- bool, string, int, float or object
 	value      TEXT NOT NULL,              -- JSON
 	source     TEXT NOT NULL,
-	set_at TIMESTAMPTZ NOT NULL,
-	expires_at TIMESTAMPTZ,                       -- NULL for never
+	set_at     TIMESTAMPTZ NOT NULL,
+	expires_at TIMESTAMPTZ,                -- NULL for never
 	revision   BIGINT NOT NULL,
 	PRIMARY KEY (user_name, flag)
 );
@@ -47,8 +47,8 @@ CREATE TABLE flagon_share_tokens (
 	value_type  TEXT NOT NULL,
 	value       TEXT NOT NULL,
 	duration_ns BIGINT NOT NULL,
-	expires_at TIMESTAMPTZ,
-	created_at TIMESTAMPTZ NOT NULL,
+	expires_at  TIMESTAMPTZ,
+	created_at  TIMESTAMPTZ NOT NULL,
 	created_by  TEXT NOT NULL,
 	revoked     BOOLEAN NOT NULL DEFAULT FALSE,
 	revision    BIGINT NOT NULL
@@ -56,7 +56,7 @@ CREATE TABLE flagon_share_tokens (
 
 CREATE TABLE flagon_audit (
 	id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	created_at TIMESTAMPTZ NOT NULL,
+	created_at  TIMESTAMPTZ NOT NULL,
 	actor       TEXT NOT NULL,
 	action      TEXT NOT NULL,
 	target      TEXT NOT NULL,
