@@ -1,10 +1,12 @@
 package sqlite_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flagon/flagon"
 	"github.com/flagon/flagon/flagontest"
@@ -48,5 +50,93 @@ func TestOpenBadFile(t *testing.T) {
 				t.Errorf("Open(%s) = %v, want an error naming the file and saying %q", tt.path, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestOpenCorruptPages damages a real database past its header: the store
+// must report it, at open or at the first read, and never crash.
+func TestOpenCorruptPages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flagon.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		f := flagon.Flag{Key: fmt.Sprintf("flag-%d", i), Description: strings.Repeat("text ", 20)}
+		if _, err := s.PutFlag(t.Context(), f, 0, flagon.Change{Actor: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, 3*4096)
+	for i := range junk {
+		junk[i] = byte(i * 7)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(junk, 4096); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	s, err = sqlite.Open(t.Context(), path)
+	if err == nil {
+		defer s.Close()
+		_, _, err = s.Load(t.Context())
+	}
+	if err == nil || !strings.Contains(err.Error(), "malformed") {
+		t.Fatalf("open and load of a corrupt database: %v, want an error saying it is malformed", err)
+	}
+	t.Log(err)
+}
+
+// TestWatchAcrossProcesses opens one file twice, as two processes would:
+// a write through one is told to the other's watchers by its poll.
+func TestWatchAcrossProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flagon.db")
+	var stores [2]*sqlite.Store
+	for i := range stores {
+		s, err := sqlite.OpenWith(t.Context(), path, sqlite.Options{PollInterval: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	seen := make(chan int64, 100)
+	if err := stores[1].Watch(t.Context(), func(rev int64) { seen <- rev }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stores[0].PutFlag(t.Context(), flagon.Flag{Key: "a"}, 0, flagon.Change{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case rev := <-seen:
+			if rev == 1 {
+				return
+			}
+		case <-timeout:
+			t.Fatal("the other store's watcher never heard of the write")
+		}
+	}
+}
+
+func TestOpenMemory(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.PutFlag(t.Context(), flagon.Flag{Key: "a"}, 0, flagon.Change{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, rev, err := s.Load(t.Context()); err != nil || rev != 1 {
+		t.Errorf("Load = revision %d, %v; want 1", rev, err)
 	}
 }
