@@ -70,7 +70,15 @@ type Options struct {
 
 // Store is a flagon.Store in a PostgreSQL database. It is safe for
 // concurrent use, and any number of Stores, in any number of processes,
-// may share one database. Its methods are those of flagon.Store.
+// may share one database.
+//
+// Its methods are flagon.Store's, each documented there: Load, Revision,
+// Flags, Flag, PutFlag, ArchiveFlag, Audiences, PutAudience,
+// DeleteAudience, UserOverrides, AllUserOverrides, SetUserOverride,
+// DeleteUserOverride, CreateShareToken, ShareToken, ShareTokens,
+// RevokeShareToken, Audit, Watch and Close. Errors start with the
+// package name and the operation, and wrap flagon.ErrConflict,
+// flagon.ErrNotFound or flagon.FieldErrors where those apply.
 type Store struct {
 	*core
 	hub     *sqlstore.Hub

@@ -51,8 +51,15 @@ type Options struct {
 }
 
 // Store is a flagon.Store in an SQLite file. It is safe for concurrent
-// use, also by several processes on one file. Its methods are those of
-// flagon.Store.
+// use, also by several processes on one file.
+//
+// Its methods are flagon.Store's, each documented there: Load, Revision,
+// Flags, Flag, PutFlag, ArchiveFlag, Audiences, PutAudience,
+// DeleteAudience, UserOverrides, AllUserOverrides, SetUserOverride,
+// DeleteUserOverride, CreateShareToken, ShareToken, ShareTokens,
+// RevokeShareToken, Audit, Watch and Close. Errors start with the
+// package name and the operation, and wrap flagon.ErrConflict,
+// flagon.ErrNotFound or flagon.FieldErrors where those apply.
 type Store struct {
 	*core
 	hub  *sqlstore.Hub
