@@ -270,7 +270,10 @@ func (c *Console) refuse(w http.ResponseWriter, r *http.Request, q *request, err
 		if r.URL.RawQuery != "" {
 			next += "?" + r.URL.RawQuery
 		}
-		http.Redirect(w, r, q.base+"signin?next="+url.QueryEscape(next), http.StatusSeeOther)
+		// No body: the default one would echo the path, which may name a
+		// flag.
+		w.Header().Set("Location", q.base+"signin?next="+url.QueryEscape(next))
+		w.WriteHeader(http.StatusSeeOther)
 		return
 	}
 	if !errors.Is(err, ErrUnauthenticated) {

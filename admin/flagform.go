@@ -431,7 +431,9 @@ type indexMaps struct {
 // apply builds the flag the form describes over base (the stored flag, or
 // the zero flag for a new one), recording parse errors in ff.Errors.
 func (ff *flagForm) apply(base flagon.Flag) (flagon.Flag, *indexMaps) {
-	f := base
+	// Normalized, the base's implicit parts (a bool flag's variants and
+	// default) stay what they were when the form makes them explicit.
+	f := base.Normalize()
 	im := &indexMaps{splits: map[string][]int{}}
 	if ff.New {
 		f.Key = ff.Key

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -293,6 +294,9 @@ func (c *Console) saveFlag(w http.ResponseWriter, r *http.Request, q *request, i
 	version := ff.Version
 	if isNew {
 		version = 0
+	} else if sameJSON(f.Normalize(), stored.Flag.Normalize()) {
+		c.redirect(w, r, q, flagPath(ff.Key, ff.Env), "nothing-to-do")
+		return
 	}
 	nv, err := c.opts.Store.PutFlag(ctx, f, version, c.change(q, ff.Reason))
 	switch {
@@ -311,15 +315,19 @@ func (c *Console) saveFlag(w http.ResponseWriter, r *http.Request, q *request, i
 		return
 	}
 	c.log.Info("admin: flag saved", "flag", f.Key, "version", nv, "by", q.principal.Name, "reason", ff.Reason)
-	dest := "flags/" + f.Key
-	if ff.Env != "" {
-		dest += "?env=" + ff.Env
-	}
 	done := "flag-saved"
 	if isNew {
 		done = "flag-created"
 	}
-	c.redirect(w, r, q, dest, done)
+	c.redirect(w, r, q, flagPath(f.Key, ff.Env), done)
+}
+
+// flagPath is the editor's path for a flag and environment.
+func flagPath(key, env string) string {
+	if env != "" {
+		return "flags/" + key + "?env=" + url.QueryEscape(env)
+	}
+	return "flags/" + key
 }
 
 // checkConfirm records the errors of a production change that lacks its

@@ -33,8 +33,8 @@ func demoDefs() flagon.Definitions {
 			{Key: "new-home-page", Description: "Expose the new home page", Owner: "web", Tags: []string{"web", "launch"}},
 			{Key: "use-new-email-service", Description: "Send registration emails through the new service", Owner: "growth", Tags: []string{"email"}},
 			{Key: "checkout", Description: "Which checkout flow", Owner: "payments", Type: flagon.TypeString, Tags: []string{"web"},
-				Variants: []flagon.Variant{{Name: "classic", Value: "classic"}, {Name: "express", Value: "express"}},
-				Rules:    []flagon.Rule{{ID: "staff-first", Audiences: []string{"staff"}, Serve: flagon.Serve{Variant: "express"}}},
+				Variants:    []flagon.Variant{{Name: "classic", Value: "classic"}, {Name: "express", Value: "express"}},
+				Rules:       []flagon.Rule{{ID: "staff-first", Audiences: []string{"staff"}, Serve: flagon.Serve{Variant: "express"}}},
 				Fallthrough: flagon.Serve{Split: []flagon.Split{{Variant: "express", Percent: 10}, {Variant: "classic", Percent: 90}}}},
 			{Key: "max-items", Description: "Items per page", Owner: "web", Type: flagon.TypeInt,
 				Variants: []flagon.Variant{{Name: "few", Value: 10}, {Name: "many", Value: 50}}},
@@ -73,8 +73,12 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	h := &harness{t: t}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	env := "development"
+	if ho.production {
+		env = "production"
+	}
 	if ho.readOnly {
-		src, err := flagon.NewMemorySource(demoDefs(), "")
+		src, err := flagon.NewMemorySource(demoDefs(), env)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +86,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	} else {
 		h.store = flagontest.NewMemoryStore()
 		seed(t, h.store, demoDefs())
-		src, err := flagon.NewStoreSource(ctx, h.store, &flagon.StoreSourceOptions{Logger: quietLogger()})
+		src, err := flagon.NewStoreSource(ctx, h.store, &flagon.StoreSourceOptions{Environment: env, Logger: quietLogger()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,15 +103,12 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		},
 	}
 	opts := &Options{
-		Client:      h.client,
-		Overrides:   h.httpOpt,
-		Environment: "development",
-		Production:  ho.production,
-		Logger:      quietLogger(),
+		Client:       h.client,
+		Overrides:    h.httpOpt,
+		Environment:  env,
+		Production:   ho.production,
+		Logger:       quietLogger(),
 		ReadOnlyNote: "flags come from the config file flags.yaml; edit it and it reloads",
-	}
-	if ho.production {
-		opts.Environment = "production"
 	}
 	if h.store != nil {
 		opts.Store = h.store

@@ -512,6 +512,7 @@ func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *reque
 			continue
 		}
 		if !durOK {
+			errs["duration"] = "Choose how long the overrides last."
 			continue
 		}
 		cv, err := c.policy.Check(r, snap, key, v, dur)
@@ -520,9 +521,6 @@ func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *reque
 			continue
 		}
 		changes = append(changes, change{key: key, value: cv})
-	}
-	if !durOK {
-		errs["duration"] = "Choose a duration."
 	}
 	if len(errs) > 0 {
 		c.renderOverrides(w, r, q, http.StatusBadRequest, posted, errs, durSecs)
