@@ -18,7 +18,7 @@ import (
 
 // newTestApp serves the override link and a probe page behind the
 // middleware.
-func newTestApp(t *testing.T, client *flagon.Client, opts *Options) http.Handler {
+func newTestApp(t testing.TB, client *flagon.Client, opts *Options) http.Handler {
 	t.Helper()
 	mux := http.NewServeMux()
 	Mount(mux, client, opts)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,12 +32,9 @@ func HeaderValue(ctx context.Context, keys *Keys, now time.Time) (string, error)
 	if len(active) == 0 {
 		return "", nil
 	}
-	entries := make([]Entry, 0, len(active))
-	for _, a := range active {
-		if slices.ContainsFunc(entries, func(e Entry) bool { return e.Flag == a.Flag }) {
-			continue
-		}
-		entries = append(entries, Entry{Flag: a.Flag, Value: a.Value, SetAt: a.SetAt, ExpiresAt: a.ExpiresAt})
+	entries := make([]Entry, len(active)) // one per flag already
+	for i, a := range active {
+		entries[i] = Entry{Flag: a.Flag, Value: a.Value, SetAt: a.SetAt, ExpiresAt: a.ExpiresAt}
 	}
 	payload, err := encodePayload(entries, now)
 	if err != nil {

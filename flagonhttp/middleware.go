@@ -78,6 +78,7 @@ type reqOverrides struct {
 	cfg        *config
 	vary       string // what the response varies by
 	production bool
+	prior      int // entries from layers above the one being read
 	buf        [12]keyedOverride
 }
 
@@ -143,9 +144,11 @@ func (ro *reqOverrides) userOverride(key string) (flagon.Override, bool) {
 	return o, true
 }
 
-// has reports whether the list has an entry for key.
+// has reports whether a layer above the one being read has an entry for
+// key. Within a layer, keys are unique (the encoder refuses repeats; maps
+// cannot hold them), and a repeat would only be shadowed.
 func (ro *reqOverrides) has(key string) bool {
-	for i := range ro.list {
+	for i := range ro.list[:ro.prior] {
 		if ro.list[i].key == key {
 			return true
 		}
@@ -200,6 +203,14 @@ func (c *collector) get() *reqOverrides {
 	return c.ro
 }
 
+// nextLayer marks the start of a lower layer: its entries give way to
+// those read so far.
+func (c *collector) nextLayer() {
+	if c.ro != nil {
+		c.ro.prior = len(c.ro.list)
+	}
+}
+
 // collect reads every layer of r's overrides. It returns nil when r
 // carries none.
 func (cfg *config) collect(r *http.Request, si *snapInfo) *reqOverrides {
@@ -212,16 +223,19 @@ func (cfg *config) collect(r *http.Request, si *snapInfo) *reqOverrides {
 	}
 	if !cfg.opts.IgnoreHeader {
 		if hv := r.Header[HeaderOverrides]; len(hv) > 0 {
+			c.nextLayer()
 			c.readHeader(hv[0])
 		}
 	}
 	if v, ok := cookieValue(r.Header, cfg.codec.name()); ok {
+		c.nextLayer()
 		c.readCookie(r, v)
 	}
 	if cfg.opts.Compat.FeatureCookies || cfg.opts.Compat.JSONCookie {
-		c.readLegacy(r)
+		c.readLegacy(r) // two layers; it calls nextLayer
 	}
 	if cfg.opts.UserOverrides != nil {
+		c.nextLayer()
 		c.readUser(r)
 	}
 	ro := c.ro

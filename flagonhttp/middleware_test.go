@@ -447,3 +447,24 @@ func TestCookieCache(t *testing.T) {
 	}
 	check("", "new-home-page=true(cookie) checkout=classic")
 }
+
+// TestMiddlewareCountsShadowedOnce checks that a flag set by two layers
+// counts once.
+func TestMiddlewareCountsShadowedOnce(t *testing.T) {
+	client, _ := newTestClient(t, testDefs())
+	opts := testOptions()
+	opts.Compat = Compat{Query: true, FeatureCookies: true}
+	h := Middleware(client, opts)(probe(client, "checkout", "new-home-page"))
+	v := mustCookie(t, testCodec(),
+		Entry{Flag: "checkout", Value: "classic", SetAt: testNow},
+		Entry{Flag: "new-home-page", Value: true, SetAt: testNow})
+	r := httptest.NewRequest("GET", "/?flagon.checkout=express", nil)
+	r.Header.Set("Cookie", DefaultCookieName+"="+v+"; features.new-home-page=false; features.new-home-page=false")
+	w := serve(h, r)
+	if got := w.Header().Get(HeaderOverrides); got != "2" {
+		t.Errorf("%s: %q, want 2", HeaderOverrides, got)
+	}
+	if got, want := w.Body.String(), "checkout=express-v2(query) new-home-page=true(cookie) key=u1"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
