@@ -242,7 +242,9 @@ func (cfg *config) collect(r *http.Request, si *snapInfo) *reqOverrides {
 	if ro != nil && len(ro.list) > indexAbove {
 		ro.index = make(map[string]int, len(ro.list))
 		for i, e := range ro.list {
-			ro.index[e.key] = i
+			if _, dup := ro.index[e.key]; !dup {
+				ro.index[e.key] = i
+			}
 		}
 	}
 	return ro

@@ -38,6 +38,8 @@ type PolicyError struct {
 	Msg   string // detail for people; may be empty
 }
 
+// Error returns the flag, the field and why, such as
+// flag "short": duration: duration not allowed: 7200 seconds is longer than the 3600 the policy allows.
 func (e *PolicyError) Error() string {
 	s := fmt.Sprintf("flag %q: %s: %v", e.Flag, e.Field, e.Err)
 	if e.Msg != "" {
