@@ -233,6 +233,11 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.renderError(w, r, http.StatusNotFound, "Not found", "There is no sign-in page here.")
 			return
 		}
+		// Someone signed in (signing out, say) has forms made for them.
+		if p, err := c.authz(r); err == nil && p.Role > RoleNone {
+			q.principal = p
+			q.csrf = c.csrfToken(w, r, q)
+		}
 		if !c.checkPost(w, r, q) {
 			return
 		}

@@ -42,14 +42,17 @@ func (c *Console) explainPage(w http.ResponseWriter, r *http.Request, q *request
 	qv := r.URL.Query()
 	d := &explainData{Errors: map[string]string{}, Revision: snap.Revision(), Env: snap.Environment()}
 	var ec flagon.EvalContext
-	if len(qv) == 0 || qv.Has("done") {
+	d.Filter = strings.TrimSpace(qv.Get("flag"))
+	if !qv.Has("key") && !qv.Has("attrs") {
+		// Nothing typed yet: explain this browser, overrides included
+		// unless the query says otherwise.
 		ec = c.evalContext(r)
-		d.Key, d.Attrs, d.Overrides = ec.Key, attrsText(ec.Attrs), true
+		d.Key, d.Attrs = ec.Key, attrsText(ec.Attrs)
+		d.Overrides = len(qv) == 0 || qv.Get("overrides") != ""
 	} else {
 		d.Key = strings.TrimSpace(qv.Get("key"))
 		d.Attrs = qv.Get("attrs")
 		d.Overrides = qv.Get("overrides") != ""
-		d.Filter = strings.TrimSpace(qv.Get("flag"))
 		attrs, err := parseAttrs(d.Attrs)
 		if err != nil {
 			d.Errors["attrs"] = err.Error()

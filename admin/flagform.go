@@ -252,9 +252,49 @@ func clauseLines(cs []flagon.Clause) string {
 	return strings.Join(lines, "\n")
 }
 
-// clauseText writes a clause in the shorthand ParseClause reads, quoting
-// string values that would otherwise read as another type or split.
+// clauseText writes a clause for the conditions textarea: in the
+// shorthand ParseClause reads when it reads back the same, else as a JSON
+// object (a value with a comma, say), which parseClauseLine reads too.
 func clauseText(c flagon.Clause) string {
+	s := clauseShorthand(c)
+	if back, err := flagon.ParseClause(s); err == nil && sameJSON(back, c) {
+		return s
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return s
+	}
+	return string(b)
+}
+
+// parseClauseLine reads one line of the conditions textarea: the
+// shorthand, or a clause as a JSON object.
+func parseClauseLine(line string) (flagon.Clause, error) {
+	if !strings.HasPrefix(line, "{") {
+		return flagon.ParseClause(line)
+	}
+	var c flagon.Clause
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("clause %s: not a JSON clause {\"attribute\", \"op\", \"values\"}: %v", line, err)
+	}
+	if op, ok := flagon.ParseOperator(string(c.Op)); ok {
+		c.Op = op
+	} else {
+		return c, fmt.Errorf("clause %s: unknown operator %q", line, c.Op)
+	}
+	for i, v := range c.Values {
+		if f, ok := v.(float64); ok && f == float64(int64(f)) {
+			c.Values[i] = int64(f)
+		}
+	}
+	return c, nil
+}
+
+// clauseShorthand writes a clause as "attribute op value, value", quoting
+// strings that would otherwise read as another type.
+func clauseShorthand(c flagon.Clause) string {
 	var b strings.Builder
 	b.WriteString(c.Attribute)
 	b.WriteByte(' ')
@@ -512,7 +552,7 @@ func (ff *flagForm) apply(base flagon.Flag) (flagon.Flag, *indexMaps) {
 			if line == "" {
 				continue
 			}
-			c, err := flagon.ParseClause(line)
+			c, err := parseClauseLine(line)
 			if err != nil {
 				ff.Errors[fmt.Sprintf("%s.clauses[%d]", p, n)] = err.Error()
 			}

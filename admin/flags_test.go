@@ -230,7 +230,10 @@ func TestEditFlag(t *testing.T) {
 	}
 
 	// Evaluation follows the edit.
-	h.waitFor(func(s *flagon.Snapshot) bool { f, _ := s.Flag("checkout"); return len(f.Rules) == 1 && f.Fallthrough.By == "account" })
+	h.waitFor(func(s *flagon.Snapshot) bool {
+		f, _ := s.Flag("checkout")
+		return len(f.Rules) == 1 && f.Fallthrough.By == "account"
+	})
 }
 
 // setSplit fills the percentage inputs of a serve form by variant.
@@ -244,7 +247,6 @@ func setSplit(form url.Values, prefix string, pct map[string]string) {
 		form.Set(p+"pct", pct[v[0]])
 	}
 }
-
 
 func TestEditFlagBadInput(t *testing.T) {
 	tests := []struct {
@@ -262,7 +264,9 @@ func TestEditFlagBadInput(t *testing.T) {
 			[]string{`id="fall-split-0-err"`, "&#34;ten&#34; is not a percentage"}},
 		{"negative percent", func(f url.Values) { setSplit(f, "fall.", map[string]string{"express": "-10", "classic": "110"}) },
 			[]string{"is not between 0 and 100"}},
-		{"too fine", func(f url.Values) { setSplit(f, "fall.", map[string]string{"express": "10.0001", "classic": "89.9999"}) },
+		{"too fine", func(f url.Values) {
+			setSplit(f, "fall.", map[string]string{"express": "10.0001", "classic": "89.9999"})
+		},
 			[]string{"finer than 0.001"}},
 		{"empty split", func(f url.Values) { setSplit(f, "fall.", map[string]string{}) },
 			[]string{"give each variant of the rollout a percentage"}},
@@ -397,7 +401,6 @@ func TestProductionChange(t *testing.T) {
 		t.Error("not killed in production")
 	}
 }
-
 
 func TestKillAndArchive(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
