@@ -127,9 +127,46 @@ func New(ctx context.Context, st flagon.Store, opts *Options) (*Server, error) {
 		TokenRevoked: admin.TokenRevoked(st),
 	}
 
+	password := opts.AdminPassword
+	if password == "" {
+		password = admin.GeneratePassword()
+		s.generatedPassword = password
+	}
+	auth, err := admin.NewPasswordAuth(password, nil)
+	if err != nil {
+		return nil, fmt.Errorf("server: admin password: %w", err)
+	}
+	// Signed-in console users may override staff flags, and their stored
+	// per-login overrides follow them to the demo pages.
+	s.httpOpts.UserOverrides = admin.UserOverrides(st, auth.Authorize)
+	s.httpOpts.CanOverride = func(r *http.Request, f flagon.Flag) bool {
+		if p, err := auth.Authorize(r); err == nil && p.Role > admin.RoleNone {
+			return true
+		}
+		return findDemoUser(cookie(r, demoUserCookie)).Staff
+	}
+
 	mux := http.NewServeMux()
+	console := admin.Handler(&admin.Options{
+		Client:      s.client,
+		Store:       st,
+		Authorize:   auth.Authorize,
+		SignIn:      auth,
+		Overrides:   s.httpOpts,
+		Environment: opts.Environment,
+		Production:  opts.Production,
+		Logger:      s.log,
+	})
+	mux.Handle("/admin/", http.StripPrefix("/admin", console))
+	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	(&api{store: st, tokens: opts.APITokens, log: s.log, env: opts.Environment}).register(mux)
-	mux.Handle("/ofrep/", ofrep.Handler(s.client, &ofrep.Options{APIKeys: opts.OFREPKeys, Logger: s.log}))
+	// OFREP requests carry their own context in the body; the middleware
+	// adds the overrides of a signed Flagon-Overrides header or override
+	// cookie, which the OFREP handler applies.
+	ofrepOpts := *s.httpOpts
+	ofrepOpts.Context = nil
+	mux.Handle("/ofrep/", flagonhttp.Middleware(s.client, &ofrepOpts)(
+		ofrep.Handler(s.client, &ofrep.Options{APIKeys: opts.OFREPKeys, Logger: s.log})))
 	mux.Handle("/api/v1/snapshot", remote.Handler(src))
 	mux.Handle("/api/v1/snapshot/", remote.Handler(src))
 	mux.Handle("GET /healthz", health(s.client))

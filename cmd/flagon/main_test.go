@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // cli runs the command line and returns its exit status and output.
@@ -125,5 +129,91 @@ func TestLint(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("lint output lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestServe starts `flagon serve` on a new SQLite file with no other
+// settings, checks the demo, health, OFREP and admin answer, then stops it
+// as SIGTERM would and checks it shuts down cleanly.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-store", "sqlite://" + filepath.Join(dir, "flagon.db")}, &stdout, &stderr)
+	}()
+	var base string
+	deadline := time.Now().Add(20 * time.Second)
+	for base == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s\n%s", stdout.String(), stderr.String())
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if _, rest, ok := strings.Cut(stdout.String(), "serving "); ok {
+			base, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/"); code != 200 || !strings.Contains(body, "home page") {
+		t.Errorf("demo page: %d", code)
+	}
+	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, `"status": "ok"`) {
+		t.Errorf("healthz: %d %s", code, body)
+	}
+	resp, err := http.Post(base+"/ofrep/v1/evaluate/flags/new-home-page", "application/json", strings.NewReader(`{"context":{"targetingKey":"ann","is_staff":true}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"value":true`) {
+		t.Errorf("OFREP: %d %s", resp.StatusCode, b)
+	}
+	if code, body := get("/admin/"); code != 200 || strings.Contains(body, "new-home-page") {
+		t.Errorf("admin without sign-in: %d; must show the sign-in page and no flag names", code)
+	}
+	if !strings.Contains(stdout.String(), "admin password") {
+		t.Errorf("serve should print the generated admin password:\n%s", stdout.String())
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exited %d after shutdown:\n%s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not shut down")
 	}
 }

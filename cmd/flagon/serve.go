@@ -26,6 +26,10 @@ const DefaultAddr = "127.0.0.1:8080"
 // SIGTERM.
 const shutdownTimeout = 10 * time.Second
 
+// streamGrace is how long after shutdown begins event streams are told to
+// end.
+const streamGrace = 2 * time.Second
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet("serve", "", stderr)
 	var sf storeFlags
@@ -110,14 +114,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "  OFREP      %s/ofrep/v1/evaluate/flags\n", url)
 	fmt.Fprintf(stdout, "  health     %s/healthz   metrics %s/metrics\n", url, url)
 
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
+	// Long-lived responses (event streams) end when shutdown begins, after
+	// a grace period in which ordinary requests finish undisturbed.
+	hs.RegisterOnShutdown(func() { time.AfterFunc(streamGrace, cancelBase) })
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
