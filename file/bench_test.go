@@ -71,6 +71,7 @@ func genFile(n int) []byte {
 func BenchmarkLoad10k(b *testing.B) {
 	data := genFile(10000)
 	b.SetBytes(int64(len(data)))
+	b.ReportMetric(float64(len(data))/10000, "B/flag")
 	b.ReportAllocs()
 	for b.Loop() {
 		s, _, err := load("flags.yaml", data, "production")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sync"
 
+	"github.com/flagon/flagon"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -135,15 +136,26 @@ func isKeyStart(c byte) bool {
 	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || c == '_' || c == '.' || c == '-'
 }
 
+// piece is the result of one piece of a split file: its root mapping,
+// and its flags, read on the piece's goroutine while its nodes are fresh
+// in the cache.
+type piece struct {
+	root  *yaml.Node
+	flags *yaml.Node // the piece's part of the flags mapping
+	read  []flagon.Flag
+	sub   *parser // holds the flags' sources and problems
+}
+
 // decodeChunked parses a large file in up to parts pieces and returns its
-// root mapping, or nil if the file is not split or any piece fails; the caller
-// then parses the file whole.
-func decodeChunked(data []byte, parts int) *yaml.Node {
+// root mapping, with the flags of each piece already read, or nil if the
+// file is not split or any piece fails; the caller then parses the file
+// whole.
+func decodeChunked(name string, data []byte, parts int) (*yaml.Node, []piece) {
 	chunks, indent := splitFlags(data, parts)
 	if chunks == nil {
-		return nil
+		return nil, nil
 	}
-	roots := make([]*yaml.Node, len(chunks))
+	pieces := make([]piece, len(chunks))
 	var wg sync.WaitGroup
 	for i, c := range chunks {
 		wg.Go(func() {
@@ -160,44 +172,54 @@ func decodeChunked(data []byte, parts int) *yaml.Node {
 			if yaml.Unmarshal(text, &doc) != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 				return
 			}
-			roots[i] = doc.Content[0]
+			root := doc.Content[0]
+			var flags *yaml.Node
+			if i == 0 {
+				// The first piece ends inside flags:, so flags is its
+				// last key.
+				n := len(root.Content)
+				if n < 2 || root.Content[n-2].Value != "flags" || root.Content[n-2].Column != 1 {
+					return
+				}
+				flags = root.Content[n-1]
+			} else {
+				if len(root.Content) < 2 || root.Content[0].Value != "flags" || root.Content[0].Line != c.line-1 {
+					return
+				}
+				if i < len(chunks)-1 && len(root.Content) != 2 {
+					return
+				}
+				flags = root.Content[1]
+				if len(flags.Content) == 0 || flags.Content[0].Line != c.line {
+					return
+				}
+			}
+			if !isFlagsMapping(flags, indent) {
+				return
+			}
+			sub := newParser(name, text)
+			for j := 0; j < len(flags.Content); j += 2 {
+				if flags.Content[j] = sub.key(flags.Content[j]); flags.Content[j].Tag == "!!merge" {
+					return
+				}
+			}
+			pieces[i] = piece{root: root, flags: flags, read: sub.flagRange(flags.Content), sub: sub}
 		})
 	}
 	wg.Wait()
-	for _, r := range roots {
-		if r == nil {
-			return nil
+	for _, pc := range pieces {
+		if pc.root == nil {
+			return nil, nil
 		}
 	}
-	// The first piece ends inside flags:, so flags is its last key.
-	root := roots[0]
-	n := len(root.Content)
-	if n < 2 || root.Content[n-2].Value != "flags" || root.Content[n-2].Column != 1 {
-		return nil
-	}
-	flags := root.Content[n-1]
-	if !isFlagsMapping(flags, indent) {
-		return nil
-	}
-	for i, r := range roots[1:] {
-		c := chunks[i+1]
-		if len(r.Content) < 2 || r.Content[0].Value != "flags" || r.Content[0].Line != c.line-1 {
-			return nil
-		}
-		part := r.Content[1]
-		if !isFlagsMapping(part, indent) || part.Content[0].Line != c.line {
-			return nil
-		}
-		last := i+1 == len(chunks)-1
-		if !last && len(r.Content) != 2 {
-			return nil
-		}
-		flags.Content = append(flags.Content, part.Content...)
-		if last {
-			root.Content = append(root.Content, r.Content[2:]...)
+	root, flags := pieces[0].root, pieces[0].flags
+	for i, pc := range pieces[1:] {
+		flags.Content = append(flags.Content, pc.flags.Content...)
+		if i+1 == len(pieces)-1 {
+			root.Content = append(root.Content, pc.root.Content[2:]...)
 		}
 	}
-	return root
+	return root, pieces
 }
 
 // isFlagsMapping reports whether n is a block mapping whose first key is

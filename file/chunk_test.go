@@ -7,21 +7,26 @@ import (
 	"testing"
 
 	"github.com/flagon/flagon"
+	"go.yaml.in/yaml/v3"
 )
 
 // parseWith parses data whole (parts 0) or in up to parts pieces, and
 // says whether it was split.
 func parseWith(data []byte, parts int) (defs flagon.Definitions, err error, split bool) {
 	p := newParser("f.yaml", data)
-	var root = decodeChunked(data, parts)
-	if parts == 0 || root == nil {
+	var root *yaml.Node
+	var pieces []piece
+	if parts > 0 {
+		root, pieces = decodeChunked("f.yaml", data, parts)
+	}
+	if root == nil {
 		if root = p.decode(data); root == nil {
 			return defs, p.err(), false
 		}
 	} else {
 		split = true
 	}
-	defs = p.parseRoot(root)
+	defs = p.parseRoot(root, pieces)
 	if len(p.errs) > 0 {
 		return flagon.Definitions{}, p.err(), split
 	}
@@ -118,7 +123,7 @@ func TestChunkedFallsBack(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			data := padded(20000, tt.middle)
 			data = append([]byte(strings.Replace(string(data), "flags:\n", "flags:\n"+tt.first, 1)), tt.last...)
-			if decodeChunked(data, 2) != nil {
+			if root, _ := decodeChunked("f.yaml", data, 2); root != nil {
 				t.Error("decodeChunked split a file it should have parsed whole")
 			}
 			defs, err := Parse("f.yaml", data)

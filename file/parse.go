@@ -110,39 +110,39 @@ func (p *path) String() string {
 	if p == nil {
 		return ""
 	}
-	var parts []*path
-	for q := p; q != nil; q = q.up {
-		parts = append(parts, q)
+	up := p.up.String()
+	if p.name == "" {
+		return up + "[" + strconv.Itoa(p.index) + "]"
 	}
-	var b strings.Builder
-	for i := len(parts) - 1; i >= 0; i-- {
-		q := parts[i]
-		if q.name == "" {
-			fmt.Fprintf(&b, "[%d]", q.index)
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(q.name)
+	if up == "" {
+		return p.name
 	}
-	return b.String()
+	return up + "." + p.name
 }
 
 // errorf records a problem with the field at of o, found at node n.
 func (p *parser) errorf(n *yaml.Node, o owner, at *path, format string, args ...any) {
-	if len(p.errs) >= maxErrors {
+	if len(p.errs) > maxErrors {
 		return
 	}
 	e := &flagon.FieldError{File: p.file, Flag: o.flag, Audience: o.audience, Field: at.String(), Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line = n.Line
 	}
-	p.errs = append(p.errs, e)
-	if len(p.errs) == maxErrors {
-		p.errs = append(p.errs, &flagon.FieldError{File: p.file, Msg: "too many errors"})
+	p.add(e)
+}
+
+// add records e, and after maxErrors problems, that there are too many.
+func (p *parser) add(e *flagon.FieldError) {
+	switch {
+	case len(p.errs) < maxErrors:
+		p.errs = append(p.errs, e)
+	case len(p.errs) == maxErrors:
+		p.errs = append(p.errs, &flagon.FieldError{File: p.file, Msg: tooMany})
 	}
 }
+
+const tooMany = "too many errors"
 
 // err returns the recorded problems, sorted by line.
 func (p *parser) err() error { return joinErrors(p.errs) }
@@ -155,10 +155,10 @@ func joinErrors(errs flagon.FieldErrors) error {
 		return errs[0]
 	}
 	slices.SortStableFunc(errs, func(a, b *flagon.FieldError) int {
-		if a.Msg == "too many errors" {
+		if a.Msg == tooMany {
 			return 1
 		}
-		if b.Msg == "too many errors" {
+		if b.Msg == tooMany {
 			return -1
 		}
 		return a.Line - b.Line
@@ -168,17 +168,18 @@ func joinErrors(errs flagon.FieldErrors) error {
 
 // parse reads data into definitions, recording problems in p.errs.
 func (p *parser) parse(data []byte) flagon.Definitions {
-	root := decodeChunked(data, runtime.GOMAXPROCS(0))
+	root, pieces := decodeChunked(p.file, data, runtime.GOMAXPROCS(0))
 	if root == nil {
 		if root = p.decode(data); root == nil {
 			return flagon.Definitions{}
 		}
 	}
-	return p.parseRoot(root)
+	return p.parseRoot(root, pieces)
 }
 
-// parseRoot reads the root mapping of a file.
-func (p *parser) parseRoot(root *yaml.Node) flagon.Definitions {
+// parseRoot reads the root mapping of a file. Pieces, if any, hold the
+// flags already read.
+func (p *parser) parseRoot(root *yaml.Node, pieces []piece) flagon.Definitions {
 	var defs flagon.Definitions
 	kv, ok := p.mapping(root, owner{}, nil)
 	if !ok {
@@ -202,7 +203,18 @@ func (p *parser) parseRoot(root *yaml.Node) flagon.Definitions {
 	if auds != nil {
 		defs.Audiences = p.audiences(auds)
 	}
-	if flags != nil {
+	switch {
+	case flags != nil && pieces != nil:
+		// Check the keys across pieces, and collect what the pieces read.
+		if kv, _ := p.mapping(flags, owner{}, (*path)(nil).key("flags")); len(kv) > 0 {
+			defs.Flags = make([]flagon.Flag, 0, len(kv)/2)
+			p.flagSrc = make([]source, 0, len(kv)/2)
+		}
+		for _, pc := range pieces {
+			defs.Flags = append(defs.Flags, pc.read...)
+			p.adopt(pc.sub)
+		}
+	case flags != nil:
 		defs.Flags = p.flags(flags)
 	}
 	if envs != nil {
@@ -357,27 +369,27 @@ func (p *parser) mapping(n *yaml.Node, o owner, at *path) ([]*yaml.Node, bool) {
 	if n.Kind != yaml.MappingNode {
 		return nil, false
 	}
+	// The tree is shared (through aliases, and by goroutines reading
+	// flags in parallel), so keys that need work are fixed in a copy.
 	c := n.Content
+	fixed := false
 	merge := false
 	for i := 0; i+1 < len(c); i += 2 {
-		k := p.deref(c[i])
+		k := p.key(c[i])
 		if k.Kind != yaml.ScalarNode {
 			p.errorf(k, o, at, "a key must be text, not %s", describe(k))
 			return nil, false
 		}
-		switch k.Tag {
-		case "!!merge":
-			merge = true
-		case "!!binary":
-			// Text that is not UTF-8, as Encode writes it.
-			if b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(k.Value), "")); err == nil {
-				k = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(b), Line: k.Line, Column: k.Column}
+		merge = merge || k.Tag == "!!merge"
+		if k != c[i] {
+			if !fixed {
+				c, fixed = slices.Clone(c), true
 			}
+			c[i] = k
 		}
-		c[i] = k
 	}
 	if merge {
-		c = p.merged(n, o, at, 0)
+		c = p.merged(c, o, at, 0)
 	}
 	if len(c) <= 32 {
 		for i := 2; i < len(c); i += 2 {
@@ -401,6 +413,18 @@ func (p *parser) mapping(n *yaml.Node, o owner, at *path) ([]*yaml.Node, bool) {
 	return c, true
 }
 
+// key returns the mapping key k with aliases followed and text that is
+// not UTF-8 (which Encode writes as !!binary) decoded.
+func (p *parser) key(k *yaml.Node) *yaml.Node {
+	k = p.deref(k)
+	if k.Kind == yaml.ScalarNode && k.Tag == "!!binary" {
+		if b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(k.Value), "")); err == nil {
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(b), Line: k.Line, Column: k.Column}
+		}
+	}
+	return k
+}
+
 func (p *parser) duplicate(first, k *yaml.Node, o owner, at *path) {
 	if first == k || first.Line == k.Line && first.Column == k.Column {
 		return // the same key, reached twice through a merge
@@ -410,10 +434,10 @@ func (p *parser) duplicate(first, k *yaml.Node, o owner, at *path) {
 
 // merged returns the pairs of n with its merge keys expanded: its own keys
 // first, then those of each merged mapping that it does not set itself.
-func (p *parser) merged(n *yaml.Node, o owner, at *path, depth int) []*yaml.Node {
+func (p *parser) merged(content []*yaml.Node, o owner, at *path, depth int) []*yaml.Node {
 	var own, from []*yaml.Node
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := p.deref(n.Content[i]), n.Content[i+1]
+	for i := 0; i+1 < len(content); i += 2 {
+		k, v := p.key(content[i]), content[i+1]
 		if k.Tag != "!!merge" {
 			own = append(own, k, v)
 			continue
@@ -435,14 +459,14 @@ func (p *parser) merged(n *yaml.Node, o owner, at *path, depth int) []*yaml.Node
 		}
 	}
 	if depth > 20 {
-		p.errorf(n, o, at, "merge keys (<<) nest too deep")
+		p.errorf(content[0], o, at, "merge keys (<<) nest too deep")
 		return own
 	}
 	out := own
 	for _, m := range from {
 		inner := m.Content
 		if slices.ContainsFunc(inner, func(k *yaml.Node) bool { return k.Tag == "!!merge" }) {
-			inner = p.merged(m, o, at, depth+1)
+			inner = p.merged(m.Content, o, at, depth+1)
 		}
 		for i := 0; i+1 < len(inner); i += 2 {
 			p.budget--
@@ -450,7 +474,7 @@ func (p *parser) merged(n *yaml.Node, o owner, at *path, depth int) []*yaml.Node
 				p.errorf(m, o, at, "aliases and merge keys expand too far")
 				return out
 			}
-			if k := p.deref(inner[i]); !hasKey(out, k.Value) {
+			if k := p.key(inner[i]); !hasKey(out, k.Value) {
 				out = append(out, k, inner[i+1])
 			}
 		}
@@ -787,14 +811,23 @@ func (p *parser) flags(n *yaml.Node) []flagon.Flag {
 	p.flagSrc = make([]source, 0, len(kv)/2)
 	for i, sub := range subs {
 		out = append(out, outs[i]...)
-		p.flagSrc = append(p.flagSrc, sub.flagSrc...)
-		for _, e := range sub.errs {
-			if len(p.errs) < maxErrors || e.Msg == "too many errors" {
-				p.errs = append(p.errs, e)
-			}
-		}
+		p.adopt(sub)
 	}
 	return out
+}
+
+// adopt takes the flag sources and problems of sub, which read some of
+// the flags.
+func (p *parser) adopt(sub *parser) {
+	p.flagSrc = append(p.flagSrc, sub.flagSrc...)
+	for _, e := range sub.errs {
+		if e.Msg != tooMany {
+			p.add(e)
+		}
+	}
+	if len(sub.errs) > maxErrors && p.errs[len(p.errs)-1].Msg != tooMany {
+		p.errs = append(p.errs, &flagon.FieldError{File: p.file, Msg: tooMany})
+	}
 }
 
 // minParallelFlags is the fewest flags worth reading on a goroutine of
