@@ -318,4 +318,3 @@ func ExampleBucket() {
 	fmt.Println(flagon.Bucket("new-home-page", "user-1"))
 	// Output: 62515
 }
-
