@@ -13,6 +13,7 @@ var allPages = []string{
 	"/admin/", "/admin/overrides", "/admin/overrides?scope=login", "/admin/flags", "/admin/flags/checkout",
 	"/admin/flags/checkout?env=production", "/admin/flags/new", "/admin/share", "/admin/users",
 	"/admin/explain", "/admin/explain?key=u1&attrs=is_staff%3Dtrue", "/admin/audit", "/admin/audit?flag=checkout",
+	"/admin/audiences", "/admin/audiences/staff",
 }
 
 // flagNames are strings that must not appear on a page an unauthorized

@@ -495,6 +495,7 @@ func TestBrowserTour(t *testing.T) {
 		{"/admin/overrides", "overrides", "Overrides"},
 		{"/admin/flags", "flags", "Flags"},
 		{"/admin/flags/new-home-page", "flag", "new-home-page"},
+		{"/admin/audiences", "audiences", "Audiences"},
 		{"/admin/share", "share", "Share links"},
 		{"/admin/users", "users", "Users' overrides"},
 		{"/admin/explain?key=user-42&attrs=is_staff+%3D+false%0Acountry+%3D+NL&overrides=1", "explain", "Explain"},
