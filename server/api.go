@@ -3,14 +3,17 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/flagon/flagon"
@@ -127,10 +130,18 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, flagon.ErrReadOnly):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, context.DeadlineExceeded):
+	case unavailable(err):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// unavailable reports whether err means the store cannot be reached, as
+// opposed to a bug: a network error, a refused connection, a timeout.
+func unavailable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn)
 }
 
 // statusError is a request error with its status and the field it names.

@@ -2,22 +2,28 @@ package server_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flagon/flagon"
 	"github.com/flagon/flagon/flagontest"
+	"github.com/flagon/flagon/postgres"
 	"github.com/flagon/flagon/server"
 	"github.com/flagon/flagon/sqlite"
+	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
 const token = "test-token-0123456789"
@@ -188,14 +194,62 @@ func TestAPI(t *testing.T) {
 }
 
 // TestLoadAndWrites runs concurrent evaluations (OFREP) and writes (REST
-// API) against one server on a SQLite store: no 5xx, and one audit entry
-// per successful write. It is bounded in count.
+// API) against one server: no 5xx, and one audit entry per successful
+// write. It is bounded in count. It runs on SQLite, and on PostgreSQL when
+// FLAGON_TEST_POSTGRES_DSN is set.
 func TestLoadAndWrites(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "load.db"))
+	t.Run("sqlite", func(t *testing.T) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "load.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		loadAndWrites(t, st)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		loadAndWrites(t, openPostgres(t))
+	})
+}
+
+// openPostgres opens a PostgreSQL store in a schema of its own, dropped
+// when the test ends; it skips without FLAGON_TEST_POSTGRES_DSN.
+func openPostgres(t *testing.T) flagon.Store {
+	dsn := os.Getenv("FLAGON_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("FLAGON_TEST_POSTGRES_DSN is not set")
+	}
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer db.Close()
+	schema := fmt.Sprintf("flagon_test_server_%d", time.Now().UnixNano())
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", dsn)
+		if err == nil {
+			db.Exec("DROP SCHEMA " + schema + " CASCADE")
+			db.Close()
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	st, err := postgres.Open(context.Background(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func loadAndWrites(t *testing.T, st flagon.Store) {
 	_, ts := newServer(t, st, true)
 
 	const writers, writesEach, readers, readsEach = 4, 25, 4, 200
@@ -256,5 +310,53 @@ func TestLoadAndWrites(t *testing.T) {
 	}
 	if len(entries) != ok {
 		t.Errorf("%d audit entries for %d writes", len(entries), ok)
+	}
+}
+
+// TestStaleStore cuts the store off: evaluation keeps serving the last
+// snapshot, /healthz reports stale with its age, writes fail clearly, and
+// all recovers when the store comes back.
+func TestStaleStore(t *testing.T) {
+	st := flagontest.NewMemoryStore()
+	srv, err := server.New(context.Background(), st, &server.Options{
+		Demo: true, Logger: quiet,
+		APITokens:   []server.APIToken{{Name: "test", Secret: token}},
+		StoreSource: flagon.StoreSourceOptions{PollInterval: 20 * time.Millisecond, RetryInterval: 10 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+
+	st.SetErr(fmt.Errorf("dial 127.0.0.1:5432: %w", syscall.ECONNREFUSED))
+	deadline := time.Now().Add(10 * time.Second)
+	for !srv.Client().Status().Stale {
+		if time.Now().After(deadline) {
+			t.Fatal("the source never noticed the outage")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	code, _, body := do(t, "GET", ts.URL+"/healthz", "", "")
+	if code != 503 || !strings.Contains(body, `"status": "stale"`) || !strings.Contains(body, "connection refused") || !strings.Contains(body, "age_seconds") {
+		t.Errorf("healthz during outage = %d %s", code, body)
+	}
+	ec := flagon.WithEvalContext(context.Background(), flagon.EvalContext{Key: "ann", Attrs: map[string]any{"is_staff": true}})
+	if !srv.Client().Bool(ec, "new-home-page", false) {
+		t.Error("evaluation must keep serving the last snapshot during an outage")
+	}
+	if code, _, body := do(t, "PUT", ts.URL+"/api/v1/flags/x", token, `{}`); code != 503 || !strings.Contains(body, "the store is unavailable") {
+		t.Errorf("write during outage = %d %s, want a clear 503", code, body)
+	}
+	st.SetErr(nil)
+	for srv.Client().Status().Stale {
+		if time.Now().After(deadline) {
+			t.Fatal("the source never recovered")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code, _, _ := do(t, "GET", ts.URL+"/healthz", "", ""); code != 200 {
+		t.Errorf("healthz after recovery = %d", code)
 	}
 }
