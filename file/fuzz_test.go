@@ -14,8 +14,10 @@ import (
 // NewSnapshot accepts in every environment, and that Encode writes it back
 // exactly.
 func FuzzParse(f *testing.F) {
-	if data, err := os.ReadFile("testdata/complete.yaml"); err == nil {
-		f.Add(data)
+	for _, name := range []string{"testdata/complete.yaml", "testdata/complete.json"} {
+		if data, err := os.ReadFile(name); err == nil {
+			f.Add(data)
+		}
 	}
 	for _, s := range []string{
 		goodV2, broken,

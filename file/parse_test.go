@@ -250,6 +250,9 @@ func TestParseBad(t *testing.T) {
 		{"syntax: stray bracket", "flags: {}\naudiences: {}]\nenvironments: {}\n", 2, "", "", "did not find expected key"},
 		{"syntax: unclosed list", "flags:\n  a:\n    tags: [x, y\n  b: {}\n", 3, "", "", "did not find expected ',' or ']'"},
 		{"syntax: tab indentation", "flags:\n\ta: {}\n", 2, "", "", "cannot start any token"},
+		{"syntax: unterminated quote", "flags:\n  a:\n    description: \"x\n  b: {}\n", 3, "", "", "end of stream"},
+		{"syntax: first line", "flags: {a: 1]\naudiences: {}\n", 1, "", "", "did not find expected"},
+		{"syntax: mapping in a plain value", "flags:\n  a:\n    description: a: b\n", 3, "", "", "mapping values are not allowed"},
 		{"syntax: unknown anchor", "flags:\n  a: *nope\n  b: {}\n", 2, "", "", "unknown anchor"},
 		{"JSON syntax: missing comma", "{\n  \"flags\": {\n    \"a\": {\n      \"default\": true\n      \"owner\": \"x\"\n    }\n  }\n}\n", 5, "", "", "invalid character"},
 	}
@@ -436,5 +439,23 @@ func TestParseDuration(t *testing.T) {
 				t.Errorf("parseDuration(formatDuration(%v)) = %v, %v", got, back, err)
 			}
 		}
+	}
+}
+
+func TestCompleteJSONMatchesYAML(t *testing.T) {
+	read := func(name string) flagon.Definitions {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defs, err := Parse(name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return defs
+	}
+	y, j := read("testdata/complete.yaml"), read("testdata/complete.json")
+	if !reflect.DeepEqual(y, j) {
+		t.Errorf("complete.json reads differently from complete.yaml:\n%s", diff(j, y))
 	}
 }
