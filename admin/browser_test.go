@@ -239,6 +239,9 @@ func (c *chrome) shot(name string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		c.t.Fatal(err)
 	}
+	// A sticky header lands mid-page in a full-page shot of a scrolled
+	// page: go to the top first.
+	c.eval(`window.scrollTo(0, 0), ""`)
 	for _, dark := range []bool{false, true} {
 		c.theme(dark)
 		png, err := chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
@@ -514,6 +517,9 @@ func TestBrowserTour(t *testing.T) {
 			}
 		}
 		c.theme(false)
+		if p.name == "audit" {
+			c.eval(`(document.querySelector(".audit details").open = true) && ""`)
+		}
 		c.shot(p.name)
 	}
 

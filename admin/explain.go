@@ -82,6 +82,9 @@ func (c *Console) explainPage(w http.ResponseWriter, r *http.Request, q *request
 		f, _ := snap.Flag(key)
 		res := snap.Evaluate(key, ec, layers)
 		row := explainRow{Key: key, Value: res.Value, Variant: res.Variant, Why: explain(f, res)}
+		if b, ok := bucketOf(f, res, ec); ok {
+			row.Why.Detail += fmt.Sprintf(" (this context is at %s%%)", trimFloat(float64(b)/1000))
+		}
 		if res.Rule > 0 {
 			row.Rule = ruleText(f, res.Rule)
 		}
@@ -91,6 +94,34 @@ func (c *Console) explainPage(w http.ResponseWriter, r *http.Request, q *request
 		d.Rows = append(d.Rows, row)
 	}
 	c.render(w, http.StatusOK, "explain", c.newPage(r, "Explain", "explain", d))
+}
+
+// bucketOf returns the bucket a percentage split put ec in, when the
+// split hashed a string.
+func bucketOf(f flagon.Flag, res flagon.Result, ec flagon.EvalContext) (int, bool) {
+	if res.Reason != flagon.ReasonSplit {
+		return 0, false
+	}
+	s := f.Fallthrough
+	if res.Rule > 0 && res.Rule <= len(f.Rules) {
+		s = f.Rules[res.Rule-1].Serve
+	}
+	v := ec.Key
+	if by := s.By; by != "" && by != flagon.KeyAttribute && by != "targetingKey" {
+		str, ok := ec.Attrs[by].(string)
+		if !ok {
+			return 0, false
+		}
+		v = str
+	}
+	if v == "" {
+		return 0, false
+	}
+	salt := f.Salt
+	if salt == "" {
+		salt = f.Key
+	}
+	return flagon.Bucket(salt, v), true
 }
 
 // maxAttrs bounds the attributes the explain form accepts.

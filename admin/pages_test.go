@@ -35,7 +35,7 @@ func TestShareLinks(t *testing.T) {
 	if !strings.HasPrefix(link, h.srv.URL+"/features/max-items?") || !strings.Contains(link, "redirect_url=%2Fshop") {
 		t.Fatalf("link = %q", link)
 	}
-	mustContain(t, r.body, "Copy it now", "max-items = 50 for 1h", `<span class="badge badge-ok">active</span>`, "<td>ed")
+	mustContain(t, r.body, "Copy it now", "max-items = 50 for 1 hour", `<span class="badge badge-ok">active</span>`, "<td>ed")
 	tokens, _ := h.store.ShareTokens(context.Background())
 	if len(tokens) != 1 || tokens[0].CreatedBy != "ed" || tokens[0].Flag != "max-items" || tokens[0].Duration != time.Hour {
 		t.Fatalf("tokens = %+v", tokens)
@@ -149,7 +149,8 @@ func TestExplain(t *testing.T) {
 
 	q = url.Values{"key": {"user-42"}, "attrs": {`{"is_staff": false, "n": 3}`}, "flag": {"check"}}
 	r = b.get("/admin/explain?" + q.Encode())
-	mustContain(t, r.body, `<span class="layer layer-fallthrough">fallthrough</span>`, "no rule matched; percentage rollout", "<code>SPLIT</code>")
+	mustContain(t, r.body, `<span class="layer layer-fallthrough">fallthrough</span>`, "no rule matched; percentage rollout", "<code>SPLIT</code>",
+		"(this context is at "+trimFloat(float64(flagon.Bucket("checkout", "user-42"))/1000)+"%)")
 	mustNotContain(t, r.body, `data-flag="max-items"`)
 
 	// No targeting key: the rollout cannot bucket.

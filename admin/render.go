@@ -41,6 +41,7 @@ var funcs = template.FuncMap{
 	"fmtTime":  fmtTime,
 	"fmtValue": fmtValue,
 	"relTime":  relTime,
+	"human":    humanDuration,
 	"join":     strings.Join,
 	"has": func(list []string, s string) bool {
 		for _, x := range list {
@@ -251,6 +252,26 @@ func shortDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// humanDuration says how long d is in the largest whole unit: "1 day",
+// "36 hours", "90 minutes".
+func humanDuration(d time.Duration) string {
+	unit := func(n int64, name string) string {
+		if n == 1 {
+			return "1 " + name
+		}
+		return fmt.Sprintf("%d %ss", n, name)
+	}
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return unit(int64(d/(24*time.Hour)), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	}
+	return d.String()
 }
 
 // fmtValue formats a flag value: JSON for objects, Go's formatting else.

@@ -135,7 +135,7 @@ func (c *Console) mintShare(w http.ResponseWriter, r *http.Request, q *request) 
 	}
 	c.log.Info("admin: share link minted", "id", rec.ID, "flag", key, "value", cv, "by", q.principal.Name)
 	d.Minted = c.shareURL(r, key, token, d.Redirect)
-	d.MintedFor = key + " = " + fmtValue(cv) + " for " + shortDuration(dur)
+	d.MintedFor = key + " = " + fmtValue(cv) + " for " + humanDuration(dur)
 	c.renderShare(w, r, q, http.StatusOK, d)
 }
 
