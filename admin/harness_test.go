@@ -50,7 +50,7 @@ var testKeys = flagonhttp.MustKeys(flagonhttp.Key{ID: "t1", Secret: []byte("0123
 // harness is a console mounted at /admin/ next to a demo page at /, as
 // flagon serve mounts them.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	store   *flagontest.MemoryStore // nil when read-only
 	src     flagon.Source
 	client  *flagon.Client
@@ -68,7 +68,7 @@ type harnessOptions struct {
 	noAuth     bool
 }
 
-func newHarness(t *testing.T, ho harnessOptions) *harness {
+func newHarness(t testing.TB, ho harnessOptions) *harness {
 	t.Helper()
 	h := &harness{t: t}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -169,7 +169,7 @@ func headerAuth(r *http.Request) (Principal, error) {
 	return Principal{Name: name, Role: ro}, nil
 }
 
-func seed(t *testing.T, s flagon.Store, defs flagon.Definitions) {
+func seed(t testing.TB, s flagon.Store, defs flagon.Definitions) {
 	t.Helper()
 	ctx := context.Background()
 	for _, a := range defs.Audiences {
