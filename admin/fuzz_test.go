@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
 )
 
 // FuzzFlagForm feeds arbitrary posted forms to the flag editor's parser:
