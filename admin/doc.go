@@ -9,7 +9,8 @@
 //	auth, err := admin.NewPasswordAuth(os.Getenv("FLAGON_ADMIN_PASSWORD"), nil)
 //	mux.Handle("/admin/", http.StripPrefix("/admin", admin.Handler(&admin.Options{
 //		Client:    client,
-//		Store:     store, // nil: flags are shown read-only
+//		Store:     store,    // nil: flags are shown read-only
+//		Overrides: httpOpts, // the *flagonhttp.Options the application's middleware gets
 //		Authorize: auth.Authorize,
 //		SignIn:    auth,
 //	})))
@@ -21,10 +22,10 @@
 //
 // Access: [Options.Authorize] maps a request to a [Principal] with a role.
 // Viewers see everything and override flags for themselves; editors also
-// change flags and mint share links; admins also manage everyone's
-// overrides. A request that Authorize refuses sees no flag names: it is
-// sent to the sign-in page, or gets a 401 or 403 page. With no Authorize,
-// every request is refused.
+// change flags and audiences and mint share links; admins also manage
+// everyone's overrides. A request that Authorize refuses sees no flag
+// names: it is sent to the sign-in page, or gets a 401 or 403 page. With no
+// Authorize, every request is refused.
 //
 // Every POST must pass [net/http.CrossOriginProtection] and carry the
 // per-session form token the pages embed.
