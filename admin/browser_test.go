@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -244,10 +245,15 @@ func (c *chrome) shot(name string) {
 	c.eval(`window.scrollTo(0, 0), ""`)
 	for _, dark := range []bool{false, true} {
 		c.theme(dark)
-		png, err := chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
+		// A full-page capture draws sticky bars where the viewport was;
+		// a viewport as tall as the page keeps them at the top.
+		height, _ := strconv.ParseInt(c.eval(`String(document.documentElement.scrollHeight)`), 10, 64)
+		c.do("grow the viewport", chromedp.EmulateViewport(1280, max(height, 800)))
+		png, err := chromedp.Run(c.ctx, chromedp.CaptureScreenshot())
 		if err != nil {
 			c.t.Fatalf("screenshot %s: %v", name, err)
 		}
+		c.do("restore the viewport", chromedp.EmulateReset())
 		file := name + "-light.png"
 		if dark {
 			file = name + "-dark.png"

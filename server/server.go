@@ -132,7 +132,7 @@ func New(ctx context.Context, st flagon.Store, opts *Options) (*Server, error) {
 		password = admin.GeneratePassword()
 		s.generatedPassword = password
 	}
-	auth, err := admin.NewPasswordAuth(password, nil)
+	auth, err := admin.NewPasswordAuth(password, &admin.PasswordOptions{CookiePath: "/"})
 	if err != nil {
 		return nil, fmt.Errorf("server: admin password: %w", err)
 	}
