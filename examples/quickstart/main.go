@@ -2,7 +2,7 @@
 // typed handle, the middleware, and the override link.
 //
 //	go run ./examples/quickstart
-//	open http://127.0.0.1:8081/?staff=1   or   /features/new-home-page?enable=true&redirect_url=/
+//	curl -L -c jar -b jar '127.0.0.1:8081/features/new-home-page?enable=true&redirect_url=/'
 package main
 
 import (
@@ -17,13 +17,13 @@ import (
 
 var NewHomePage = flagon.NewBool("new-home-page", false, "Expose the new home page")
 
-func main() {
-	src, err := file.New("examples/quickstart/flags.yaml", nil) // watches the file; FLAGON_ENV picks the environment
+func app(flagsFile string) (http.Handler, error) {
+	src, err := file.New(flagsFile, nil) // reloads on change; FLAGON_ENV picks the environment
 	if err != nil {
-		log.Fatal(err)
+		return nil, err
 	}
 	client := flagon.NewClient(src, nil)
-	flagon.SetDefault(client) // typed handles read the default client
+	flagon.SetDefault(client)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -33,9 +33,20 @@ func main() {
 			fmt.Fprintln(w, "the old home page")
 		}
 	})
-	opts := &flagonhttp.Options{Context: func(r *http.Request) flagon.EvalContext {
-		return flagon.EvalContext{Key: r.RemoteAddr, Attrs: map[string]any{"is_staff": r.URL.Query().Has("staff")}}
-	}}
-	flagonhttp.Mount(mux, client, opts) // /features/{name} and /features.json
-	log.Fatal(http.ListenAndServe("127.0.0.1:8081", flagonhttp.Middleware(client, opts)(mux)))
+	opts := &flagonhttp.Options{Context: userContext}
+	flagonhttp.Mount(mux, client, opts) // /features/{name} override links, /features.json
+	return flagonhttp.Middleware(client, opts)(mux), nil
+}
+
+// userContext says who a request is for: a real app reads its session.
+func userContext(r *http.Request) flagon.EvalContext {
+	return flagon.EvalContext{Key: r.URL.Query().Get("user"), Attrs: map[string]any{"is_staff": r.URL.Query().Has("staff")}}
+}
+
+func main() {
+	h, err := app("examples/quickstart/flags.yaml")
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(http.ListenAndServe("127.0.0.1:8081", h))
 }
