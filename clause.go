@@ -99,7 +99,12 @@ func ParseClause(s string) (Clause, error) {
 		return Clause{}, fmt.Errorf("clause %q: unknown operator %q", s, fields[1])
 	}
 	c := Clause{Attribute: fields[0], Op: op}
-	rest := strings.TrimSpace(s[strings.Index(s, fields[1])+len(fields[1]):])
+	// The values are what follows the operator, which follows the
+	// attribute: search for it only after the attribute, whose name may
+	// contain the operator's text ("domain in …").
+	afterAttr := strings.Index(s, fields[0]) + len(fields[0])
+	rest := s[afterAttr:]
+	rest = strings.TrimSpace(rest[strings.Index(rest, fields[1])+len(fields[1]):])
 	if rest != "" {
 		for _, part := range strings.Split(rest, ",") {
 			c.Values = append(c.Values, parseScalar(strings.TrimSpace(part)))
@@ -156,6 +161,12 @@ type clause struct {
 	vals   []cvalue
 }
 
+// checkClause reports what is wrong with c, or nil.
+func checkClause(c Clause) error {
+	_, err := compileClause(c)
+	return err
+}
+
 func compileClause(c Clause) (clause, error) {
 	if c.Attribute == "" {
 		return clause{}, fmt.Errorf("clause names no attribute")
@@ -196,11 +207,13 @@ func compileValue(op Operator, v any) (cvalue, error) {
 	switch x := v.(type) {
 	case string:
 		cv.str, cv.isStr = x, true
-		if f, err := strconv.ParseFloat(x, 64); err == nil {
-			cv.num, cv.isNum = f, true
+		if looksNumeric(x) {
+			if f, err := strconv.ParseFloat(x, 64); err == nil {
+				cv.num, cv.isNum = f, true
+			}
 		}
-		if b, err := strconv.ParseBool(x); err == nil && (x == "true" || x == "false") {
-			cv.b, cv.isBool = b, true
+		if x == "true" || x == "false" {
+			cv.b, cv.isBool = x == "true", true
 		}
 	case bool:
 		cv.b, cv.isBool = x, true
@@ -249,6 +262,21 @@ func compileValue(op Operator, v any) (cvalue, error) {
 		}
 	}
 	return cv, nil
+}
+
+// looksNumeric reports whether s may parse as a number, so that most
+// strings skip strconv.ParseFloat and the error it would allocate.
+func looksNumeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	switch c := s[0]; {
+	case '0' <= c && c <= '9', c == '-', c == '+', c == '.':
+		return true
+	case c == 'i', c == 'I', c == 'n', c == 'N': // inf, NaN
+		return true
+	}
+	return false
 }
 
 // toFloat returns the numeric value of v, for any Go number type.

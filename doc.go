@@ -17,7 +17,7 @@
 // To start, build a source, a client, and read flags with the context a
 // request carries:
 //
-//	src, err := file.New("flags.yaml", file.Options{})
+//	src, err := file.New("flags.yaml", nil)
 //	client := flagon.NewClient(src, nil)
 //	ctx = flagon.WithEvalContext(ctx, flagon.EvalContext{Key: userID, Attrs: map[string]any{"is_staff": true}})
 //	if client.Bool(ctx, "new-home-page", false) { … }

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strings"
+	"strconv"
 	"time"
 )
 
@@ -348,6 +348,12 @@ func ConvertValue(t Type, v any) (any, error) {
 // to. f should be normalized first (see [Flag.Normalize]); NewSnapshot does
 // both.
 func (f Flag) Validate(audiences map[string]bool) error {
+	return f.validate(audiences, true)
+}
+
+// validate is Validate; with clauses false it leaves the rules' clauses
+// unchecked, for a caller that compiles them next and reports their errors.
+func (f Flag) validate(audiences map[string]bool, clauses bool) error {
 	var errs FieldErrors
 	add := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Flag: f.Key, Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -364,21 +370,20 @@ func (f Flag) Validate(audiences map[string]bool) error {
 	if len(f.Variants) == 0 {
 		add("variants", "a %s flag needs at least one variant", f.Type)
 	}
-	names := make(map[string]bool, len(f.Variants))
+	names := make(nameSet, 0, len(f.Variants))
 	for i, v := range f.Variants {
-		field := fmt.Sprintf("variants[%d]", i)
 		if !validVariantName(v.Name) {
-			add(field+".name", "invalid variant name %q", v.Name)
+			add(indexed("variants", i)+".name", "invalid variant name %q", v.Name)
 		}
-		if names[v.Name] {
-			add(field+".name", "duplicate variant %q", v.Name)
+		if names.has(v.Name) {
+			add(indexed("variants", i)+".name", "duplicate variant %q", v.Name)
 		}
-		names[v.Name] = true
+		names = append(names, v.Name)
 		if _, err := ConvertValue(f.Type, v.Value); err != nil {
-			add(field+".value", "%v", err)
+			add(indexed("variants", i)+".value", "%v", err)
 		}
 	}
-	if f.Default != "" && !names[f.Default] {
+	if f.Default != "" && !names.has(f.Default) {
 		add("default", "default names unknown variant %q", f.Default)
 	}
 	checkServe := func(field string, s Serve, optional bool) {
@@ -386,23 +391,22 @@ func (f Flag) Validate(audiences map[string]bool) error {
 		case s.Variant != "" && len(s.Split) > 0:
 			add(field, "serves both a variant and a split; choose one")
 		case s.Variant != "":
-			if !names[s.Variant] {
+			if !names.has(s.Variant) {
 				add(field+".variant", "unknown variant %q", s.Variant)
 			}
 		case len(s.Split) > 0:
 			total := 0
 			for i, sp := range s.Split {
-				sf := fmt.Sprintf("%s.split[%d]", field, i)
-				if !names[sp.Variant] {
-					add(sf+".variant", "unknown variant %q", sp.Variant)
+				if !names.has(sp.Variant) {
+					add(indexed(field+".split", i)+".variant", "unknown variant %q", sp.Variant)
 				}
 				if !(sp.Percent >= 0 && sp.Percent <= 100) {
-					add(sf+".percent", "percent %v is not between 0 and 100", sp.Percent)
+					add(indexed(field+".split", i)+".percent", "percent %v is not between 0 and 100", sp.Percent)
 					continue
 				}
 				w := math.Round(sp.Percent * 1000)
 				if math.Abs(w-sp.Percent*1000) > 1e-6 {
-					add(sf+".percent", "percent %v is finer than 0.001", sp.Percent)
+					add(indexed(field+".split", i)+".percent", "percent %v is finer than 0.001", sp.Percent)
 				}
 				total += int(w)
 			}
@@ -414,21 +418,26 @@ func (f Flag) Validate(audiences map[string]bool) error {
 		}
 	}
 	for i, r := range f.Rules {
-		field := fmt.Sprintf("rules[%d]", i)
 		if len(r.Audiences) == 0 && len(r.Clauses) == 0 {
-			add(field, "a rule needs at least one audience or clause")
+			add(indexed("rules", i), "a rule needs at least one audience or clause")
 		}
 		for j, a := range r.Audiences {
 			if !audiences[a] {
-				add(fmt.Sprintf("%s.audiences[%d]", field, j), "unknown audience %q", a)
+				add(indexed(indexed("rules", i)+".audiences", j), "unknown audience %q", a)
 			}
 		}
 		for j, c := range r.Clauses {
-			if _, err := compileClause(c); err != nil {
-				add(fmt.Sprintf("%s.clauses[%d]", field, j), "%v", err)
+			if !clauses {
+				break
+			}
+			if err := checkClause(c); err != nil {
+				add(indexed(indexed("rules", i)+".clauses", j), "%v", err)
 			}
 		}
-		checkServe(field+".serve", r.Serve, false)
+		if r.Serve.Variant != "" && len(r.Serve.Split) == 0 && names.has(r.Serve.Variant) {
+			continue // the common case, checked without building the field's name
+		}
+		checkServe(indexed("rules", i)+".serve", r.Serve, false)
 	}
 	checkServe("fallthrough", f.Fallthrough, true)
 	switch f.Override.Who {
@@ -440,7 +449,7 @@ func (f Flag) Validate(audiences map[string]bool) error {
 		add("override.audience", "unknown audience %q", f.Override.Audience)
 	}
 	for i, v := range f.Override.Variants {
-		if !names[v] {
+		if !names.has(v) {
 			add(fmt.Sprintf("override.variants[%d]", i), "unknown variant %q", v)
 		}
 	}
@@ -453,7 +462,7 @@ func (f Flag) Validate(audiences map[string]bool) error {
 			continue
 		}
 		ef := f.In(env)
-		if err := ef.Validate(audiences); err != nil {
+		if err := ef.validate(audiences, clauses); err != nil {
 			for _, e := range err.(FieldErrors) {
 				e.Field = "environments." + env + "." + e.Field
 				errs = append(errs, e)
@@ -477,7 +486,7 @@ func (a Audience) Validate() error {
 		errs = append(errs, &FieldError{Audience: a.Name, Field: "clauses", Msg: "an audience needs at least one clause"})
 	}
 	for i, c := range a.Clauses {
-		if _, err := compileClause(c); err != nil {
+		if err := checkClause(c); err != nil {
 			errs = append(errs, &FieldError{Audience: a.Name, Field: fmt.Sprintf("clauses[%d]", i), Msg: err.Error()})
 		}
 	}
@@ -487,14 +496,20 @@ func (a Audience) Validate() error {
 	return errs
 }
 
-// variantNames returns the names of f's variants, for messages.
-func variantNames(f *Flag) string {
-	var b strings.Builder
-	for i, v := range f.Variants {
-		if i > 0 {
-			b.WriteString(", ")
+// nameSet is a set of variant names. Flags have few variants, so a slice
+// searched in order beats a map, which validation would build per flag.
+type nameSet []string
+
+func (s nameSet) has(name string) bool {
+	for _, n := range s {
+		if n == name {
+			return true
 		}
-		b.WriteString(v.Name)
 	}
-	return b.String()
+	return false
+}
+
+// indexed returns name[i], the name of a list element in field paths.
+func indexed(name string, i int) string {
+	return name + "[" + strconv.Itoa(i) + "]"
 }

@@ -4,10 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -132,10 +136,10 @@ type caudience struct {
 
 // NewSnapshot validates and compiles defs. It rejects the whole set if any
 // part is invalid, returning a FieldErrors that names every problem.
+//
+// Large sets are validated and compiled on several goroutines: each flag
+// is independent once the audiences are compiled.
 func NewSnapshot(defs Definitions, opts SnapshotOptions) (*Snapshot, error) {
-	if err := defs.Validate(); err != nil {
-		return nil, err
-	}
 	s := &Snapshot{
 		revision: opts.Revision,
 		env:      opts.Environment,
@@ -147,29 +151,95 @@ func NewSnapshot(defs Definitions, opts SnapshotOptions) (*Snapshot, error) {
 	if s.created.IsZero() {
 		s.created = time.Now()
 	}
-	if s.revision == "" {
-		s.revision = hashDefinitions(&defs, opts.Environment)
-	}
+
+	// Audiences first: flags refer to them.
+	var errs FieldErrors
+	audNames := make(map[string]bool, len(defs.Audiences))
 	auds := make(map[string]*caudience, len(defs.Audiences))
 	for _, a := range defs.Audiences {
+		if audNames[a.Name] {
+			errs = append(errs, &FieldError{Audience: a.Name, Field: "name", Msg: fmt.Sprintf("duplicate audience %q", a.Name)})
+		}
+		audNames[a.Name] = true
+		if err := a.Validate(); err != nil {
+			errs = append(errs, err.(FieldErrors)...)
+			continue
+		}
 		ca := &caudience{name: a.Name}
 		for _, c := range a.Clauses {
-			cc, err := compileClause(c)
-			if err != nil { // Validate passed, so this cannot happen.
-				return nil, fmt.Errorf("audience %q: %w", a.Name, err)
-			}
+			cc, _ := compileClause(c) // Validate compiled it without error
 			ca.clauses = append(ca.clauses, cc)
 		}
 		auds[a.Name] = ca
 	}
 	s.audiences = auds
-	for _, f := range defs.Flags {
-		cf, err := compileFlag(f.Normalize().In(opts.Environment), auds)
-		if err != nil {
-			return nil, err
+
+	// Then each flag: normalize, validate, compile, and hash it for the
+	// revision if none was given.
+	type result struct {
+		cf   *cflag
+		errs FieldErrors
+		hash [sha256.Size]byte
+	}
+	results := make([]result, len(defs.Flags))
+	hashing := s.revision == ""
+	work := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			f := defs.Flags[i]
+			r := &results[i]
+			if hashing {
+				r.hash = hashFlag(&f)
+			}
+			nf := f.Normalize()
+			// When no environment replaces the rules, compiling the
+			// flag compiles every clause it has: validation need not
+			// compile them first.
+			compiled := !replacesRules(&nf)
+			if err := nf.validate(audNames, !compiled); err != nil {
+				r.errs = err.(FieldErrors)
+				continue
+			}
+			cf, err := compileFlag(nf.In(opts.Environment), auds)
+			if err != nil {
+				var fe *FieldError
+				if !errors.As(err, &fe) {
+					fe = &FieldError{Flag: f.Key, Msg: err.Error()}
+				}
+				r.errs = FieldErrors{fe}
+				continue
+			}
+			r.cf = cf
 		}
-		s.flags[f.Key] = cf
-		s.keys = append(s.keys, f.Key)
+	}
+	parallel(len(defs.Flags), work)
+
+	h := sha256.New()
+	if hashing {
+		h.Write([]byte(opts.Environment))
+		h.Write([]byte{0})
+		for _, a := range defs.Audiences {
+			hashJSON(h, a)
+		}
+	}
+	for i, f := range defs.Flags {
+		r := &results[i]
+		if _, dup := s.flags[f.Key]; dup {
+			errs = append(errs, &FieldError{Flag: f.Key, Field: "key", Msg: fmt.Sprintf("duplicate flag %q", f.Key)})
+		}
+		errs = append(errs, r.errs...)
+		if hashing {
+			h.Write(r.hash[:])
+		}
+		if r.cf != nil {
+			s.flags[f.Key] = r.cf
+			s.keys = append(s.keys, f.Key)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if hashing {
+		s.revision = hex.EncodeToString(h.Sum(nil)[:8])
 	}
 	slices.Sort(s.keys)
 	s.list = make([]*cflag, len(s.keys))
@@ -177,6 +247,58 @@ func NewSnapshot(defs Definitions, opts SnapshotOptions) (*Snapshot, error) {
 		s.list[i] = s.flags[k]
 	}
 	return s, nil
+}
+
+// replacesRules reports whether an environment of f has rules of its own.
+func replacesRules(f *Flag) bool {
+	for _, e := range f.Environments {
+		if e.Rules != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// parallelMin is the number of flags below which NewSnapshot works on one
+// goroutine: starting more costs more than it saves.
+const parallelMin = 512
+
+// parallel calls work over [0, n) in contiguous ranges, one per processor
+// when n is large, and waits for all of them.
+func parallel(n int, work func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/parallelMin)
+	if workers <= 1 {
+		work(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := n*w/workers, n*(w+1)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// hashFlag returns the SHA-256 of f's JSON encoding.
+func hashFlag(f *Flag) [sha256.Size]byte {
+	h := sha256.New()
+	hashJSON(h, f)
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// hashJSON writes v's JSON encoding to h. Values that JSON cannot encode
+// (NaN, channels) are refused by validation; Go syntax stands in for them
+// so that hashing never fails.
+func hashJSON(h io.Writer, v any) {
+	if err := json.NewEncoder(h).Encode(v); err != nil {
+		fmt.Fprintf(h, "%#v", v)
+	}
 }
 
 // MustSnapshot is NewSnapshot for definitions known to be valid, such as
@@ -189,18 +311,6 @@ func MustSnapshot(defs Definitions, opts SnapshotOptions) *Snapshot {
 	return s
 }
 
-func hashDefinitions(d *Definitions, env string) string {
-	h := sha256.New()
-	h.Write([]byte(env))
-	h.Write([]byte{0})
-	if err := json.NewEncoder(h).Encode(d); err != nil {
-		// Values that JSON cannot encode (NaN, channels) were refused by
-		// Validate; fall back to Go syntax.
-		fmt.Fprintf(h, "%#v", d)
-	}
-	return hex.EncodeToString(h.Sum(nil)[:8])
-}
-
 func compileFlag(f Flag, auds map[string]*caudience) (*cflag, error) {
 	cf := &cflag{key: f.Key, def: f, typ: f.Type, disabled: f.Disabled}
 	salt := f.Salt
@@ -208,28 +318,25 @@ func compileFlag(f Flag, auds map[string]*caudience) (*cflag, error) {
 		salt = f.Key
 	}
 	cf.saltHash = saltHash(salt)
-	index := make(map[string]int, len(f.Variants))
-	for i, v := range f.Variants {
+	for _, v := range f.Variants {
 		val, err := ConvertValue(f.Type, v.Value)
 		if err != nil {
 			return nil, fmt.Errorf("flag %q: variant %q: %w", f.Key, v.Name, err)
 		}
 		cf.variants = append(cf.variants, cvariant{name: v.Name, value: val})
-		index[v.Name] = i
 	}
-	var ok bool
-	if cf.deflt, ok = index[f.Default]; !ok {
+	if cf.deflt = cf.variantNamed(f.Default); cf.deflt < 0 {
 		return nil, fmt.Errorf("flag %q: unknown default variant %q", f.Key, f.Default)
 	}
 	compileServe := func(s Serve) (cserve, error) {
 		cs := cserve{variant: cf.deflt, by: s.By}
 		if s.Variant != "" {
-			cs.variant = index[s.Variant]
+			cs.variant = cf.variantNamed(s.Variant)
 		}
 		upto := 0
 		for _, sp := range s.Split {
 			upto += int(math.Round(sp.Percent * 1000))
-			cs.split = append(cs.split, cshare{upto: uint32(upto), variant: index[sp.Variant]})
+			cs.split = append(cs.split, cshare{upto: uint32(upto), variant: cf.variantNamed(sp.Variant)})
 		}
 		if len(cs.split) > 0 && upto != Buckets {
 			return cs, fmt.Errorf("flag %q: split adds up to %d buckets", f.Key, upto)
@@ -245,10 +352,10 @@ func compileFlag(f Flag, auds map[string]*caudience) (*cflag, error) {
 			}
 			cr.audiences = append(cr.audiences, ca)
 		}
-		for _, c := range r.Clauses {
+		for j, c := range r.Clauses {
 			cc, err := compileClause(c)
 			if err != nil {
-				return nil, fmt.Errorf("flag %q: rule %d: %w", f.Key, i+1, err)
+				return nil, &FieldError{Flag: f.Key, Field: indexed(indexed("rules", i)+".clauses", j), Msg: err.Error()}
 			}
 			cr.clauses = append(cr.clauses, cc)
 		}
@@ -265,10 +372,20 @@ func compileFlag(f Flag, auds map[string]*caudience) (*cflag, error) {
 	if len(f.Override.Variants) > 0 {
 		cf.overrideVariants = make([]bool, len(cf.variants))
 		for _, name := range f.Override.Variants {
-			cf.overrideVariants[index[name]] = true
+			cf.overrideVariants[cf.variantNamed(name)] = true
 		}
 	}
 	return cf, nil
+}
+
+// variantNamed returns the index of the variant with the given name, or -1.
+func (f *cflag) variantNamed(name string) int {
+	for i := range f.variants {
+		if f.variants[i].name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // Revision returns the snapshot's revision.
