@@ -124,7 +124,7 @@ func (c *Client) Evaluate(ctx context.Context, key string) Result {
 // getters keep r on their stack, so the hot path copies no Result.
 func (c *Client) evaluate(ctx context.Context, key string, r *Result) {
 	if c == nil {
-		r.Key, r.Reason, r.ErrorCode, r.Err = key, ReasonError, ErrorProviderNotReady, ErrNotReady
+		r.Key, r.Reason, r.ErrorCode = key, ReasonError, ErrorProviderNotReady
 		return
 	}
 	s := c.snap.Load()
@@ -194,7 +194,7 @@ func typed[T any](r *Result, def T) T {
 	if v, ok := r.Value.(T); ok {
 		return v
 	}
-	r.Reason, r.ErrorCode, r.Err = ReasonError, ErrorTypeMismatch, ErrTypeMismatch
+	r.Reason, r.ErrorCode = ReasonError, ErrorTypeMismatch
 	return def
 }
 

@@ -76,8 +76,8 @@ func TestGettersReturnDefaultOnError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, r := tt.get()
-		if fmt.Sprint(got) != fmt.Sprint(tt.want) || r.ErrorCode != tt.code || r.Reason != flagon.ReasonError || !errors.Is(r.Err, tt.err) {
-			t.Errorf("%s: got %v, code %s, reason %s, err %v; want %v, %s, ERROR, %v", tt.name, got, r.ErrorCode, r.Reason, r.Err, tt.want, tt.code, tt.err)
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) || r.ErrorCode != tt.code || r.Reason != flagon.ReasonError || !errors.Is(r.Err(), tt.err) {
+			t.Errorf("%s: got %v, code %s, reason %s, err %v; want %v, %s, ERROR, %v", tt.name, got, r.ErrorCode, r.Reason, r.Err(), tt.want, tt.code, tt.err)
 		}
 	}
 	if v, r := c.ObjectDetail(ctx, "nope", map[string]any{"d": 1}); v["d"] != 1 || r.ErrorCode != flagon.ErrorFlagNotFound {

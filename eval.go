@@ -2,6 +2,7 @@ package flagon
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"math/bits"
 	"strconv"
@@ -47,11 +48,28 @@ type Result struct {
 	Rule      int    // 1-based position of the rule that matched, or 0
 	RuleID    string // the matching rule's ID, if it has one
 	ErrorCode ErrorCode
-	Err       error  // the sentinel behind ErrorCode, such as ErrFlagNotFound
 	Revision  string // the revision of the snapshot evaluated
 	// OverrideSource says where an override came from ("cookie", "user",
 	// …) when Reason is OVERRIDE.
 	OverrideSource string
+}
+
+// Err returns the sentinel error behind r.ErrorCode, such as
+// ErrFlagNotFound, or nil when the evaluation succeeded.
+func (r Result) Err() error {
+	switch r.ErrorCode {
+	case ErrorNone:
+		return nil
+	case ErrorFlagNotFound:
+		return ErrFlagNotFound
+	case ErrorTypeMismatch:
+		return ErrTypeMismatch
+	case ErrorTargetingKeyMissing:
+		return ErrTargetingKeyMissing
+	case ErrorProviderNotReady:
+		return ErrNotReady
+	}
+	return errors.New(string(r.ErrorCode))
 }
 
 // Buckets is the number of buckets percentage splits divide contexts into:
@@ -155,13 +173,13 @@ func (s *Snapshot) Evaluate(key string, ec EvalContext, ov Overrides) Result {
 func (s *Snapshot) evaluate(r *Result, key string, ec *EvalContext, ov Overrides) {
 	r.Key = key
 	if s == nil {
-		r.Reason, r.ErrorCode, r.Err = ReasonError, ErrorProviderNotReady, ErrNotReady
+		r.Reason, r.ErrorCode = ReasonError, ErrorProviderNotReady
 		return
 	}
 	r.Revision = s.revision
 	f := s.flags[key]
 	if f == nil {
-		r.Reason, r.ErrorCode, r.Err = ReasonError, ErrorFlagNotFound, ErrFlagNotFound
+		r.Reason, r.ErrorCode = ReasonError, ErrorFlagNotFound
 		return
 	}
 	f.evaluate(r, ec, ov)
@@ -213,7 +231,7 @@ func (f *cflag) serve(r *Result, s *cserve, ec *EvalContext, reason Reason) {
 	b, ok := f.bucket(s.by, ec)
 	if !ok {
 		f.serveVariant(r, f.deflt, ReasonError)
-		r.ErrorCode, r.Err = ErrorTargetingKeyMissing, ErrTargetingKeyMissing
+		r.ErrorCode = ErrorTargetingKeyMissing
 		return
 	}
 	for _, sp := range s.split {

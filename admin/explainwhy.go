@@ -70,8 +70,8 @@ func explain(f flagon.Flag, r flagon.Result) why {
 	case flagon.ReasonError:
 		w.Layer = "error"
 		w.Detail = string(r.ErrorCode)
-		if r.Err != nil {
-			w.Detail = r.Err.Error()
+		if r.Err() != nil {
+			w.Detail = r.Err().Error()
 		}
 	default:
 		w.Layer = string(r.Reason)

@@ -388,7 +388,7 @@ func (p *Provider) metadata(r *flagon.Result) openfeature.FlagMetadata {
 
 // resolutionError returns the OpenFeature error for a failed evaluation.
 func resolutionError(r *flagon.Result) openfeature.ResolutionError {
-	msg := fmt.Sprintf("flag %q: %v", r.Key, r.Err)
+	msg := fmt.Sprintf("flag %q: %v", r.Key, r.Err())
 	switch r.ErrorCode {
 	case flagon.ErrorFlagNotFound:
 		return openfeature.NewFlagNotFoundResolutionError(msg)

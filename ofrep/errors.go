@@ -64,8 +64,8 @@ func resultFailure(r *flagon.Result) *failure {
 		f.details = notReady.details
 	default:
 		f.details = "flag " + quote(r.Key) + ": " + string(r.ErrorCode)
-		if r.Err != nil {
-			f.details += ": " + r.Err.Error()
+		if r.Err() != nil {
+			f.details += ": " + r.Err().Error()
 		}
 	}
 	return f

@@ -63,7 +63,7 @@ func waitFlag(t testing.TB, in *instance, key string, on bool) {
 	defer cancel()
 	_, err := flagon.WaitFor(ctx, in.src, func(s *flagon.Snapshot) bool {
 		r := s.Evaluate(key, flagon.EvalContext{}, nil)
-		return r.Err == nil && r.Value == on
+		return r.Err() == nil && r.Value == on
 	})
 	if err != nil {
 		t.Fatalf("instance did not see %s = %v within %v (status %+v)", key, on, wait, in.src.Status())
@@ -367,8 +367,8 @@ func TestConcurrentWritesAndEvaluations(t *testing.T) {
 			ctx := flagon.WithEvalContext(context.Background(), flagon.EvalContext{Key: "user-" + strconv.Itoa(e)})
 			for {
 				for range 1000 {
-					if _, r := in.client.BoolDetail(ctx, "shared", false); r.Err != nil {
-						errs <- fmt.Errorf("evaluation: %w", r.Err)
+					if _, r := in.client.BoolDetail(ctx, "shared", false); r.Err() != nil {
+						errs <- fmt.Errorf("evaluation: %w", r.Err())
 						return
 					}
 					evals.Add(1)
