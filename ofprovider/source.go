@@ -53,9 +53,10 @@ type Source struct {
 	log  *slog.Logger
 	env  string
 
-	mu   sync.Mutex // serializes publishing
-	defs flagon.Definitions
-	gen  int64 // vendor configuration generation
+	mu        sync.Mutex // serializes publishing and status changes
+	defs      flagon.Definitions
+	gen       int64 // vendor configuration generation
+	vendorErr error // why the vendor is not ready; nil when it is
 
 	handlers  []openfeature.EventCallback
 	closeOnce sync.Once
@@ -97,32 +98,56 @@ func NewSource(ctx context.Context, provider openfeature.FeatureProvider, defs f
 			s.log.Error("ofprovider: republishing after a vendor change", "err", err)
 		}
 	})
-	s.on(openfeature.ProviderStale, func(d openfeature.EventDetails) {
-		s.SetStale(fmt.Errorf("ofprovider: %s is stale: %s", s.name, d.Message))
-		s.log.Warn("ofprovider: vendor provider stale", "provider", s.name, "message", d.Message)
-	})
-	s.on(openfeature.ProviderError, func(d openfeature.EventDetails) {
-		s.SetStale(fmt.Errorf("ofprovider: %s failed: %s", s.name, d.Message))
-		s.log.Warn("ofprovider: vendor provider error", "provider", s.name, "message", d.Message)
-	})
-	s.on(openfeature.ProviderReady, func(openfeature.EventDetails) {
-		if !s.Publisher.Status().Stale {
-			return
-		}
-		s.mu.Lock()
-		s.Publish(s.Snapshot()) // fresh again
-		s.mu.Unlock()
-		s.log.Info("ofprovider: vendor provider ready again", "provider", s.name)
-	})
+	for _, t := range []openfeature.EventType{openfeature.ProviderStale, openfeature.ProviderError, openfeature.ProviderReady} {
+		s.on(t, func(d openfeature.EventDetails) { s.vendorStatus(t, d.Message) })
+	}
 	if err := s.api.SetProviderAndWait(ctx, provider); err != nil {
 		if ctx.Err() != nil {
 			s.Close()
 			return nil, fmt.Errorf("ofprovider: initializing %s: %w", s.name, err)
 		}
-		s.SetStale(fmt.Errorf("ofprovider: initializing %s: %w", s.name, err))
+		s.mu.Lock()
+		if s.of.State() != openfeature.ReadyState { // else it recovered already
+			s.vendorErr = fmt.Errorf("ofprovider: initializing %s: %w", s.name, err)
+			s.SetStale(s.vendorErr)
+		}
+		s.mu.Unlock()
 		s.log.Warn("ofprovider: vendor provider failed to initialize; serving Flagon's own rules", "provider", s.name, "err", err)
 	}
 	return s, nil
+}
+
+// vendorStatus handles a STALE, ERROR or READY event of type t.
+//
+// The SDK runs each event handler on a goroutine of its own, so handlers
+// of successive events run in no set order: the READY of initialization
+// may run after a later STALE. The SDK records the provider's state before
+// it starts an event's handlers, so a handler whose event no longer matches
+// that state is a late one and does nothing; the handler of the latest
+// event always sees it, and the source ends up as stale as the SDK says.
+func (s *Source) vendorStatus(t openfeature.EventType, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	state := s.of.State()
+	switch {
+	case t == openfeature.ProviderReady && state == openfeature.ReadyState:
+		if s.vendorErr == nil {
+			return
+		}
+		s.vendorErr = nil
+		s.Publish(s.Snapshot()) // fresh again
+		s.log.Info("ofprovider: vendor provider ready again", "provider", s.name)
+	case t == openfeature.ProviderStale && state == openfeature.StaleState:
+		s.vendorErr = fmt.Errorf("ofprovider: %s is stale: %s", s.name, msg)
+		s.SetStale(s.vendorErr)
+		s.log.Warn("ofprovider: vendor provider stale", "provider", s.name, "message", msg)
+	case t == openfeature.ProviderError && (state == openfeature.ErrorState || state == openfeature.FatalState):
+		s.vendorErr = fmt.Errorf("ofprovider: %s failed: %s", s.name, msg)
+		s.SetStale(s.vendorErr)
+		s.log.Warn("ofprovider: vendor provider error", "provider", s.name, "message", msg)
+	default:
+		s.log.Debug("ofprovider: ignoring an event overtaken by a later one", "provider", s.name, "event", t, "state", state)
+	}
 }
 
 // on adds a handler for one type of the provider's events.
@@ -171,6 +196,9 @@ func (s *Source) publishLocked() error {
 		return fmt.Errorf("ofprovider: %w", err)
 	}
 	s.Publish(snap)
+	if s.vendorErr != nil { // new definitions do not make the vendor ready
+		s.SetStale(s.vendorErr)
+	}
 	return nil
 }
 
