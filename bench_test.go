@@ -91,8 +91,15 @@ func BenchmarkClient(b *testing.B) {
 		ctx := benchContexts(1)[0]
 		b.ReportAllocs()
 		for b.Loop() {
-			if got := c.All(ctx); len(got) != 1000 {
-				b.Fatalf("All returned %d results", len(got))
+			n := 0
+			for r := range c.All(ctx) {
+				if r.ErrorCode != "" {
+					b.Fatal(r.ErrorCode)
+				}
+				n++
+			}
+			if n != 1000 {
+				b.Fatalf("All returned %d results", n)
 			}
 		}
 	})

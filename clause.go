@@ -156,6 +156,7 @@ type cvalue struct {
 // clause is a compiled Clause.
 type clause struct {
 	attr   string
+	id     int // the attribute's ID in its snapshot, for attrs' memo
 	op     Operator
 	negate bool
 	vals   []cvalue
@@ -335,8 +336,8 @@ func toTime(v any) (time.Time, bool) {
 // match reports whether the clause holds for ec. It does not allocate for
 // attributes of the common types (string, bool, numbers, time.Time,
 // []string).
-func (c *clause) match(ec *EvalContext) bool {
-	v, ok := ec.lookup(c.attr)
+func (c *clause) match(a *attrs) bool {
+	v, ok := a.get(c)
 	if c.op == OpExists {
 		return ok
 	}

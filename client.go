@@ -3,6 +3,7 @@ package flagon
 import (
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -158,31 +159,47 @@ func (c *Client) logResult(ctx context.Context, r *Result) {
 		slog.String("reason", string(r.Reason)), slog.String("revision", r.Revision))
 }
 
-// All evaluates every flag for the context ctx carries, in key order. It
-// serves pages that read many flags, front-end code and bulk APIs.
-func (c *Client) All(ctx context.Context) []Result {
-	if c == nil {
-		return nil
-	}
-	s := c.snap.Load()
-	if s == nil {
-		return nil
-	}
-	var ec EvalContext
-	var ov Overrides
-	if sc := scopeFrom(ctx); sc != nil {
-		ec, ov = sc.ec, sc.overrides
-	}
-	out := make([]Result, len(s.list))
-	for i, f := range s.list {
-		r := &out[i]
-		r.Key, r.Revision = f.key, s.revision
-		f.evaluate(r, &ec, ov)
-		if c.onEvaluate != nil {
-			c.onEvaluate(ctx, ec, out[i])
+// All evaluates every flag for the context ctx carries, in key order, for
+// pages that read many flags, front-end code and bulk APIs:
+//
+//	for r := range client.All(ctx) {
+//		fmt.Println(r.Key, r.Value)
+//	}
+//
+// It evaluates each flag as the loop reaches it, against the snapshot that
+// is current when the loop starts, and allocates nothing; collect the
+// results with slices.Collect when a slice is wanted. Rules on the same
+// attribute look it up in the context once per loop.
+func (c *Client) All(ctx context.Context) iter.Seq[Result] {
+	return func(yield func(Result) bool) {
+		if c == nil {
+			return
+		}
+		s := c.snap.Load()
+		if s == nil {
+			return
+		}
+		var ec EvalContext
+		var ov Overrides
+		if sc := scopeFrom(ctx); sc != nil {
+			ec, ov = sc.ec, sc.overrides
+		}
+		var memo [32]memoSlot
+		a := attrs{ec: &ec, memo: memo[:]}
+		if s.nattrs > len(memo) {
+			a.memo = make([]memoSlot, s.nattrs)
+		}
+		for _, f := range s.list {
+			r := Result{Key: f.key, Revision: s.revision}
+			f.evaluate(&r, &a, ov)
+			if c.onEvaluate != nil {
+				c.onEvaluate(ctx, ec, r)
+			}
+			if !yield(r) {
+				return
+			}
 		}
 	}
-	return out
 }
 
 // typed checks r's value against the getter's type T. On any error it
@@ -302,4 +319,4 @@ func Object(ctx context.Context, key string, def map[string]any) map[string]any 
 }
 
 // All calls All on the default client.
-func All(ctx context.Context) []Result { return Default().All(ctx) }
+func All(ctx context.Context) iter.Seq[Result] { return Default().All(ctx) }

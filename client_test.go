@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -122,7 +123,7 @@ func TestClientOverrideLayer(t *testing.T) {
 
 func TestAll(t *testing.T) {
 	c, _ := newClient(t, typedDefs())
-	rs := c.All(context.Background())
+	rs := slices.Collect(c.All(context.Background()))
 	var keys []string
 	for _, r := range rs {
 		keys = append(keys, r.Key)
@@ -133,7 +134,7 @@ func TestAll(t *testing.T) {
 	if got := strings.Join(keys, ","); got != "b,f,i,o,s" {
 		t.Errorf("All keys = %s, want b,f,i,o,s", got)
 	}
-	if (*flagon.Client)(nil).All(context.Background()) != nil {
+	if slices.Collect((*flagon.Client)(nil).All(context.Background())) != nil {
 		t.Error("nil client All should be nil")
 	}
 }
@@ -271,6 +272,8 @@ func TestEvaluationAllocs(t *testing.T) {
 		c.Bool(ctx, "targeted", false)
 		c.BoolDetail(ctx, "targeted", false)
 		c.Evaluate(ctx, "nope")
+		for range c.All(ctx) {
+		}
 		i++
 	})
 	if allocs != 0 {
@@ -300,7 +303,8 @@ func TestReloadRace(t *testing.T) {
 					t.Errorf("evaluation during reload failed: %+v", r)
 					return
 				}
-				c.All(ctx)
+				for range c.All(ctx) {
+				}
 			}
 		}()
 	}

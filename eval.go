@@ -171,6 +171,7 @@ func (s *Snapshot) Evaluate(key string, ec EvalContext, ov Overrides) Result {
 
 // evaluate is Evaluate writing into *r, which must be zero.
 func (s *Snapshot) evaluate(r *Result, key string, ec *EvalContext, ov Overrides) {
+	a := attrs{ec: ec}
 	r.Key = key
 	if s == nil {
 		r.Reason, r.ErrorCode = ReasonError, ErrorProviderNotReady
@@ -182,13 +183,13 @@ func (s *Snapshot) evaluate(r *Result, key string, ec *EvalContext, ov Overrides
 		r.Reason, r.ErrorCode = ReasonError, ErrorFlagNotFound
 		return
 	}
-	f.evaluate(r, ec, ov)
+	f.evaluate(r, &a, ov)
 }
 
 // evaluate is Evaluate for a compiled flag, writing into *r, whose Key and
 // Revision are already set. It must never panic: every index it uses was
 // checked when the flag was compiled.
-func (f *cflag) evaluate(r *Result, ec *EvalContext, ov Overrides) {
+func (f *cflag) evaluate(r *Result, a *attrs, ov Overrides) {
 	if ov != nil {
 		if o, ok := ov.Override(f.key); ok && f.acceptsOverride(o.Value) {
 			r.Value = o.Value
@@ -204,18 +205,18 @@ func (f *cflag) evaluate(r *Result, ec *EvalContext, ov Overrides) {
 	}
 	for i := range f.rules {
 		rule := &f.rules[i]
-		if !rule.match(ec) {
+		if !rule.match(a) {
 			continue
 		}
 		r.Rule, r.RuleID = i+1, rule.id
-		f.serve(r, &rule.serve, ec, ReasonTargetingMatch)
+		f.serve(r, &rule.serve, a, ReasonTargetingMatch)
 		return
 	}
 	reason := ReasonDefault
 	if len(f.rules) == 0 {
 		reason = ReasonStatic
 	}
-	f.serve(r, &f.fall, ec, reason)
+	f.serve(r, &f.fall, a, reason)
 }
 
 func (f *cflag) serveVariant(r *Result, i int, reason Reason) {
@@ -223,12 +224,12 @@ func (f *cflag) serveVariant(r *Result, i int, reason Reason) {
 	r.Value, r.Variant, r.Reason = v.value, v.name, reason
 }
 
-func (f *cflag) serve(r *Result, s *cserve, ec *EvalContext, reason Reason) {
+func (f *cflag) serve(r *Result, s *cserve, a *attrs, reason Reason) {
 	if len(s.split) == 0 {
 		f.serveVariant(r, s.variant, reason)
 		return
 	}
-	b, ok := f.bucket(s.by, ec)
+	b, ok := f.bucket(s.by, a.ec)
 	if !ok {
 		f.serveVariant(r, f.deflt, ReasonError)
 		r.ErrorCode = ErrorTargetingKeyMissing
@@ -276,27 +277,61 @@ func (f *cflag) bucket(by string, ec *EvalContext) (int, bool) {
 	return 0, false
 }
 
-func (r *crule) match(ec *EvalContext) bool {
-	for _, a := range r.audiences {
-		if !a.match(ec) {
+func (r *crule) match(a *attrs) bool {
+	for _, aud := range r.audiences {
+		if !aud.match(a) {
 			return false
 		}
 	}
 	for i := range r.clauses {
-		if !r.clauses[i].match(ec) {
+		if !r.clauses[i].match(a) {
 			return false
 		}
 	}
 	return true
 }
 
-func (a *caudience) match(ec *EvalContext) bool {
-	for i := range a.clauses {
-		if !a.clauses[i].match(ec) {
+func (aud *caudience) match(a *attrs) bool {
+	for i := range aud.clauses {
+		if !aud.clauses[i].match(a) {
 			return false
 		}
 	}
 	return true
+}
+
+// attrs reads the attributes of the context being evaluated. For a batch
+// of evaluations of one context (Client.All) it remembers each attribute it
+// has looked up, by the ID the snapshot gave its name, so a thousand rules
+// on is_staff cost one map lookup.
+type attrs struct {
+	ec   *EvalContext
+	memo []memoSlot // nil: look every attribute up
+}
+
+type memoSlot struct {
+	v     any
+	state uint8 // 0 not looked up yet, 1 missing, 2 present
+}
+
+func (a *attrs) get(c *clause) (any, bool) {
+	if c.id >= len(a.memo) {
+		return a.ec.lookup(c.attr)
+	}
+	m := &a.memo[c.id]
+	switch m.state {
+	case 1:
+		return nil, false
+	case 2:
+		return m.v, true
+	}
+	v, ok := a.ec.lookup(c.attr)
+	if ok {
+		m.v, m.state = v, 2
+	} else {
+		m.state = 1
+	}
+	return v, ok
 }
 
 // acceptsOverride reports whether v may stand as the flag's value: it has

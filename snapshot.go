@@ -88,6 +88,7 @@ type Snapshot struct {
 	audiences map[string]*caudience
 	keys      []string // sorted
 	list      []*cflag // in key order
+	nattrs    int      // distinct attribute names in clauses
 }
 
 // cflag is a compiled flag: what Evaluate reads.
@@ -246,7 +247,33 @@ func NewSnapshot(defs Definitions, opts SnapshotOptions) (*Snapshot, error) {
 	for i, k := range s.keys {
 		s.list[i] = s.flags[k]
 	}
+	s.numberAttributes()
 	return s, nil
+}
+
+// numberAttributes gives each attribute name that clauses compare an ID,
+// the index of its slot in attrs' memo.
+func (s *Snapshot) numberAttributes() {
+	ids := map[string]int{}
+	number := func(cs []clause) {
+		for i := range cs {
+			id, ok := ids[cs[i].attr]
+			if !ok {
+				id = len(ids)
+				ids[cs[i].attr] = id
+			}
+			cs[i].id = id
+		}
+	}
+	for _, a := range s.audiences {
+		number(a.clauses)
+	}
+	for _, f := range s.list {
+		for i := range f.rules {
+			number(f.rules[i].clauses)
+		}
+	}
+	s.nattrs = len(ids)
 }
 
 // replacesRules reports whether an environment of f has rules of its own.
@@ -443,8 +470,8 @@ func (s *Snapshot) Audience(name string) (Audience, bool) {
 // InAudience reports whether ec is in the named audience. An unknown
 // audience holds no one.
 func (s *Snapshot) InAudience(name string, ec EvalContext) bool {
-	a, ok := s.audiences[name]
-	return ok && a.match(&ec)
+	aud, ok := s.audiences[name]
+	return ok && aud.match(&attrs{ec: &ec})
 }
 
 // CheckOverride reports whether v may override the flag with the given

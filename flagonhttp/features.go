@@ -65,7 +65,7 @@ func (cfg *config) features(r *http.Request) []byte {
 	if snap != nil {
 		out.Revision = snap.Revision()
 	}
-	for _, res := range cfg.client.All(r.Context()) {
+	for res := range cfg.client.All(r.Context()) {
 		if cfg.opts.Expose != nil {
 			f, ok := snap.Flag(res.Key)
 			if !ok || !cfg.opts.Expose(f) {

@@ -90,7 +90,8 @@ func TestKitRecords(t *testing.T) {
 	if r := kit.Reads("checkout"); len(r) != 1 || r[0].Context.Key != "u2" {
 		t.Errorf("Reads(checkout) = %+v", r)
 	}
-	kit.Client.All(ctxFor("u4", nil))
+	for range kit.Client.All(ctxFor("u4", nil)) {
+	}
 	if n := len(kit.Reads("checkout")); n != 2 {
 		t.Errorf("All recorded checkout %d times in all, want 2", n)
 	}

@@ -241,34 +241,39 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 	if h.opts.Layer != nil {
 		evalOv = h.opts.Layer(r.Context(), ec, ov)
 	}
-	results := h.client.All(flagon.WithScope(r.Context(), ec, evalOv))
-	if len(results) > 0 && results[0].Revision != snap.Revision() {
-		// The snapshot changed between the ETag and the evaluation.
-		snap = h.client.Snapshot()
-		if snap.Revision() == results[0].Revision {
-			etag = h.etag(body, snap, ov, r)
-		} else {
-			etag = ""
-		}
-	}
 	info := h.snapInfo(snap, snap.Revision())
 	op := getBuf()
 	defer putBuf(op)
 	out := append((*op)[:0], `{"flags":[`...)
-	for i := range results {
-		res := &results[i]
+	evaluated := ""
+	i := 0
+	for res := range h.client.All(flagon.WithScope(r.Context(), ec, evalOv)) {
+		if i == 0 && res.Revision != snap.Revision() {
+			// The snapshot changed between the ETag and the evaluation.
+			evaluated = res.Revision
+			snap = h.client.Snapshot()
+			info = h.snapInfo(snap, snap.Revision())
+		}
 		if i > 0 {
 			out = append(out, ',')
 		}
+		i++
 		if res.ErrorCode != flagon.ErrorNone {
-			out = appendFailure(out, res.Key, resultFailure(res))
+			out = appendFailure(out, res.Key, resultFailure(&res))
 			continue
 		}
 		mark := len(out)
 		var err error
-		out, err = appendSuccess(out, res, info.meta[res.Key])
+		out, err = appendSuccess(out, &res, info.meta[res.Key])
 		if err != nil {
 			out = appendFailure(out[:mark], res.Key, &failure{code: flagon.ErrorGeneral, details: err.Error()})
+		}
+	}
+	if evaluated != "" {
+		if snap.Revision() == evaluated {
+			etag = h.etag(body, snap, ov, r)
+		} else {
+			etag = ""
 		}
 	}
 	out = append(out, `],"metadata":{"revision":`...)

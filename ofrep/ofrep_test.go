@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -262,7 +263,7 @@ func TestBulk(t *testing.T) {
 		t.Fatalf("%d flags, want %d", len(flags), len(testDefs().Flags))
 	}
 	ctx := flagon.WithEvalContext(context.Background(), flagon.EvalContext{Key: "u1", Attrs: map[string]any{"is_staff": true}})
-	for i, res := range client.All(ctx) {
+	for i, res := range slices.All(slices.Collect(client.All(ctx))) {
 		f := flags[i].(map[string]any)
 		if f["key"] != res.Key || jsonText(f["value"]) != jsonText(res.Value) || f["reason"] != ofrepReason(res.Reason) {
 			t.Errorf("flags[%d] = %v, client says %+v", i, f, res)

@@ -192,7 +192,7 @@ func (a *app) features(w http.ResponseWriter, r *http.Request) {
 		CookieError error
 	}{page: a.newPage(r, "Feature overrides"), Stale: stale, CookieError: err}
 
-	for _, res := range a.client.All(r.Context()) {
+	for res := range a.client.All(r.Context()) {
 		f, _ := snap.Flag(res.Key)
 		rw := row{Key: f.Key, Description: f.Description, Who: string(f.Override.EffectiveWho()), Value: res.Value}
 		if res.Reason == flagon.ReasonOverride {
