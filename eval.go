@@ -357,7 +357,7 @@ func (f *cflag) variantOf(v any) string {
 
 func (f *cflag) variantIndex(v any) int {
 	for i := range f.variants {
-		if scalarEqual(f.variants[i].value, v) {
+		if ValueEqual(f.variants[i].value, v) {
 			return i
 		}
 	}
@@ -381,8 +381,10 @@ func typeOK(t Type, v any) bool {
 	return false
 }
 
-// scalarEqual compares canonical values; objects never compare equal.
-func scalarEqual(a, b any) bool {
+// ValueEqual reports whether a and b are the same canonical flag value
+// (bool, string, int64 or float64, see ConvertValue). Objects never compare
+// equal: they cannot name a variant.
+func ValueEqual(a, b any) bool {
 	switch x := a.(type) {
 	case bool:
 		y, ok := b.(bool)

@@ -106,7 +106,7 @@ func (fi *flagInfo) index(v any) int {
 		return -1
 	}
 	for i, w := range fi.values {
-		if scalarEqual(w, v) {
+		if flagon.ValueEqual(w, v) {
 			return i
 		}
 	}
@@ -127,24 +127,6 @@ func (fi *flagInfo) variantIndex(name string) int {
 // (-1 for a value that is no variant).
 func (fi *flagInfo) permits(i int) bool {
 	return fi.allowed == nil || i >= 0 && fi.allowed[i]
-}
-
-func scalarEqual(a, b any) bool {
-	switch x := a.(type) {
-	case bool:
-		y, ok := b.(bool)
-		return ok && x == y
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case int64:
-		y, ok := b.(int64)
-		return ok && x == y
-	case float64:
-		y, ok := b.(float64)
-		return ok && x == y
-	}
-	return false
 }
 
 // fromJSON returns the canonical value of the flag's type that the JSON

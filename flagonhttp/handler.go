@@ -325,7 +325,7 @@ func valueField(isBool bool) string {
 }
 
 func sameValue(a, b any) bool {
-	if scalarEqual(a, b) {
+	if flagon.ValueEqual(a, b) {
 		return true
 	}
 	ja, err1 := json.Marshal(a)
