@@ -61,6 +61,12 @@ type Store interface {
 
 	// Audit returns audit entries, newest first, that match the filter.
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// AppendAudit records an event that changes no stored record, such
+	// as an override set in a browser's cookie. It fills e.ID, e.Time (if
+	// zero) and e.Revision. The entry takes the current revision, which
+	// it does not bump, and watchers are not called. e.Action is
+	// required; e.Before and e.After, if set, must be valid JSON.
+	AppendAudit(ctx context.Context, e AuditEntry) error
 
 	// Watch calls fn with the new revision after every write, from this or
 	// (for shared databases) any other instance, until ctx is done. It

@@ -552,6 +552,24 @@ func (m *MemoryStore) Audit(ctx context.Context, q flagon.AuditQuery) ([]flagon.
 	return out, nil
 }
 
+// AppendAudit implements flagon.Store: the entry takes the current
+// revision, which does not change, and watchers are not called.
+func (m *MemoryStore) AppendAudit(ctx context.Context, e flagon.AuditEntry) error {
+	e, err := sqlstore.CheckAuditEntry(e, sqlstore.Now())
+	if err != nil {
+		return fmt.Errorf("memory store: append audit: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("append audit"); err != nil {
+		return err
+	}
+	e.ID, e.Revision = int64(len(m.audit)+1), m.rev
+	e.Before, e.After = slices.Clone(e.Before), slices.Clone(e.After)
+	m.audit = append(m.audit, e)
+	return nil
+}
+
 // Watch implements flagon.Store.
 func (m *MemoryStore) Watch(ctx context.Context, fn func(revision int64)) error {
 	if err := m.hub.Add(ctx, fn); err != nil {

@@ -47,6 +47,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) flagon.Store) {
 		{"Revision", testStoreRevision},
 		{"AuditEntries", testStoreAuditEntries},
 		{"AuditFilters", testStoreAuditFilters},
+		{"AppendAudit", testStoreAppendAudit},
 		{"UserOverrides", testStoreUserOverrides},
 		{"ShareTokens", testStoreShareTokens},
 		{"Watch", testStoreWatch},
@@ -699,6 +700,114 @@ func testStoreAuditFilters(t *testing.T, s flagon.Store) {
 	}
 	if es := count(flagon.AuditQuery{}); len(es) != 100 {
 		t.Errorf("Audit with no limit: %d entries, want 100", len(es))
+	}
+}
+
+func testStoreAppendAudit(t *testing.T, s flagon.Store) {
+	ctx := t.Context()
+	_, err := s.PutFlag(ctx, flagon.Flag{Key: "a"}, 0, changeBy("setup"))
+	mustStore(t, err)
+	rev := storeRevision(t, s)
+	written, err := s.Audit(ctx, flagon.AuditQuery{})
+	mustStore(t, err)
+	if len(written) != 1 {
+		t.Fatalf("after one write: %d audit entries, want 1", len(written))
+	}
+	past := time.Date(2020, 1, 2, 3, 4, 5, 123456789, time.FixedZone("X", 3600))
+	appends := []flagon.AuditEntry{
+		{Actor: "browser v1", Action: "override.browser.set", Target: "a", Environment: "production", Reason: "via link", After: json.RawMessage(`true`)},
+		{Actor: "ann", Action: "override.browser.remove", Target: "a", Before: json.RawMessage(`{"v": [1, 2]}`), Time: past},
+		// ID and Revision are the store's to fill.
+		{Actor: "ann", Action: "override.browser.set", Target: "b", After: json.RawMessage(`"blue"`), ID: 999, Revision: 999},
+	}
+	start := time.Now()
+	for _, e := range appends {
+		mustStore(t, s.AppendAudit(ctx, e))
+	}
+	end := time.Now()
+	if got := storeRevision(t, s); got != rev {
+		t.Errorf("AppendAudit changed the revision from %d to %d", rev, got)
+	}
+
+	all, err := s.Audit(ctx, flagon.AuditQuery{})
+	mustStore(t, err)
+	if len(all) != 4 {
+		t.Fatalf("Audit = %d entries, want 4", len(all))
+	}
+	for i, want := range appends {
+		got := all[len(appends)-1-i] // newest first
+		if got.Actor != want.Actor || got.Action != want.Action || got.Target != want.Target ||
+			got.Environment != want.Environment || got.Reason != want.Reason ||
+			string(got.Before) != string(want.Before) || string(got.After) != string(want.After) {
+			t.Errorf("entry %d: got %+v, want %+v", i, got, want)
+		}
+		if got.Revision != rev {
+			t.Errorf("entry %d: revision %d, want the current %d", i, got.Revision, rev)
+		}
+		if prev := all[len(appends)-i]; got.ID <= prev.ID {
+			t.Errorf("entry %d: ID %d not after the previous entry's %d", i, got.ID, prev.ID)
+		}
+		if got.Time.Location() != time.UTC {
+			t.Errorf("entry %d: time %v, want UTC", i, got.Time)
+		}
+	}
+	if got := all[1].Time; !got.Equal(past.Round(time.Microsecond)) {
+		t.Errorf("entry with a time: time %v, want %v", got, past.Round(time.Microsecond))
+	}
+	for _, e := range []flagon.AuditEntry{all[0], all[2]} {
+		if e.Time.Before(start.Add(-time.Microsecond)) || e.Time.After(end.Add(time.Microsecond)) {
+			t.Errorf("entry %d with no time: time %v, want the time of the call (%v to %v)", e.ID, e.Time, start.UTC(), end.UTC())
+		}
+	}
+
+	count := func(q flagon.AuditQuery) int {
+		t.Helper()
+		es, err := s.Audit(ctx, q)
+		mustStore(t, err)
+		return len(es)
+	}
+	for _, tt := range []struct {
+		name string
+		q    flagon.AuditQuery
+		want int
+	}{
+		{"target a", flagon.AuditQuery{Target: "a"}, 3},
+		{"target b", flagon.AuditQuery{Target: "b"}, 1},
+		{"actor ann", flagon.AuditQuery{Actor: "ann"}, 2},
+		{"actor ann, target a", flagon.AuditQuery{Actor: "ann", Target: "a"}, 1},
+		{"actor browser v1", flagon.AuditQuery{Actor: "browser v1"}, 1},
+		{"until 2021", flagon.AuditQuery{Until: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)}, 1},
+		{"since the past entry", flagon.AuditQuery{Since: past}, 4},
+		{"since just after the past entry", flagon.AuditQuery{Since: past.Add(time.Microsecond)}, 3},
+		{"since the past entry, until 2021, actor ann", flagon.AuditQuery{Since: past, Until: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), Actor: "ann"}, 1},
+	} {
+		if got := count(tt.q); got != tt.want {
+			t.Errorf("%s: %d entries, want %d", tt.name, got, tt.want)
+		}
+	}
+
+	// Bad entries are refused and append nothing.
+	for _, e := range []flagon.AuditEntry{
+		{Actor: "ann", Target: "a"},
+		{Actor: "ann", Action: "override.browser.set", Target: "a", Before: json.RawMessage(`{`)},
+		{Actor: "ann", Action: "override.browser.set", Target: "a", After: json.RawMessage(`nope`)},
+	} {
+		wantFieldErrors(t, fmt.Sprintf("AppendAudit(%+v)", e), s.AppendAudit(ctx, e))
+	}
+	if got := storeAuditCount(t, s); got != 4 {
+		t.Errorf("refused entries: %d audit entries, want 4", got)
+	}
+
+	// The next write takes the next revision, and its entry comes last.
+	_, err = s.PutFlag(ctx, flagon.Flag{Key: "b"}, 0, changeBy("setup"))
+	mustStore(t, err)
+	if got := storeRevision(t, s); got != rev+1 {
+		t.Errorf("after a write: revision %d, want %d", got, rev+1)
+	}
+	es, err := s.Audit(ctx, flagon.AuditQuery{Limit: 1})
+	mustStore(t, err)
+	if len(es) != 1 || es[0].Action != "flag.create" || es[0].Revision != rev+1 || es[0].ID <= all[0].ID {
+		t.Errorf("after a write: newest entry %+v, want flag.create at revision %d after ID %d", es, rev+1, all[0].ID)
 	}
 }
 
