@@ -68,6 +68,33 @@ type overrideHandler struct {
 	cfg *config
 }
 
+// OverrideEvent describes an override that the override link set or
+// removed in a browser's cookie; Options.OnOverride receives it.
+type OverrideEvent struct {
+	// Flag is the flag's key.
+	Flag string
+	// Before is the value of the override the cookie held for the flag
+	// until now, or nil if it held none.
+	Before any
+	// After is the override's new value, or nil when it was removed.
+	After any
+	// Duration is how long the new override lasts, and ExpiresAt when it
+	// lapses; both are zero when it was removed.
+	Duration  time.Duration
+	ExpiresAt time.Time
+	// Via says how it was set: "link" (an override link) or "share-link"
+	// (a link carrying a share token).
+	Via string
+	// TokenID is the ID of the share token used, if Via is "share-link".
+	TokenID string
+}
+
+// The values of OverrideEvent.Via.
+const (
+	ViaLink      = "link"
+	ViaShareLink = "share-link"
+)
+
 // fieldError is one bad parameter.
 type fieldError struct {
 	Field   string `json:"field"`
@@ -166,8 +193,13 @@ func (h *overrideHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cfg.warnOnce("override cookie", err.Error(), err)
 	}
 	entries := make([]Entry, 0, len(current)+1)
+	var before any
 	for _, e := range current {
-		if e.Status == EntryActive && e.Flag != name {
+		switch {
+		case e.Status != EntryActive:
+		case e.Flag == name:
+			before = e.Value
+		default:
 			entries = append(entries, e)
 		}
 	}
@@ -188,6 +220,16 @@ func (h *overrideHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, slog.String("token", lr.token.ID))
 	}
 	cfg.log.LogAttrs(r.Context(), slog.LevelInfo, "flagonhttp: override link", attrs...)
+	if cfg.opts.OnOverride != nil && (!lr.remove || before != nil) {
+		ev := OverrideEvent{Flag: name, Before: before, Via: ViaLink}
+		if !lr.remove {
+			ev.After, ev.Duration, ev.ExpiresAt = lr.value, lr.duration, now.Add(lr.duration)
+		}
+		if lr.token != nil {
+			ev.Via, ev.TokenID = ViaShareLink, lr.token.ID
+		}
+		cfg.opts.OnOverride(r, ev)
+	}
 	w.Header().Set("Location", lr.redirect)
 	w.WriteHeader(http.StatusSeeOther)
 }

@@ -9,7 +9,9 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -395,5 +397,100 @@ func TestPolicyCheck(t *testing.T) {
 	v, err := p.Check(other, snap, "limit", json.Number("10"), time.Hour)
 	if err != nil || v != int64(10) {
 		t.Errorf("CanOverride: got %v, %v; want int64 10", v, err)
+	}
+}
+
+// TestOverrideLinkOnOverride checks that the override link tells
+// Options.OnOverride of each override it sets or removes, and of nothing
+// else.
+func TestOverrideLinkOnOverride(t *testing.T) {
+	client, _ := newTestClient(t, testDefs())
+	opts := testOptions()
+	type call struct {
+		path string
+		ev   OverrideEvent
+	}
+	var (
+		mu    sync.Mutex
+		calls []call
+	)
+	opts.OnOverride = func(r *http.Request, ev OverrideEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, call{r.URL.Path, ev})
+	}
+	srv := httptest.NewServer(newTestApp(t, client, opts))
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	tok, st, err := MintShareToken(testKeys, "use-new-email-service", true, 2*time.Hour, testNow.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		staff  bool
+		status int
+		want   *OverrideEvent // nil: no call
+	}{
+		{"set", "GET", "/features/new-home-page?enable=true&duration=3600", false, 303,
+			&OverrideEvent{Flag: "new-home-page", After: true, Duration: time.Hour, ExpiresAt: testNow.Add(time.Hour), Via: "link"}},
+		{"replace", "GET", "/features/new-home-page?enable=false&duration=600", false, 303,
+			&OverrideEvent{Flag: "new-home-page", Before: true, After: false, Duration: 10 * time.Minute, ExpiresAt: testNow.Add(10 * time.Minute), Via: "link"}},
+		{"set a variant", "GET", "/features/checkout?value=express&duration=60", false, 303,
+			&OverrideEvent{Flag: "checkout", After: "express-v2", Duration: time.Minute, ExpiresAt: testNow.Add(time.Minute), Via: "link"}},
+		{"remove", "GET", "/features/new-home-page?enable=default", false, 303,
+			&OverrideEvent{Flag: "new-home-page", Before: false, Via: "link"}},
+		{"remove with duration=0", "GET", "/features/checkout?value=classic&duration=0", false, 303,
+			&OverrideEvent{Flag: "checkout", Before: "express-v2", Via: "link"}},
+		{"remove what is not there", "GET", "/features/new-home-page?enable=default", false, 303, nil},
+		{"share token", "GET", ShareLink("use-new-email-service", tok, "/"), false, 303,
+			&OverrideEvent{Flag: "use-new-email-service", After: true, Duration: 2 * time.Hour, ExpiresAt: testNow.Add(2 * time.Hour), Via: "share-link", TokenID: st.ID}},
+		{"refused by the policy", "GET", "/features/kill-switch?enable=true", false, 403, nil},
+		{"refused: not staff", "POST", "/features/use-new-email-service?enable=false", false, 403, nil},
+		{"bad parameter", "GET", "/features/new-home-page?enable=maybe", false, 400, nil},
+		{"unknown flag", "GET", "/features/no-such-flag?enable=true", false, 404, nil},
+		{"confirmation page", "GET", "/features/use-new-email-service?enable=false", true, 200, nil},
+		{"staff POST", "POST", "/features/use-new-email-service?enable=false&duration=60", true, 303,
+			&OverrideEvent{Flag: "use-new-email-service", Before: true, After: false, Duration: time.Minute, ExpiresAt: testNow.Add(time.Minute), Via: "link"}},
+	}
+	for _, tt := range tests {
+		mu.Lock()
+		calls = nil
+		mu.Unlock()
+		u, _ := url.Parse(srv.URL + tt.path)
+		var r *http.Request
+		if tt.method == "POST" {
+			r, _ = http.NewRequest("POST", srv.URL+u.Path, strings.NewReader(u.RawQuery))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		} else {
+			r, _ = http.NewRequest("GET", u.String(), nil)
+		}
+		r.Header.Set("Accept", "text/html")
+		if tt.staff {
+			r.Header.Set("X-Staff", "yes")
+		}
+		resp, err := hc.Do(r)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: status %d, want %d", tt.name, resp.StatusCode, tt.status)
+		}
+		mu.Lock()
+		got := calls
+		mu.Unlock()
+		switch {
+		case tt.want == nil && len(got) != 0:
+			t.Errorf("%s: OnOverride called with %+v, want no call", tt.name, got)
+		case tt.want != nil && len(got) != 1:
+			t.Errorf("%s: OnOverride called %d times, want once with %+v", tt.name, len(got), *tt.want)
+		case tt.want != nil && (got[0].path != u.Path || !reflect.DeepEqual(got[0].ev, *tt.want)):
+			t.Errorf("%s: OnOverride(%s, %+v), want (%s, %+v)", tt.name, got[0].path, got[0].ev, u.Path, *tt.want)
+		}
 	}
 }

@@ -113,6 +113,13 @@ type Options struct {
 	// Expose selects the flags that FeaturesHandler shows; nil shows all.
 	Expose func(f flagon.Flag) bool
 
+	// OnOverride, if set, is called by the override link (OverrideHandler)
+	// each time it has set or removed an override in the cookie, before
+	// it sends the redirect: for example, to append an audit entry.
+	// Refused requests, confirmation pages and removals of an override the
+	// cookie did not hold do not call it.
+	OnOverride func(r *http.Request, ev OverrideEvent)
+
 	// Logger receives warnings about bad cookies, headers and tokens, each
 	// distinct one once. Nil means slog.Default().
 	Logger *slog.Logger
