@@ -25,7 +25,7 @@ func DemoDefinitions() flagon.Definitions {
 				Expires:     time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC),
 				Rules:       []flagon.Rule{staffRule, {ID: "beta", Audiences: []string{"beta"}, Serve: flagon.Serve{Variant: "on"}}},
 				Fallthrough: flagon.Serve{Split: []flagon.Split{{Variant: "on", Percent: 10}, {Variant: "off", Percent: 90}}},
-				Override:    flagon.OverridePolicy{Who: flagon.WhoAnyone, MaxDuration: 7 * 24 * time.Hour},
+				Override:    flagon.OverridePolicy{Who: flagon.WhoAnyone, MaxDuration: 30 * 24 * time.Hour},
 			},
 			{
 				Key:         "use-new-email-service",

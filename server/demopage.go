@@ -142,6 +142,7 @@ const demoHTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Acme shop — a Flagon demo</title>
+<link rel="icon" href="data:,">
 <style>
 :root { color-scheme: light dark; --bg:#f7f7f5; --fg:#1d1d1f; --muted:#66676b; --card:#fff; --line:#e2e2e0; --accent:#3b5bdb; --new:#e6fcf5; --newline:#38d9a9; }
 @media (prefers-color-scheme: dark) { :root { --bg:#16171a; --fg:#ececef; --muted:#a0a1a8; --card:#1f2024; --line:#34353b; --accent:#748ffc; --new:#0f2e26; --newline:#20c997; } }
