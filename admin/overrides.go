@@ -564,6 +564,18 @@ func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *reque
 			c.renderOverrides(w, r, q, http.StatusBadRequest, posted, errs, durSecs)
 			return
 		}
+		events := make([]browserChange, 0, len(changes))
+		for _, ch := range changes {
+			bc := browserChange{flag: ch.key, after: ch.value, reason: "override set in this browser in the console"}
+			if ch.remove {
+				bc.reason = "override removed from this browser in the console"
+			}
+			if e, ok := cur[ch.key]; ok && e.active {
+				bc.before = e.value
+			}
+			events = append(events, bc)
+		}
+		c.auditBrowser(ctx, q, events)
 	}
 	for _, ch := range changes {
 		c.log.Info("admin: override", "scope", scope, "user", q.principal.Name, "flag", ch.key, "value", ch.value, "removed", ch.remove)
@@ -620,8 +632,10 @@ func (c *Console) removeOverride(w http.ResponseWriter, r *http.Request, q *requ
 	} else {
 		current, _ := c.cookieEntries(r, c.snapshot())
 		entries := make(map[string]flagonhttp.Entry, len(current))
+		var removed []browserChange
 		for _, e := range current {
 			if e.flag == key {
+				removed = append(removed, browserChange{flag: e.flag, before: e.value, reason: "override removed from this browser in the console"})
 				continue
 			}
 			ent := e.entry
@@ -632,6 +646,7 @@ func (c *Console) removeOverride(w http.ResponseWriter, r *http.Request, q *requ
 			c.serverError(w, r, "remove the override", err)
 			return
 		}
+		c.auditBrowser(r.Context(), q, removed)
 	}
 	c.log.Info("admin: override removed", "scope", r.PostForm.Get("scope"), "user", q.principal.Name, "flag", key)
 	c.redirect(w, r, q, backToOverrides(r), "removed")
@@ -656,8 +671,72 @@ func (c *Console) clearOverrides(w http.ResponseWriter, r *http.Request, q *requ
 			}
 		}
 	} else {
+		current, _ := c.cookieEntries(r, c.snapshot())
 		c.codec.Delete(w, r)
+		removed := make([]browserChange, 0, len(current))
+		for _, e := range current {
+			removed = append(removed, browserChange{flag: e.flag, before: e.value, reason: "overrides cleared from this browser in the console"})
+		}
+		c.auditBrowser(r.Context(), q, removed)
 	}
 	c.log.Info("admin: overrides cleared", "scope", r.PostForm.Get("scope"), "user", q.principal.Name)
 	c.redirect(w, r, q, backToOverrides(r), "cleared")
+}
+
+// browserChange is one flag's override changed in this browser's cookie:
+// before is the value it held (nil for none), after the new value (nil
+// when removed), reason the audit entry's.
+type browserChange struct {
+	flag          string
+	before, after any
+	reason        string
+}
+
+// auditBrowser appends an audit entry for each change to this browser's
+// override cookie, when the console has a store: a cookie is no stored
+// record, so no store write audits it. A failure is logged; the cookie is
+// written already. The console does not call Overrides.OnOverride, which
+// is the override link's.
+func (c *Console) auditBrowser(ctx context.Context, q *request, changes []browserChange) {
+	if c.opts.Store == nil {
+		return
+	}
+	for _, ch := range changes {
+		e := flagon.AuditEntry{
+			Actor: q.principal.Name, Action: ActionBrowserOverrideSet, Target: ch.flag,
+			Environment: c.opts.Environment, Reason: ch.reason,
+		}
+		if ch.after == nil {
+			e.Action = ActionBrowserOverrideRemove
+		}
+		var err error
+		if e.Before, err = valueJSON(ch.before); err == nil {
+			e.After, err = valueJSON(ch.after)
+		}
+		if err == nil {
+			err = c.opts.Store.AppendAudit(ctx, e)
+		}
+		if err != nil {
+			c.log.Error("admin: audit a browser override", "flag", ch.flag, "user", q.principal.Name, "action", e.Action, "err", err)
+		}
+	}
+}
+
+// The audit actions of overrides set in and removed from a browser's
+// cookie, by the console or by an override link.
+const (
+	ActionBrowserOverrideSet    = "override.browser.set"
+	ActionBrowserOverrideRemove = "override.browser.remove"
+)
+
+// valueJSON returns the JSON of an override's value, or nil for nil.
+func valueJSON(v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode value: %w", err)
+	}
+	return b, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +152,58 @@ func TestSaveBrowserOverrides(t *testing.T) {
 		t.Errorf("after setting new-home-page to Default in a filtered view: %+v", es)
 	}
 	mustContain(t, b.home(), "the old home page", "checkout: express")
+
+	// Set it again, Remove checkout, then Clear all.
+	r = b.get("/admin/overrides")
+	form = formOf(t, r.body, "/overrides")
+	form.Set("v.new-home-page", "on")
+	form.Set("duration", "3600")
+	if r = b.post("/admin/overrides", form); !strings.Contains(r.location, "done=saved") {
+		t.Fatalf("save again: %d %q", r.status, r.location)
+	}
+	b.get("/admin/overrides")
+	if r = b.post("/admin/overrides/remove", url.Values{"scope": {"browser"}, "flag": {"checkout"}}); !strings.Contains(r.location, "done=removed") {
+		t.Fatalf("remove: %d %q", r.status, r.location)
+	}
+	b.get("/admin/overrides")
+	if r = b.post("/admin/overrides/clear", url.Values{"scope": {"browser"}}); !strings.Contains(r.location, "done=cleared") {
+		t.Fatalf("clear: %d %q", r.status, r.location)
+	}
+
+	// Each change to the cookie has its audit entry, newest first.
+	entries, err := h.store.Audit(t.Context(), flagon.AuditQuery{Actor: "ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type entry struct{ action, target, before, after string }
+	want := []entry{
+		{"override.browser.remove", "new-home-page", "true", ""}, // Clear all
+		{"override.browser.remove", "checkout", `"express"`, ""}, // Remove
+		{"override.browser.set", "new-home-page", "", "true"},
+		{"override.browser.remove", "new-home-page", "true", ""}, // Default
+		{"override.browser.set", "new-home-page", "", "true"},    // the first save
+		{"override.browser.set", "checkout", "", `"express"`},
+	}
+	var got []entry
+	for _, e := range entries {
+		got = append(got, entry{e.Action, e.Target, string(e.Before), string(e.After)})
+		if e.Environment != "development" || e.Reason == "" {
+			t.Errorf("entry %+v: want environment development and a reason", e)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit entries:\n got %q\nwant %q", got, want)
+	}
+	rev, err := h.store.Revision(t.Context())
+	if err != nil || rev != entries[0].Revision {
+		t.Errorf("store revision %d (%v), entries at %d: browser overrides should not bump it", rev, err, entries[0].Revision)
+	}
+
+	// The audit page shows them.
+	r = b.get("/admin/audit?flag=checkout")
+	mustContain(t, r.body, `<span class="action">override.browser.remove</span>`, `<span class="action">override.browser.set</span>`,
+		`<code>checkout</code>`, "<strong>ann</strong>", "&#34;express&#34;")
+	mustNotContain(t, r.body, "<code>new-home-page</code>")
 }
 
 func TestSaveOverridesBadInput(t *testing.T) {

@@ -13,10 +13,12 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/flagon/flagon"
 	"github.com/flagon/flagon/admin"
@@ -145,6 +147,10 @@ func New(ctx context.Context, st flagon.Store, opts *Options) (*Server, error) {
 		}
 		return findDemoUser(cookie(r, demoUserCookie)).Staff
 	}
+	// Overrides set in a browser by the override link change no stored
+	// record, so the store's writes do not audit them: append their
+	// entries here. (The console audits the ones it sets itself.)
+	s.httpOpts.OnOverride = s.auditOverride(auth.Authorize, opts.Environment)
 
 	mux := http.NewServeMux()
 	console := admin.Handler(&admin.Options{
@@ -180,6 +186,60 @@ func New(ctx context.Context, st flagon.Store, opts *Options) (*Server, error) {
 	}
 	s.handler = mux
 	return s, nil
+}
+
+// auditTimeout bounds the append of an override link's audit entry.
+const auditTimeout = 5 * time.Second
+
+// auditOverride returns the override link's OnOverride: it appends an
+// audit entry for each override set in or removed from a browser's
+// cookie. The actor is the signed-in console user, else the browser's
+// demo visitor ID. A failure is logged; the cookie is set already.
+func (s *Server) auditOverride(authorize func(*http.Request) (admin.Principal, error), env string) func(*http.Request, flagonhttp.OverrideEvent) {
+	return func(r *http.Request, ev flagonhttp.OverrideEvent) {
+		actor := "browser"
+		if p, err := authorize(r); err == nil && p.Name != "" {
+			actor = p.Name
+		} else if v := cookie(r, demoVisitorCookie); v != "" {
+			actor = "browser " + v
+		}
+		e := flagon.AuditEntry{
+			Actor: actor, Action: admin.ActionBrowserOverrideSet, Target: ev.Flag,
+			Environment: env, Reason: "via " + ev.Via,
+		}
+		if ev.TokenID != "" {
+			e.Reason += ", share token " + ev.TokenID
+		}
+		if ev.After == nil {
+			e.Action = admin.ActionBrowserOverrideRemove
+		} else if !ev.ExpiresAt.IsZero() {
+			e.Reason += ", until " + ev.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		var err error
+		if e.Before, err = valueJSON(ev.Before); err == nil {
+			e.After, err = valueJSON(ev.After)
+		}
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), auditTimeout)
+			defer cancel()
+			err = s.store.AppendAudit(ctx, e)
+		}
+		if err != nil {
+			s.log.Error("flagon: audit an override link", "flag", ev.Flag, "actor", actor, "action", e.Action, "err", err)
+		}
+	}
+}
+
+// valueJSON returns the JSON of an override's value, or nil for nil.
+func valueJSON(v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode value: %w", err)
+	}
+	return b, nil
 }
 
 // seedDemo writes the demo definitions into st if it has no flags yet.

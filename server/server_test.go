@@ -5,13 +5,17 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +23,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/flagonhttp"
 	"github.com/flagon/flagon/flagontest"
 	"github.com/flagon/flagon/postgres"
 	"github.com/flagon/flagon/server"
@@ -358,5 +363,113 @@ func TestStaleStore(t *testing.T) {
 	}
 	if code, _, _ := do(t, "GET", ts.URL+"/healthz", "", ""); code != 200 {
 		t.Errorf("healthz after recovery = %d", code)
+	}
+}
+
+// TestOverrideLinkAudit checks that overrides set through the override
+// link of the demo site are in the audit log, by the browser's visitor ID
+// or, once signed in to the console, by the user's name.
+func TestOverrideLinkAudit(t *testing.T) {
+	const password = "correct horse battery staple"
+	st := flagontest.NewMemoryStore()
+	srv, err := server.New(context.Background(), st, &server.Options{
+		Demo: true, Logger: quiet, AdminPassword: password,
+		APITokens: []server.APIToken{{Name: "test", Secret: token}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		srv.Close()
+	})
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	get := func(path string) string {
+		t.Helper()
+		resp, err := hc.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	type entry struct{ actor, action, before, after string }
+	audit := func() []entry {
+		t.Helper()
+		code, _, body := do(t, "GET", ts.URL+"/api/v1/audit?target=new-home-page", token, "")
+		if code != http.StatusOK {
+			t.Fatalf("audit: %d %s", code, body)
+		}
+		var es []flagon.AuditEntry
+		if err := json.Unmarshal([]byte(body), &es); err != nil {
+			t.Fatalf("audit: %v: %s", err, body)
+		}
+		var out []entry
+		for _, e := range es {
+			if !strings.HasPrefix(e.Action, "override.browser.") {
+				continue
+			}
+			if e.Target != "new-home-page" || !strings.HasPrefix(e.Reason, "via link") {
+				t.Errorf("entry %+v: want target new-home-page and reason via link", e)
+			}
+			out = append(out, entry{e.Actor, e.Action, string(e.Before), string(e.After)})
+		}
+		return out
+	}
+	revBefore, err := st.Revision(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if body := get(flagonhttp.Link("new-home-page", true, time.Hour, "/")); !strings.Contains(body, `data-variant="new"`) {
+		t.Errorf("after the link, the demo page shows the classic home page")
+	}
+	u, _ := url.Parse(ts.URL)
+	visitor := ""
+	for _, c := range jar.Cookies(u) {
+		if c.Name == "flagon_demo_visitor" {
+			visitor = c.Value
+		}
+	}
+	if visitor == "" {
+		t.Fatal("no visitor cookie")
+	}
+	want := []entry{{"browser " + visitor, "override.browser.set", "", "true"}}
+	if got := audit(); !reflect.DeepEqual(got, want) {
+		t.Errorf("audit after the link:\n got %q\nwant %q", got, want)
+	}
+
+	// Signed in to the console, the entry names the user.
+	page := get("/admin/signin")
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	form := url.Values{"name": {"ann"}, "password": {password}}
+	if m != nil {
+		form.Set("csrf", html.UnescapeString(m[1]))
+	}
+	req, _ := http.NewRequest("POST", ts.URL+"/admin/signin", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", ts.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign in: %d", resp.StatusCode)
+	}
+	get(flagonhttp.Link("new-home-page", nil, 0, "/"))
+	want = append([]entry{{"ann", "override.browser.remove", "true", ""}}, want...)
+	if got := audit(); !reflect.DeepEqual(got, want) {
+		t.Errorf("audit after signing in and removing:\n got %q\nwant %q", got, want)
+	}
+	if rev, err := st.Revision(t.Context()); err != nil || rev != revBefore {
+		t.Errorf("revision %d (%v), want %d: browser overrides change no stored record", rev, err, revBefore)
 	}
 }
