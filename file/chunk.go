@@ -168,8 +168,14 @@ func decodeChunked(name string, data []byte, parts int) (*yaml.Node, []piece) {
 				b = append(b, "flags:\n"...)
 				text = append(b, text...)
 			}
-			var doc yaml.Node
-			if yaml.Unmarshal(text, &doc) != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+			doc, ok := fastDecode(text)
+			if !ok {
+				doc = new(yaml.Node)
+				if yaml.Unmarshal(text, doc) != nil {
+					return
+				}
+			}
+			if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 				return
 			}
 			root := doc.Content[0]

@@ -225,6 +225,9 @@ func (p *parser) parseRoot(root *yaml.Node, pieces []piece) flagon.Definitions {
 // recording why there is none.
 func (p *parser) decode(data []byte) *yaml.Node {
 	const empty = "the file is empty; write \"flags: {}\" for a file with no flags"
+	if doc, ok := fastDecode(data); ok {
+		return doc.Content[0]
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
