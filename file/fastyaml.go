@@ -332,7 +332,10 @@ func (p *fastParser) canStartPlain(i int) bool {
 	case c == '_' || c == '.' || c == '/' || c == '~' || c == '+' || c == '$' || c == '(' || c == '=':
 		return true
 	case c == '-':
-		return i+1 < len(p.src) && p.src[i+1] > ' ' && p.src[i+1] < 0x7f && p.src[i+1] != '#'
+		if i+1 < len(p.src) {
+			d := p.src[i+1]
+			return 'a' <= d && d <= 'z' || 'A' <= d && d <= 'Z' || '0' <= d && d <= '9' || d == '.'
+		}
 	}
 	return false
 }
