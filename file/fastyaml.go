@@ -11,7 +11,11 @@ import "go.yaml.in/yaml/v3"
 // plain scalars come from the YAML package itself ([yaml.Node.ShortTag]
 // resolves them as its parser does).
 //
-// fastDecode gives up on anything else: comments, anchors, aliases, tags,
+// Comments are skipped: whole comment lines, and comments after a value.
+// The nodes do not carry them, as the YAML package's would; this package
+// never reads them.
+//
+// fastDecode gives up on anything else: anchors, aliases, tags,
 // documents and directives, block scalars, single-quoted text, escapes,
 // keys that are quoted or hold other than [A-Za-z0-9_.-/], empty values,
 // lists at their key's indentation, scalars that continue on the next
@@ -103,6 +107,19 @@ func (p *fastParser) nextContent() (int, bool) {
 			p.pos = i
 			return -1, true
 		}
+		if p.src[i] == '#' {
+			// A comment line: skip it as if it were blank.
+			for i < len(p.src) && p.src[i] != '\n' {
+				if c := p.src[i]; c < ' ' && c != '\t' || c >= 0x7f {
+					return 0, false
+				}
+				i++
+			}
+			if i == len(p.src) {
+				p.pos = i
+				return -1, true
+			}
+		}
 		if p.src[i] != '\n' {
 			p.bol = p.pos
 			p.pos = i
@@ -118,6 +135,15 @@ func (p *fastParser) nextContent() (int, bool) {
 func (p *fastParser) endLine() bool {
 	for p.pos < len(p.src) && p.src[p.pos] == ' ' {
 		p.pos++
+	}
+	if p.pos < len(p.src) && p.src[p.pos] == '#' && p.pos > p.bol && p.src[p.pos-1] == ' ' {
+		// A comment to the end of the line.
+		for p.pos < len(p.src) && p.src[p.pos] != '\n' {
+			if c := p.src[p.pos]; c < ' ' && c != '\t' || c >= 0x7f {
+				return false
+			}
+			p.pos++
+		}
 	}
 	if p.pos == len(p.src) {
 		return true
@@ -351,6 +377,9 @@ func (p *fastParser) plain() *yaml.Node {
 		c := p.src[p.pos]
 		if c == '\n' {
 			break
+		}
+		if c == '#' && p.src[p.pos-1] == ' ' {
+			break // a comment follows the value
 		}
 		if c < ' ' || c >= 0x7f || c == '#' {
 			return nil

@@ -18,8 +18,10 @@ func sameTree(a, b *yaml.Node, at string) string {
 		}
 		return ""
 	}
-	fa := fmt.Sprintf("%v %v %q %q %q %q %q %q %d:%d %v", a.Kind, a.Style, a.Tag, a.Value, a.Anchor, a.HeadComment, a.LineComment, a.FootComment, a.Line, a.Column, a.Alias != nil)
-	fb := fmt.Sprintf("%v %v %q %q %q %q %q %q %d:%d %v", b.Kind, b.Style, b.Tag, b.Value, b.Anchor, b.HeadComment, b.LineComment, b.FootComment, b.Line, b.Column, b.Alias != nil)
+	// Comments are left out: fastDecode skips them, and this package
+	// never reads them.
+	fa := fmt.Sprintf("%v %v %q %q %q %d:%d %v", a.Kind, a.Style, a.Tag, a.Value, a.Anchor, a.Line, a.Column, a.Alias != nil)
+	fb := fmt.Sprintf("%v %v %q %q %q %d:%d %v", b.Kind, b.Style, b.Tag, b.Value, b.Anchor, b.Line, b.Column, b.Alias != nil)
 	if fa != fb {
 		return fmt.Sprintf("%s: fast %s, yaml %s", at, fa, fb)
 	}
@@ -69,8 +71,14 @@ var fastCases = []struct {
 	{"a: b\n\n  c\n", false},
 	{"a:\n- b\n", false},
 	{"a:\nb: c\n", false},
-	{"a: b # c\n", false},
-	{"# c\na: b\n", false},
+	{"a: b # c\n", true},
+	{"# c\na: b\n", true},
+	{"a:\n  # about b\n  b: c   # why\n\n# the end\n", true},
+	{"a: [x, y] # list\nb: \"q\" # quoted\n", true},
+	{"a: b#c\n", false},
+	{"a: \"b\"# c\n", false},
+	{"a: # c\n  b: d\n", false},
+	{"a: b # café\n", false},
 	{"a: &x b\nc: *x\n", false},
 	{"a: !!str b\n", false},
 	{"a: |\n  b\n", false},
