@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,153 +27,35 @@ import (
 
 	"github.com/flagon/flagon"
 	"github.com/flagon/flagon/flagonhttp"
+	"github.com/flagon/flagon/internal/browsertest"
 )
 
-const (
-	browserTimeout = 3 * time.Minute // a whole browser test
-	testPassword   = "correct horse battery"
-)
-
-// chromiumPath returns the chromium to drive, or skips the test.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("browser tests are skipped with -short")
-	}
-	p := os.Getenv("FLAGON_TEST_CHROMIUM")
-	if p == "" {
-		p = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("no chromium at %s (set FLAGON_TEST_CHROMIUM, or apt-get install chromium): browser tests skipped", p)
-	}
-	return p
-}
+const testPassword = "correct horse battery"
 
 // chrome is one headless browser on one harness.
 type chrome struct {
-	t    *testing.T
-	h    *harness
-	ctx  context.Context
-	mu   sync.Mutex
-	errs []string // console errors and exceptions
+	*browsertest.Browser
+	t *testing.T
+	h *harness
 }
 
 // newChrome starts a browser with its own profile for h, signed out.
 func newChrome(t *testing.T, h *harness) *chrome {
 	t.Helper()
-	exe := chromiumPath(t)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	base, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(base, opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancelCtx()
-		cancelAlloc()
-		cancelTimeout()
-	})
-	c := &chrome{t: t, h: h, ctx: ctx}
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	go func() {
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.IsException() {
-				c.mu.Lock()
-				c.errs = append(c.errs, m.String())
-				c.mu.Unlock()
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for _, e := range c.errs {
-			if strings.Contains(e, "favicon") {
-				continue
-			}
-			t.Errorf("browser console: %s", e)
-		}
-	})
-	return c
-}
-
-// do runs actions, failing the test on error.
-func (c *chrome) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	c.t.Helper()
-	if err := chromedp.Do(c.ctx, actions...); err != nil {
-		c.t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// submit runs an action that loads a new page (a click or key that sends
-// a form), and waits for the page.
-func (c *chrome) submit(what string, a chromedp.Action[chromedp.Void]) int64 {
-	c.t.Helper()
-	resp, err := chromedp.RunResponse(c.ctx, a)
-	if err != nil {
-		c.t.Fatalf("%s: %v", what, err)
-	}
-	if resp == nil {
-		c.t.Fatalf("%s: no page loaded", what)
-	}
-	return resp.Status
-}
-
-func (c *chrome) open(path string) {
-	c.t.Helper()
-	c.do("open "+path, chromedp.Navigate(c.h.srv.URL+path))
-}
-
-func (c *chrome) text(sel string) string {
-	c.t.Helper()
-	s, err := chromedp.Run(c.ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		c.t.Fatalf("text of %s: %v", sel, err)
-	}
-	return strings.TrimSpace(s)
-}
-
-func (c *chrome) eval(js string) string {
-	c.t.Helper()
-	s, err := chromedp.Run(c.ctx, chromedp.Evaluate[string](js))
-	if err != nil {
-		c.t.Fatalf("evaluate %s: %v", js, err)
-	}
-	return s
-}
-
-func (c *chrome) has(sel string) bool {
-	c.t.Helper()
-	return c.eval(fmt.Sprintf(`document.querySelector(%q) ? "yes" : "no"`, sel)) == "yes"
+	return &chrome{Browser: browsertest.Start(t, h.srv.URL), t: t, h: h}
 }
 
 // signIn signs in through the password page, typing into it.
 func (c *chrome) signIn(name string) {
 	c.t.Helper()
-	c.open("/admin/")
-	c.do("fill the sign-in form",
+	c.Open("/admin/")
+	c.Do("fill the sign-in form",
 		chromedp.WaitVisible(chromedp.ID("password")),
 		chromedp.SendKeys(chromedp.ID("name"), name),
 		chromedp.SendKeys(chromedp.ID("password"), testPassword),
 	)
-	c.submit("sign in", chromedp.Click(chromedp.CSS(`form[action$="signin"] button[type=submit]`)))
-	if got := c.text("h1"); got != "Overrides" {
+	c.Submit("sign in", chromedp.Click(chromedp.CSS(`form[action$="signin"] button[type=submit]`)))
+	if got := c.Text("h1"); got != "Overrides" {
 		c.t.Fatalf("after sign-in the page is %q, want the overrides page", got)
 	}
 }
@@ -185,10 +66,10 @@ func (c *chrome) tabTo(predicate string) {
 	c.t.Helper()
 	check := fmt.Sprintf(`(function(el){ return el ? !!(%s) : false })(document.activeElement) ? "yes" : "no"`, predicate)
 	for range 120 {
-		if c.eval(check) == "yes" {
+		if c.Eval(check) == "yes" {
 			return
 		}
-		c.do("press Tab", chromedp.KeyEvent(kb.Tab))
+		c.Do("press Tab", chromedp.KeyEvent(kb.Tab))
 	}
 	c.t.Fatalf("Tab never reached an element where %s", predicate)
 }
@@ -196,14 +77,14 @@ func (c *chrome) tabTo(predicate string) {
 // key presses keys on the focused element.
 func (c *chrome) key(keys string) {
 	c.t.Helper()
-	c.do("press keys", chromedp.KeyEvent(keys))
+	c.Do("press keys", chromedp.KeyEvent(keys))
 }
 
 // setCookie puts a cookie in the browser for the test server.
 func (c *chrome) setCookie(name, value string) {
 	c.t.Helper()
 	httpOnly := true
-	c.do("set cookie", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	c.Do("set cookie", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, network.SetCookie, network.SetCookieParams{
 			Name: name, Value: value, URL: c.h.srv.URL + "/", Path: "/", HTTPOnly: &httpOnly, SameSite: network.CookieSameSiteLax,
 		})
@@ -218,7 +99,7 @@ func (c *chrome) theme(dark bool) {
 	if dark {
 		v = "dark"
 	}
-	c.do("emulate "+v, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	c.Do("emulate "+v, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
 			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}, {Name: "prefers-reduced-motion", Value: "reduce"}},
 		})
@@ -242,18 +123,18 @@ func (c *chrome) shot(name string) {
 	}
 	// A sticky header lands mid-page in a full-page shot of a scrolled
 	// page: go to the top first.
-	c.eval(`window.scrollTo(0, 0), ""`)
+	c.Eval(`window.scrollTo(0, 0), ""`)
 	for _, dark := range []bool{false, true} {
 		c.theme(dark)
 		// A full-page capture draws sticky bars where the viewport was;
 		// a viewport as tall as the page keeps them at the top.
-		height, _ := strconv.ParseInt(c.eval(`String(document.documentElement.scrollHeight)`), 10, 64)
-		c.do("grow the viewport", chromedp.EmulateViewport(1280, max(height, 800)))
-		png, err := chromedp.Run(c.ctx, chromedp.CaptureScreenshot())
+		height, _ := strconv.ParseInt(c.Eval(`String(document.documentElement.scrollHeight)`), 10, 64)
+		c.Do("grow the viewport", chromedp.EmulateViewport(1280, max(height, 800)))
+		png, err := chromedp.Run(c.Context(), chromedp.CaptureScreenshot())
 		if err != nil {
 			c.t.Fatalf("screenshot %s: %v", name, err)
 		}
-		c.do("restore the viewport", chromedp.EmulateReset())
+		c.Do("restore the viewport", chromedp.EmulateReset())
 		file := name + "-light.png"
 		if dark {
 			file = name + "-dark.png"
@@ -281,32 +162,32 @@ func passwordHarness(t *testing.T, ho harnessOptions) *harness {
 func TestBrowserOverrideOn(t *testing.T) {
 	h := passwordHarness(t, harnessOptions{})
 	c := newChrome(t, h)
-	c.open("/")
-	if got := c.text("#home"); got != "the old home page" {
+	c.Open("/")
+	if got := c.Text("#home"); got != "the old home page" {
 		t.Fatalf("before: %q", got)
 	}
 	c.signIn("ann")
-	c.do("choose On", chromedp.Click(chromedp.CSS(`input[name="v.new-home-page"][value="on"]`)))
-	c.submit("save", chromedp.Click(chromedp.CSS(`#overrides-form button[type=submit]`)))
-	if got := c.text(".flash"); got != "Overrides saved." {
+	c.Do("choose On", chromedp.Click(chromedp.CSS(`input[name="v.new-home-page"][value="on"]`)))
+	c.Submit("save", chromedp.Click(chromedp.CSS(`#overrides-form button[type=submit]`)))
+	if got := c.Text(".flash"); got != "Overrides saved." {
 		t.Errorf("flash = %q", got)
 	}
-	if !c.has(`tr.overridden[data-flag="new-home-page"]`) {
+	if !c.Has(`tr.overridden[data-flag="new-home-page"]`) {
 		t.Error("the row is not marked overridden")
 	}
-	if got := c.text(`[data-now="new-home-page"]`); got != "true" {
+	if got := c.Text(`[data-now="new-home-page"]`); got != "true" {
 		t.Errorf("the page says this browser gets %q", got)
 	}
-	c.open("/")
-	if got := c.text("#home"); got != "the NEW home page" {
+	c.Open("/")
+	if got := c.Text("#home"); got != "the NEW home page" {
 		t.Fatalf("after: %q", got)
 	}
 	// Default clears it again.
-	c.open("/admin/overrides")
-	c.do("choose Default", chromedp.Click(chromedp.CSS(`input[name="v.new-home-page"][value=""]`)))
-	c.submit("save", chromedp.Click(chromedp.CSS(`#overrides-form button[type=submit]`)))
-	c.open("/")
-	if got := c.text("#home"); got != "the old home page" {
+	c.Open("/admin/overrides")
+	c.Do("choose Default", chromedp.Click(chromedp.CSS(`input[name="v.new-home-page"][value=""]`)))
+	c.Submit("save", chromedp.Click(chromedp.CSS(`#overrides-form button[type=submit]`)))
+	c.Open("/")
+	if got := c.Text("#home"); got != "the old home page" {
 		t.Fatalf("after Default: %q", got)
 	}
 }
@@ -329,41 +210,41 @@ func TestBrowserStaleOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.setCookie(flagonhttp.DefaultCookieName, v)
-	c.open("/admin/overrides")
-	c.do("see the stale section", chromedp.WaitVisible(chromedp.ID("stale")))
+	c.Open("/admin/overrides")
+	c.Do("see the stale section", chromedp.WaitVisible(chromedp.ID("stale")))
 	for _, key := range []string{"retired-flag", "new-home-page", "use-new-email-service"} {
-		if !c.has(fmt.Sprintf(`#stale tr[data-flag=%q]`, key)) {
+		if !c.Has(fmt.Sprintf(`#stale tr[data-flag=%q]`, key)) {
 			t.Errorf("%s is not listed as stale", key)
 		}
 	}
-	if c.has(`#stale tr[data-flag="max-items"]`) {
+	if c.Has(`#stale tr[data-flag="max-items"]`) {
 		t.Error("an active override is listed as stale")
 	}
-	bg := c.eval(`getComputedStyle(document.getElementById("stale")).backgroundColor`)
-	page := c.eval(`getComputedStyle(document.body).backgroundColor`)
+	bg := c.Eval(`getComputedStyle(document.getElementById("stale")).backgroundColor`)
+	page := c.Eval(`getComputedStyle(document.body).backgroundColor`)
 	if bg == page || bg == "rgba(0, 0, 0, 0)" {
 		t.Errorf("the stale section is not highlighted: background %s on %s", bg, page)
 	}
 	c.shot("overrides-stale")
 
-	c.submit("remove", chromedp.Click(chromedp.CSS(`#stale tr[data-flag="retired-flag"] button`)))
-	if got := c.text(".flash"); got != "Override removed." {
+	c.Submit("remove", chromedp.Click(chromedp.CSS(`#stale tr[data-flag="retired-flag"] button`)))
+	if got := c.Text(".flash"); got != "Override removed." {
 		t.Errorf("flash = %q", got)
 	}
-	if c.has(`#stale tr[data-flag="retired-flag"]`) {
+	if c.Has(`#stale tr[data-flag="retired-flag"]`) {
 		t.Error("retired-flag is still listed after Remove")
 	}
-	if !c.has(`#stale tr[data-flag="new-home-page"]`) {
+	if !c.Has(`#stale tr[data-flag="new-home-page"]`) {
 		t.Error("Remove removed the other stale entries too")
 	}
-	if got := c.text(`[data-now="max-items"]`); got != "50" {
+	if got := c.Text(`[data-now="max-items"]`); got != "50" {
 		t.Errorf("max-items after Remove = %q, want the override kept", got)
 	}
-	c.submit("clear all", chromedp.Click(chromedp.CSS(`.clear-all button`)))
-	if c.has("#stale") {
+	c.Submit("clear all", chromedp.Click(chromedp.CSS(`.clear-all button`)))
+	if c.Has("#stale") {
 		t.Error("stale section still shown after Clear all")
 	}
-	if got := c.text(`[data-now="max-items"]`); got != "10" {
+	if got := c.Text(`[data-now="max-items"]`); got != "10" {
 		t.Errorf("max-items after Clear all = %q, want the default", got)
 	}
 }
@@ -373,37 +254,37 @@ func TestBrowserStaleOverride(t *testing.T) {
 func TestBrowserRollout(t *testing.T) {
 	h := passwordHarness(t, harnessOptions{})
 	c := newChrome(t, h)
-	c.open("/")
-	before := strings.TrimPrefix(c.text("#checkout"), "checkout: ")
+	c.Open("/")
+	before := strings.TrimPrefix(c.Text("#checkout"), "checkout: ")
 	want, other := "express", "classic"
 	if before == "express" {
 		want, other = "classic", "express"
 	}
 	c.signIn("ann")
-	c.open("/admin/flags/checkout")
+	c.Open("/admin/flags/checkout")
 	pct := func(variant string) string {
 		return fmt.Sprintf(`input[name^="fall.split."][data-variant=%q]`, variant)
 	}
-	c.do("edit the rollout",
+	c.Do("edit the rollout",
 		chromedp.SetValue(chromedp.CSS(pct(want)), "100"),
 		chromedp.SetValue(chromedp.CSS(pct(other)), "0"),
 		chromedp.SendKeys(chromedp.ID("reason"), "roll out "+want+" to everyone"),
 	)
 	c.shot("flag-edit")
-	c.submit("save the flag", chromedp.Click(chromedp.CSS(`.save button[type=submit]`)))
-	if got := c.text(".flash"); got != "Flag saved." {
-		t.Fatalf("flash = %q; page: %s", got, c.text("main"))
+	c.Submit("save the flag", chromedp.Click(chromedp.CSS(`.save button[type=submit]`)))
+	if got := c.Text(".flash"); got != "Flag saved." {
+		t.Fatalf("flash = %q; page: %s", got, c.Text("main"))
 	}
 	h.waitFor(func(s *flagon.Snapshot) bool {
 		f, _ := s.Flag("checkout")
 		return len(f.Fallthrough.Split) > 0 && f.Fallthrough.Split[0].Percent != 10
 	})
-	c.open("/")
-	if got := c.text("#checkout"); got != "checkout: "+want {
+	c.Open("/")
+	if got := c.Text("#checkout"); got != "checkout: "+want {
 		t.Errorf("after the edit the page shows %q, want %s", got, want)
 	}
-	c.open("/admin/audit?flag=checkout")
-	if got := c.text(".audit-entry"); !strings.Contains(got, "ann") || !strings.Contains(got, "flag.update") || !strings.Contains(got, "roll out") {
+	c.Open("/admin/audit?flag=checkout")
+	if got := c.Text(".audit-entry"); !strings.Contains(got, "ann") || !strings.Contains(got, "flag.update") || !strings.Contains(got, "roll out") {
 		t.Errorf("audit entry = %q", got)
 	}
 }
@@ -413,31 +294,31 @@ func TestBrowserRollout(t *testing.T) {
 func TestBrowserKeyboard(t *testing.T) {
 	h := passwordHarness(t, harnessOptions{})
 	c := newChrome(t, h)
-	c.open("/admin/")
+	c.Open("/admin/")
 	c.tabTo(`el.id === "name"`)
 	c.key("kim")
 	c.tabTo(`el.id === "password"`)
 	c.key(testPassword)
-	c.submit("sign in with Enter", chromedp.KeyEvent(kb.Enter))
-	if got := c.text(".user"); !strings.HasPrefix(got, "kim") {
+	c.Submit("sign in with Enter", chromedp.KeyEvent(kb.Enter))
+	if got := c.Text(".user"); !strings.HasPrefix(got, "kim") {
 		t.Fatalf("signed in as %q", got)
 	}
 
 	// An override: Tab into the radio group, arrows to On, Space on Save.
 	c.tabTo(`el.name === "v.new-home-page"`)
 	c.key(kb.ArrowLeft + kb.ArrowLeft)
-	if got := c.eval(`document.querySelector('input[name="v.new-home-page"]:checked').value`); got != "on" {
+	if got := c.Eval(`document.querySelector('input[name="v.new-home-page"]:checked').value`); got != "on" {
 		t.Fatalf("arrows chose %q, want on", got)
 	}
 	c.tabTo(`el.matches("#overrides-form button[type=submit]")`)
-	c.submit("save with Space", chromedp.KeyEvent(" "))
-	c.open("/")
-	if got := c.text("#home"); got != "the NEW home page" {
+	c.Submit("save with Space", chromedp.KeyEvent(" "))
+	c.Open("/")
+	if got := c.Text("#home"); got != "the NEW home page" {
 		t.Fatalf("after the keyboard override: %q", got)
 	}
 
 	// A new flag, killed with Space, created with Enter.
-	c.open("/admin/flags/new")
+	c.Open("/admin/flags/new")
 	c.tabTo(`el.id === "key"`)
 	c.key("keyboard-flag")
 	c.tabTo(`el.id === "description"`)
@@ -446,9 +327,9 @@ func TestBrowserKeyboard(t *testing.T) {
 	c.key(" ")
 	c.tabTo(`el.id === "reason"`)
 	c.key("keyboard test")
-	c.submit("create with Enter", chromedp.KeyEvent(kb.Enter))
-	if got := c.text(".flash"); got != "Flag created." {
-		t.Fatalf("flash = %q; page: %s", got, c.text("main"))
+	c.Submit("create with Enter", chromedp.KeyEvent(kb.Enter))
+	if got := c.Text(".flash"); got != "Flag created." {
+		t.Fatalf("flash = %q; page: %s", got, c.Text("main"))
 	}
 	sf, err := h.store.Flag(context.Background(), "keyboard-flag")
 	if err != nil {
@@ -490,14 +371,14 @@ func TestBrowserTour(t *testing.T) {
 	h.waitFor(func(s *flagon.Snapshot) bool { f, _ := s.Flag("new-home-page"); return len(f.Rules) == 1 })
 
 	c := newChrome(t, h)
-	c.open("/admin/")
-	c.do("sign-in page", chromedp.WaitVisible(chromedp.ID("password")))
+	c.Open("/admin/")
+	c.Do("sign-in page", chromedp.WaitVisible(chromedp.ID("password")))
 	c.shot("signin")
 	c.signIn("ann")
-	c.do("choose an override", chromedp.Click(chromedp.CSS(`input[name="v.use-new-email-service"][value="on"]`)))
-	c.submit("save", chromedp.Click(chromedp.CSS(`#overrides-form button[type=submit]`)))
-	if got := c.text(".flash"); got != "Overrides saved." {
-		t.Errorf("flash = %q; page: %s", got, c.text("main"))
+	c.Do("choose an override", chromedp.Click(chromedp.CSS(`input[name="v.use-new-email-service"][value="on"]`)))
+	c.Submit("save", chromedp.Click(chromedp.CSS(`#overrides-form button[type=submit]`)))
+	if got := c.Text(".flash"); got != "Overrides saved." {
+		t.Errorf("flash = %q; page: %s", got, c.Text("main"))
 	}
 
 	pages := []struct{ path, name, h1 string }{
@@ -511,49 +392,49 @@ func TestBrowserTour(t *testing.T) {
 		{"/admin/audit", "audit", "Audit log"},
 	}
 	for _, p := range pages {
-		c.open(p.path)
-		if got := c.text("h1"); !strings.Contains(got, p.h1) {
+		c.Open(p.path)
+		if got := c.Text("h1"); !strings.Contains(got, p.h1) {
 			t.Errorf("%s: h1 = %q", p.path, got)
 		}
 		for _, dark := range []bool{false, true} {
 			c.theme(dark)
-			bg := c.eval(`getComputedStyle(document.body).backgroundColor`)
+			bg := c.Eval(`getComputedStyle(document.body).backgroundColor`)
 			if isDark := darkColor(bg); isDark != dark {
 				t.Errorf("%s: dark=%v but the background is %s", p.path, dark, bg)
 			}
 		}
 		c.theme(false)
 		if p.name == "audit" {
-			c.eval(`(document.querySelector(".audit details").open = true) && ""`)
+			c.Eval(`(document.querySelector(".audit details").open = true) && ""`)
 		}
 		c.shot(p.name)
 	}
 
 	// The theme toggle overrides the system preference.
-	c.open("/admin/flags")
+	c.Open("/admin/flags")
 	// With script the select applies itself on change (the Apply button
 	// is for browsers without script).
-	c.submit("choose dark", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	c.Submit("choose dark", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		_, err := chromedp.Evaluate[bool](`(s => { s.value = "dark"; s.dispatchEvent(new Event("change")); return true })(document.getElementById("theme-select"))`)(ctx, t)
 		return err
 	}))
-	if got := c.eval(`document.documentElement.dataset.theme || ""`); got != "dark" {
+	if got := c.Eval(`document.documentElement.dataset.theme || ""`); got != "dark" {
 		t.Errorf("after choosing dark, data-theme = %q", got)
 	}
-	if bg := c.eval(`getComputedStyle(document.body).backgroundColor`); !darkColor(bg) {
+	if bg := c.Eval(`getComputedStyle(document.body).backgroundColor`); !darkColor(bg) {
 		t.Errorf("dark theme chosen under a light system, but the background is %s", bg)
 	}
 
 	// A share link minted in the console works in the browser.
-	c.open("/admin/share")
-	c.do("pick", chromedp.SetValue(chromedp.ID("s-pick"), "max-items:many"))
-	c.submit("mint", chromedp.Click(chromedp.CSS(`form[action$="share"] button[type=submit]`)))
-	link := c.eval(`document.getElementById("minted-link").value`)
+	c.Open("/admin/share")
+	c.Do("pick", chromedp.SetValue(chromedp.ID("s-pick"), "max-items:many"))
+	c.Submit("mint", chromedp.Click(chromedp.CSS(`form[action$="share"] button[type=submit]`)))
+	link := c.Eval(`document.getElementById("minted-link").value`)
 	if !strings.Contains(link, "/features/max-items?") {
 		t.Fatalf("minted link = %q", link)
 	}
-	c.do("open the share link", chromedp.Navigate(link))
-	if got := c.text("#items"); got != "items: 50" {
+	c.Do("open the share link", chromedp.Navigate(link))
+	if got := c.Text("#items"); got != "items: 50" {
 		t.Errorf("after the share link: %q", got)
 	}
 }

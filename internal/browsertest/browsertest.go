@@ -91,6 +91,10 @@ func Start(t *testing.T, base string) *Browser {
 	return b
 }
 
+// Context returns the browser's context, for chromedp actions the methods
+// do not cover.
+func (b *Browser) Context() context.Context { return b.ctx }
+
 // Do runs actions, failing the test on error.
 func (b *Browser) Do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
