@@ -39,6 +39,8 @@ type FieldError struct {
 	Msg      string
 }
 
+// Error returns "file:line: flag "key": field: message", leaving out the
+// parts that are unknown.
 func (e *FieldError) Error() string {
 	var b strings.Builder
 	if e.File != "" {
@@ -75,6 +77,8 @@ func (e *FieldError) Unwrap() error { return ErrInvalid }
 // FieldErrors is a list of validation errors.
 type FieldErrors []*FieldError
 
+// Error returns the one error's message, or a count followed by each
+// message on its own line.
 func (es FieldErrors) Error() string {
 	switch len(es) {
 	case 0:

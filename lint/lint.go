@@ -34,6 +34,7 @@ type Ref struct {
 	Line int
 }
 
+// String returns "file:line".
 func (r Ref) String() string { return fmt.Sprintf("%s:%d", r.File, r.Line) }
 
 // Kind classifies a finding.
@@ -54,6 +55,7 @@ type Finding struct {
 	Msg  string
 }
 
+// String returns the finding as lint prints it: where, what, and the kind.
 func (f Finding) String() string {
 	if len(f.Refs) > 0 {
 		return fmt.Sprintf("%s: %s (%s)", f.Refs[0], f.Msg, f.Kind)
