@@ -480,8 +480,10 @@ func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *reque
 	type change struct {
 		key    string
 		value  any
+		d      time.Duration // how long the override lasts
 		remove bool
 	}
+	capped := false // a flag's policy shortened the chosen duration
 	var changes []change
 	posted := map[string]string{}
 	errs := map[string]string{}
@@ -515,12 +517,18 @@ func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *reque
 			errs["duration"] = "Choose how long the overrides last."
 			continue
 		}
-		cv, err := c.policy.Check(r, snap, key, v, dur)
+		// One duration serves the whole form; a flag whose policy allows
+		// less gets its longest instead, and the page says so.
+		d := dur
+		if f, ok := snap.Flag(key); ok && d > f.Override.EffectiveMaxDuration() {
+			d, capped = f.Override.EffectiveMaxDuration(), true
+		}
+		cv, err := c.policy.Check(r, snap, key, v, d)
 		if err != nil {
 			errs[key] = policyMessage(err)
 			continue
 		}
-		changes = append(changes, change{key: key, value: cv})
+		changes = append(changes, change{key: key, value: cv, d: d})
 	}
 	if len(errs) > 0 {
 		c.renderOverrides(w, r, q, http.StatusBadRequest, posted, errs, durSecs)
@@ -537,7 +545,7 @@ func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *reque
 			if ch.remove {
 				err = c.opts.Store.DeleteUserOverride(ctx, q.principal.Name, ch.key, c.change(q, "override removed in the console"))
 			} else {
-				o := flagon.Override{Value: ch.value, Source: flagonhttp.SourceUser, SetAt: now, ExpiresAt: now.Add(dur)}
+				o := flagon.Override{Value: ch.value, Source: flagonhttp.SourceUser, SetAt: now, ExpiresAt: now.Add(ch.d)}
 				err = c.opts.Store.SetUserOverride(ctx, q.principal.Name, ch.key, o, c.change(q, "override set in the console"))
 			}
 			if err != nil {
@@ -557,7 +565,7 @@ func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *reque
 				delete(entries, ch.key)
 				continue
 			}
-			entries[ch.key] = flagonhttp.Entry{Flag: ch.key, Value: ch.value, SetAt: now, ExpiresAt: now.Add(dur)}
+			entries[ch.key] = flagonhttp.Entry{Flag: ch.key, Value: ch.value, SetAt: now, ExpiresAt: now.Add(ch.d)}
 		}
 		if err := c.writeCookie(w, r, entries); err != nil {
 			errs["duration"] = err.Error()
@@ -580,7 +588,11 @@ func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *reque
 	for _, ch := range changes {
 		c.log.Info("admin: override", "scope", scope, "user", q.principal.Name, "flag", ch.key, "value", ch.value, "removed", ch.remove)
 	}
-	c.redirect(w, r, q, backToOverrides(r), "saved")
+	done := "saved"
+	if capped {
+		done = "saved-capped"
+	}
+	c.redirect(w, r, q, backToOverrides(r), done)
 }
 
 // writeCookie writes the override cookie holding entries.

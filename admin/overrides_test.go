@@ -269,15 +269,26 @@ func TestPolicyMaxDuration(t *testing.T) {
 	mustNotContain(t, r.body, `<option value="few">`)
 	form := formOf(t, r.body, "/overrides")
 	form.Set("v.max-items", "many")
+	// A day is longer than the policy allows: the override lasts the
+	// policy's two hours, and the page says the duration was shortened.
 	form.Set("duration", "86400")
 	r = b.post("/admin/overrides", form)
-	if r.status != http.StatusBadRequest {
-		t.Fatalf("status %d", r.status)
+	if r.status != http.StatusSeeOther || !strings.Contains(r.location, "done=saved-capped") {
+		t.Fatalf("past the maximum: %d to %q: %s", r.status, r.location, snippet(r.body))
 	}
-	mustContain(t, r.body, "That duration is not allowed for this flag")
-	form.Set("duration", "3600")
+	mustContain(t, b.follow(r).body, "they last as long as it allows")
+	es := b.cookieEntries()
+	if len(es) != 1 || es[0].Flag != "max-items" || es[0].ExpiresAt.Sub(es[0].SetAt) != 2*time.Hour {
+		t.Fatalf("cookie entries = %+v, want max-items for 2h", es)
+	}
+	form.Set("v.max-items", "")
 	if r = b.post("/admin/overrides", form); r.status != http.StatusSeeOther {
-		t.Fatalf("within the maximum: %d %s", r.status, snippet(r.body))
+		t.Fatalf("remove: %d %s", r.status, snippet(r.body))
+	}
+	form.Set("v.max-items", "many")
+	form.Set("duration", "3600")
+	if r = b.post("/admin/overrides", form); r.status != http.StatusSeeOther || !strings.Contains(r.location, "done=saved&") && !strings.HasSuffix(r.location, "done=saved") {
+		t.Fatalf("within the maximum: %d to %q %s", r.status, r.location, snippet(r.body))
 	}
 	form.Set("v.max-items", "few")
 	if r = b.post("/admin/overrides", form); r.status != http.StatusBadRequest {

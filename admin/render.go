@@ -140,6 +140,7 @@ func (c *Console) newPage(r *http.Request, title, nav string, data any) *page {
 // ask for, by code; codes keep arbitrary text out of URLs.
 var doneMessages = map[string]string{
 	"saved":            "Overrides saved.",
+	"saved-capped":     "Overrides saved; where a flag allows shorter overrides than you chose, they last as long as it allows.",
 	"removed":          "Override removed.",
 	"cleared":          "All overrides cleared.",
 	"user-saved":       "Override saved.",
