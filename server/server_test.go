@@ -26,6 +26,7 @@ import (
 	"github.com/flagon/flagon/flagonhttp"
 	"github.com/flagon/flagon/flagontest"
 	"github.com/flagon/flagon/postgres"
+	"github.com/flagon/flagon/remote"
 	"github.com/flagon/flagon/server"
 	"github.com/flagon/flagon/sqlite"
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -471,5 +472,45 @@ func TestOverrideLinkAudit(t *testing.T) {
 	}
 	if rev, err := st.Revision(t.Context()); err != nil || rev != revBefore {
 		t.Errorf("revision %d (%v), want %d: browser overrides change no stored record", rev, err, revBefore)
+	}
+}
+
+// TestRemoteFollowsServe shows issue 6's last "done when" against the real
+// server: a remote source on another "instance" follows a write made
+// through the REST API, at once over the event stream and within one
+// interval by polling.
+func TestRemoteFollowsServe(t *testing.T) {
+	_, ts := newServer(t, flagontest.NewMemoryStore(), true)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	stream, err := remote.New(ctx, ts.URL, &remote.Options{Stream: true, PollInterval: time.Hour, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	poll, err := remote.New(ctx, ts.URL, &remote.Options{PollInterval: 50 * time.Millisecond, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer poll.Close()
+	for _, src := range []flagon.Source{stream, poll} {
+		if !src.Snapshot().Has("new-home-page") {
+			t.Fatal("a remote source did not start with the server's flags")
+		}
+	}
+
+	code, _, body := do(t, "PUT", ts.URL+"/api/v1/flags/brand-new", token, `{"description":"made on the server","default":"on"}`)
+	if code != 200 {
+		t.Fatalf("create = %d %s", code, body)
+	}
+	for name, src := range map[string]flagon.Source{"stream": stream, "poll": poll} {
+		if _, err := flagon.WaitFor(ctx, src, func(s *flagon.Snapshot) bool { return s.Has("brand-new") }); err != nil {
+			t.Errorf("%s: the remote source never saw the new flag: %v", name, err)
+		}
+		c := flagon.NewClient(src, &flagon.Options{Logger: quiet})
+		if !c.Bool(context.Background(), "brand-new", false) {
+			t.Errorf("%s: brand-new is not on", name)
+		}
+		c.Close()
 	}
 }
