@@ -19,6 +19,27 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// scanner is what *sql.Row and *sql.Rows share.
+type scanner interface{ Scan(...any) error }
+
+// queryAll runs query on q and scans every row it returns with scan.
+func queryAll[T any](ctx context.Context, q querier, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // Load implements flagon.Store.
 func (s *Store) Load(ctx context.Context) (flagon.Definitions, int64, error) {
 	var (
@@ -76,27 +97,15 @@ func (s *Store) flags(ctx context.Context, q querier, liveOnly bool) ([]flagon.S
 		query += ` WHERE archived = ?`
 		args = append(args, false)
 	}
-	rows, err := q.QueryContext(ctx, s.q(query), args...)
+	out, err := queryAll(ctx, q, s.q(query), args, scanFlag)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []flagon.StoredFlag
-	for rows.Next() {
-		f, err := scanFlag(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b flagon.StoredFlag) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
 }
 
-func scanFlag(row interface{ Scan(...any) error }) (flagon.StoredFlag, error) {
+func scanFlag(row scanner) (flagon.StoredFlag, error) {
 	var (
 		f    flagon.StoredFlag
 		key  string
@@ -258,27 +267,15 @@ func (s *Store) Audiences(ctx context.Context) ([]flagon.StoredAudience, error) 
 const audienceColumns = `name, version, data, updated_at`
 
 func (s *Store) audiences(ctx context.Context, q querier) ([]flagon.StoredAudience, error) {
-	rows, err := q.QueryContext(ctx, s.q(`SELECT `+audienceColumns+` FROM flagon_audiences`))
+	out, err := queryAll(ctx, q, s.q(`SELECT `+audienceColumns+` FROM flagon_audiences`), nil, scanAudience)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []flagon.StoredAudience
-	for rows.Next() {
-		a, err := scanAudience(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b flagon.StoredAudience) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
-func scanAudience(row interface{ Scan(...any) error }) (flagon.StoredAudience, error) {
+func scanAudience(row scanner) (flagon.StoredAudience, error) {
 	var (
 		a    flagon.StoredAudience
 		name string

@@ -129,21 +129,9 @@ const overrideColumns = `user_name, flag, value_type, value, source, set_at, exp
 // ending in AND.
 func (s *Store) overrides(ctx context.Context, q querier, where string, args ...any) ([]flagon.UserOverride, error) {
 	args = append(args, s.d.Time(Now()))
-	rows, err := q.QueryContext(ctx, s.q(`SELECT `+overrideColumns+` FROM flagon_user_overrides
-		WHERE `+where+`(expires_at IS NULL OR expires_at > ?)`), args...)
+	out, err := queryAll(ctx, q, s.q(`SELECT `+overrideColumns+` FROM flagon_user_overrides
+		WHERE `+where+`(expires_at IS NULL OR expires_at > ?)`), args, scanOverride)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []flagon.UserOverride
-	for rows.Next() {
-		uo, err := scanOverride(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, uo)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b flagon.UserOverride) int {
@@ -155,7 +143,7 @@ func (s *Store) overrides(ctx context.Context, q querier, where string, args ...
 	return out, nil
 }
 
-func scanOverride(row interface{ Scan(...any) error }) (flagon.UserOverride, error) {
+func scanOverride(row scanner) (flagon.UserOverride, error) {
 	var (
 		uo   flagon.UserOverride
 		typ  string
@@ -234,7 +222,7 @@ func (s *Store) DeleteUserOverride(ctx context.Context, user, flag string, c fla
 
 const shareColumns = `id, flag, value_type, value, duration_ns, expires_at, created_at, created_by, revoked`
 
-func scanShareToken(row interface{ Scan(...any) error }) (flagon.ShareToken, error) {
+func scanShareToken(row scanner) (flagon.ShareToken, error) {
 	var (
 		t    flagon.ShareToken
 		typ  string
@@ -305,20 +293,9 @@ func (s *Store) ShareToken(ctx context.Context, id string) (flagon.ShareToken, e
 func (s *Store) ShareTokens(ctx context.Context) ([]flagon.ShareToken, error) {
 	var out []flagon.ShareToken
 	err := s.retry(ctx, func() error {
-		out = nil
-		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+shareColumns+` FROM flagon_share_tokens`))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			t, err := scanShareToken(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, t)
-		}
-		return rows.Err()
+		var err error
+		out, err = queryAll(ctx, s.db, s.q(`SELECT `+shareColumns+` FROM flagon_share_tokens`), nil, scanShareToken)
+		return err
 	})
 	if err != nil {
 		return nil, s.errf("list share tokens", err)
@@ -390,29 +367,9 @@ func (s *Store) Audit(ctx context.Context, q flagon.AuditQuery) ([]flagon.AuditE
 	args = append(args, limit)
 	var out []flagon.AuditEntry
 	err := s.retry(ctx, func() error {
-		out = nil
-		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				e             flagon.AuditEntry
-				before, after sql.NullString
-			)
-			if err := rows.Scan(&e.ID, scanTime{&e.Time}, &e.Actor, &e.Action, &e.Target, &e.Environment, &e.Reason, &before, &after, &e.Revision); err != nil {
-				return err
-			}
-			if before.Valid {
-				e.Before = []byte(before.String)
-			}
-			if after.Valid {
-				e.After = []byte(after.String)
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
+		var err error
+		out, err = queryAll(ctx, s.db, s.q(query), args, scanAudit)
+		return err
 	})
 	if err != nil {
 		return nil, s.errf("audit", err)
@@ -506,4 +463,22 @@ func (s *Store) AppendAudit(ctx context.Context, e flagon.AuditEntry) error {
 		return s.errf("append audit", err)
 	}
 	return nil
+}
+
+// scanAudit reads one audit row.
+func scanAudit(row scanner) (flagon.AuditEntry, error) {
+	var (
+		e             flagon.AuditEntry
+		before, after sql.NullString
+	)
+	if err := row.Scan(&e.ID, scanTime{&e.Time}, &e.Actor, &e.Action, &e.Target, &e.Environment, &e.Reason, &before, &after, &e.Revision); err != nil {
+		return e, err
+	}
+	if before.Valid {
+		e.Before = []byte(before.String)
+	}
+	if after.Valid {
+		e.After = []byte(after.String)
+	}
+	return e, nil
 }
