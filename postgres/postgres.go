@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"strconv"
@@ -155,7 +154,7 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.channel = channelFor(s.schema)
 	}
 	d := s.dialect()
-	ms, err := sqlstore.ReadMigrations(mustSub(migrationFiles, "migrations"))
+	ms, err := sqlstore.ReadMigrations(migrationFiles, "migrations")
 	if err != nil {
 		return fail("%w", err)
 	}
@@ -171,14 +170,6 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s.hub.Seen(rev)
 	return s, nil
-}
-
-func mustSub(fsys fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(err) // the directory is embedded
-	}
-	return sub
 }
 
 // channelFor returns the notification channel of a schema: an identifier

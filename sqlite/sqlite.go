@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"strings"
@@ -141,7 +140,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, openError(path, err)
 	}
-	ms, err := sqlstore.ReadMigrations(mustSub(migrationFiles, "migrations"))
+	ms, err := sqlstore.ReadMigrations(migrationFiles, "migrations")
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -165,14 +164,6 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.hub.Seen(rev)
 	return s, nil
-}
-
-func mustSub(fsys fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(err) // the directory is embedded
-	}
-	return sub
 }
 
 // dsn returns the driver's name for path: WAL, the busy timeout, and

@@ -40,6 +40,16 @@ func queryAll[T any](ctx context.Context, q querier, query string, args []any, s
 	return out, rows.Err()
 }
 
+// queryOne runs query on q and scans its one row with scan; no row is
+// flagon.ErrNotFound.
+func queryOne[T any](ctx context.Context, q querier, query string, args []any, scan func(scanner) (T, error)) (T, error) {
+	v, err := scan(q.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, flagon.ErrNotFound
+	}
+	return v, err
+}
+
 // Load implements flagon.Store.
 func (s *Store) Load(ctx context.Context) (flagon.Definitions, int64, error) {
 	var (
@@ -138,11 +148,7 @@ func (s *Store) Flag(ctx context.Context, key string) (flagon.StoredFlag, error)
 
 // flag returns the flag with the given key, or flagon.ErrNotFound.
 func (s *Store) flag(ctx context.Context, q querier, key string) (flagon.StoredFlag, error) {
-	f, err := scanFlag(q.QueryRowContext(ctx, s.q(`SELECT `+flagColumns+` FROM flagon_flags WHERE key = ?`), key))
-	if errors.Is(err, sql.ErrNoRows) {
-		return f, flagon.ErrNotFound
-	}
-	return f, err
+	return queryOne(ctx, q, s.q(`SELECT `+flagColumns+` FROM flagon_flags WHERE key = ?`), []any{key}, scanFlag)
 }
 
 // PutFlag implements flagon.Store.
@@ -293,11 +299,7 @@ func scanAudience(row scanner) (flagon.StoredAudience, error) {
 }
 
 func (s *Store) audience(ctx context.Context, q querier, name string) (flagon.StoredAudience, error) {
-	a, err := scanAudience(q.QueryRowContext(ctx, s.q(`SELECT `+audienceColumns+` FROM flagon_audiences WHERE name = ?`), name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, flagon.ErrNotFound
-	}
-	return a, err
+	return queryOne(ctx, q, s.q(`SELECT `+audienceColumns+` FROM flagon_audiences WHERE name = ?`), []any{name}, scanAudience)
 }
 
 // PutAudience implements flagon.Store.

@@ -19,9 +19,13 @@ type Migration struct {
 	SQL     string
 }
 
-// ReadMigrations reads the .sql files of fsys's root directory, sorted by
-// version.
-func ReadMigrations(fsys fs.FS) ([]Migration, error) {
+// ReadMigrations reads the .sql files of directory dir of fsys (such as an
+// embedded "migrations" folder), sorted by version.
+func ReadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
+	fsys, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
 	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return nil, err

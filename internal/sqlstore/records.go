@@ -162,12 +162,8 @@ func scanOverride(row scanner) (flagon.UserOverride, error) {
 
 // userOverride returns one override, expired or not, or flagon.ErrNotFound.
 func (s *Store) userOverride(ctx context.Context, q querier, user, flag string) (flagon.UserOverride, error) {
-	uo, err := scanOverride(q.QueryRowContext(ctx, s.q(`SELECT `+overrideColumns+` FROM flagon_user_overrides
-		WHERE user_name = ? AND flag = ?`), user, flag))
-	if errors.Is(err, sql.ErrNoRows) {
-		return uo, flagon.ErrNotFound
-	}
-	return uo, err
+	return queryOne(ctx, q, s.q(`SELECT `+overrideColumns+` FROM flagon_user_overrides
+		WHERE user_name = ? AND flag = ?`), []any{user, flag}, scanOverride)
 }
 
 // SetUserOverride implements flagon.Store. An empty Source becomes
@@ -242,11 +238,7 @@ func scanShareToken(row scanner) (flagon.ShareToken, error) {
 }
 
 func (s *Store) shareToken(ctx context.Context, q querier, id string) (flagon.ShareToken, error) {
-	t, err := scanShareToken(q.QueryRowContext(ctx, s.q(`SELECT `+shareColumns+` FROM flagon_share_tokens WHERE id = ?`), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, flagon.ErrNotFound
-	}
-	return t, err
+	return queryOne(ctx, q, s.q(`SELECT `+shareColumns+` FROM flagon_share_tokens WHERE id = ?`), []any{id}, scanShareToken)
 }
 
 // CreateShareToken implements flagon.Store. A zero CreatedAt becomes the
