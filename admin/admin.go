@@ -25,10 +25,18 @@ type Options struct {
 	// as the application.
 	Client *flagon.Client
 
-	// Store, if set, makes flags editable and keeps per-login overrides,
-	// share links and the audit log. Nil shows flags read-only, with
-	// ReadOnlyNote saying why.
+	// Store, if set, makes flags and audiences editable. Nil shows them
+	// read-only, with ReadOnlyNote saying why.
 	Store flagon.Store
+	// Audit, if set, is the audit log the console shows and appends the
+	// browser overrides it sets to; usually the same value as Store.
+	Audit flagon.AuditLog
+	// UserOverrides, if set, keeps per-login overrides; ShareTokens, if
+	// set, lists share links and lets them be revoked. Usually both are
+	// the same value as Store (sqlite.Store and postgres.Store are all
+	// four).
+	UserOverrides flagonhttp.UserOverrideStore
+	ShareTokens   flagonhttp.ShareTokenStore
 	// ReadOnlyNote says where flags come from when Store is nil, such as
 	// "flags come from the config file flags.yaml; edit it and it
 	// reloads". Empty means DefaultReadOnlyNote.

@@ -74,8 +74,8 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, q *request) 
 		c.render(w, http.StatusBadRequest, "audit", p)
 		return
 	}
-	if c.opts.Store != nil {
-		entries, err := c.opts.Store.Audit(r.Context(), aq)
+	if c.opts.Audit != nil {
+		entries, err := c.opts.Audit.Audit(r.Context(), aq)
 		if err != nil {
 			c.serverError(w, r, "read the audit log", err)
 			return

@@ -349,7 +349,7 @@ func TestBrowserTour(t *testing.T) {
 	now := time.Now()
 	ch := flagon.Change{Actor: "lee", Reason: "beta testers"}
 	for _, u := range []string{"lee", "sam"} {
-		if err := h.store.SetUserOverride(ctx, u, "new-home-page", flagon.Override{Value: true, SetAt: now, ExpiresAt: now.Add(72 * time.Hour)}, ch); err != nil {
+		if err := h.store.SetUserOverride(ctx, flagonhttp.UserOverride{User: u, Flag: "new-home-page", Override: flagon.Override{Value: true, SetAt: now, ExpiresAt: now.Add(72 * time.Hour)}}, ch); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -207,8 +207,8 @@ func (c *Console) renderFlag(w http.ResponseWriter, r *http.Request, q *request,
 		ff.addBlanks()
 	}
 	d := &flagData{Form: ff, Stored: sf}
-	if c.opts.Store != nil && !ff.New {
-		d.History, err = c.opts.Store.Audit(ctx, flagon.AuditQuery{Target: ff.Key, Limit: 10})
+	if c.opts.Audit != nil && !ff.New {
+		d.History, err = c.opts.Audit.Audit(ctx, flagon.AuditQuery{Target: ff.Key, Limit: 10})
 		if err != nil {
 			c.log.Warn("admin: read flag history", "flag", ff.Key, "err", err)
 		}

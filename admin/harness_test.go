@@ -111,9 +111,9 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 		ReadOnlyNote: "flags come from the config file flags.yaml; edit it and it reloads",
 	}
 	if h.store != nil {
-		opts.Store = h.store
+		opts.Store, opts.Audit, opts.UserOverrides, opts.ShareTokens = h.store, h.store, h.store, h.store
 		h.httpOpt.UserOverrides = UserOverrides(h.store, headerAuth)
-		h.httpOpt.TokenRevoked = TokenRevoked(h.store)
+		h.httpOpt.TokenRevoked = flagonhttp.TokenRevokedIn(h.store)
 	}
 	switch {
 	case ho.noAuth:

@@ -150,10 +150,10 @@ func (c *Console) cookieEntries(r *http.Request, snap *flagon.Snapshot) ([]scope
 // loginEntries returns the principal's stored overrides, each checked
 // against snap.
 func (c *Console) loginEntries(ctx context.Context, user string, snap *flagon.Snapshot) ([]scopeEntry, error) {
-	if c.opts.Store == nil {
+	if c.opts.UserOverrides == nil {
 		return nil, nil
 	}
-	m, err := c.opts.Store.UserOverrides(ctx, user)
+	m, err := c.opts.UserOverrides.UserOverrides(ctx, user)
 	if err != nil {
 		return nil, err
 	}
@@ -197,10 +197,10 @@ func overridesOf(es []scopeEntry, source string) flagon.OverrideMap {
 // defaultChange reports, from the audit log, whether the default variant
 // of a flag changed in this environment since t, and how.
 func (c *Console) defaultChange(ctx context.Context, key string, t time.Time) string {
-	if c.opts.Store == nil || t.IsZero() {
+	if c.opts.Audit == nil || t.IsZero() {
 		return ""
 	}
-	entries, err := c.opts.Store.Audit(ctx, flagon.AuditQuery{Target: key, Since: t, Limit: 50})
+	entries, err := c.opts.Audit.Audit(ctx, flagon.AuditQuery{Target: key, Since: t, Limit: 50})
 	if err != nil {
 		c.log.Warn("admin: read audit", "flag", key, "err", err)
 		return ""
@@ -262,7 +262,7 @@ func (c *Console) renderOverrides(w http.ResponseWriter, r *http.Request, q *req
 		c.serverError(w, r, "read your login's overrides", err)
 		return
 	}
-	if c.opts.Store == nil {
+	if c.opts.UserOverrides == nil {
 		d.LoginNote = "Overrides for your login need a store: " + c.readNote + "."
 	}
 	layers := layered{overridesOf(cookie, flagonhttp.SourceCookie), overridesOf(login, flagonhttp.SourceUser)}
@@ -311,7 +311,7 @@ func (c *Console) renderOverrides(w http.ResponseWriter, r *http.Request, q *req
 		} else {
 			row.Overridable = true
 		}
-		if d.Scope == scopeLogin && c.opts.Store == nil {
+		if d.Scope == scopeLogin && c.opts.UserOverrides == nil {
 			row.Overridable, row.Locked = false, ""
 		}
 		e, has := byFlag[key]
@@ -460,7 +460,7 @@ func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *reque
 
 	var current []scopeEntry
 	if scope == scopeLogin {
-		if c.opts.Store == nil {
+		if c.opts.UserOverrides == nil {
 			c.renderError(w, r, http.StatusConflict, "Read-only", "Overrides for your login need a store: "+c.readNote+".")
 			return
 		}
@@ -543,10 +543,10 @@ func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *reque
 		for _, ch := range changes {
 			var err error
 			if ch.remove {
-				err = c.opts.Store.DeleteUserOverride(ctx, q.principal.Name, ch.key, c.change(q, "override removed in the console"))
+				err = c.opts.UserOverrides.DeleteUserOverride(ctx, q.principal.Name, ch.key, c.change(q, "override removed in the console"))
 			} else {
 				o := flagon.Override{Value: ch.value, Source: flagonhttp.SourceUser, SetAt: now, ExpiresAt: now.Add(ch.d)}
-				err = c.opts.Store.SetUserOverride(ctx, q.principal.Name, ch.key, o, c.change(q, "override set in the console"))
+				err = c.opts.UserOverrides.SetUserOverride(ctx, flagonhttp.UserOverride{User: q.principal.Name, Flag: ch.key, Override: o}, c.change(q, "override set in the console"))
 			}
 			if err != nil {
 				c.serverError(w, r, "save your login's overrides", err)
@@ -633,11 +633,11 @@ func policyMessage(err error) string {
 func (c *Console) removeOverride(w http.ResponseWriter, r *http.Request, q *request) {
 	key := r.PostForm.Get("flag")
 	if r.PostForm.Get("scope") == scopeLogin {
-		if c.opts.Store == nil {
+		if c.opts.UserOverrides == nil {
 			c.renderError(w, r, http.StatusConflict, "Read-only", "Overrides for your login need a store: "+c.readNote+".")
 			return
 		}
-		if err := c.opts.Store.DeleteUserOverride(r.Context(), q.principal.Name, key, c.change(q, "override removed in the console")); err != nil {
+		if err := c.opts.UserOverrides.DeleteUserOverride(r.Context(), q.principal.Name, key, c.change(q, "override removed in the console")); err != nil {
 			c.serverError(w, r, "remove the override", err)
 			return
 		}
@@ -667,17 +667,17 @@ func (c *Console) removeOverride(w http.ResponseWriter, r *http.Request, q *requ
 // clearOverrides removes every override of a scope.
 func (c *Console) clearOverrides(w http.ResponseWriter, r *http.Request, q *request) {
 	if r.PostForm.Get("scope") == scopeLogin {
-		if c.opts.Store == nil {
+		if c.opts.UserOverrides == nil {
 			c.renderError(w, r, http.StatusConflict, "Read-only", "Overrides for your login need a store: "+c.readNote+".")
 			return
 		}
-		m, err := c.opts.Store.UserOverrides(r.Context(), q.principal.Name)
+		m, err := c.opts.UserOverrides.UserOverrides(r.Context(), q.principal.Name)
 		if err != nil {
 			c.serverError(w, r, "read your login's overrides", err)
 			return
 		}
 		for key := range m {
-			if err := c.opts.Store.DeleteUserOverride(r.Context(), q.principal.Name, key, c.change(q, "overrides cleared in the console")); err != nil {
+			if err := c.opts.UserOverrides.DeleteUserOverride(r.Context(), q.principal.Name, key, c.change(q, "overrides cleared in the console")); err != nil {
 				c.serverError(w, r, "clear your login's overrides", err)
 				return
 			}
@@ -710,7 +710,7 @@ type browserChange struct {
 // written already. The console does not call Overrides.OnOverride, which
 // is the override link's.
 func (c *Console) auditBrowser(ctx context.Context, q *request, changes []browserChange) {
-	if c.opts.Store == nil {
+	if c.opts.Audit == nil {
 		return
 	}
 	for _, ch := range changes {
@@ -726,7 +726,7 @@ func (c *Console) auditBrowser(ctx context.Context, q *request, changes []browse
 			e.After, err = valueJSON(ch.after)
 		}
 		if err == nil {
-			err = c.opts.Store.AppendAudit(ctx, e)
+			err = c.opts.Audit.AppendAudit(ctx, e)
 		}
 		if err != nil {
 			c.log.Error("admin: audit a browser override", "flag", ch.flag, "user", q.principal.Name, "action", e.Action, "err", err)

@@ -88,6 +88,7 @@ type page struct {
 	Environment  string
 	Production   bool
 	HasStore     bool
+	HasAudit     bool
 	ReadOnlyNote string
 	Flash        string
 	Error        string
@@ -110,6 +111,7 @@ func (c *Console) newPage(r *http.Request, title, nav string, data any) *page {
 		Environment:  c.opts.Environment,
 		Production:   c.opts.Production,
 		HasStore:     c.opts.Store != nil,
+		HasAudit:     c.opts.Audit != nil,
 		ReadOnlyNote: c.readNote,
 		Static:       "?v=" + staticVersion,
 	}

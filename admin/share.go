@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -23,7 +22,7 @@ var linkLifetimes = []durationChoice{
 const defaultLinkLifetime = 7 * 24 * 3600
 
 type shareRow struct {
-	flagon.ShareToken
+	flagonhttp.ShareToken
 	ValueText string
 	Status    string // active, expired or revoked
 	CanRevoke bool
@@ -53,8 +52,8 @@ func (c *Console) sharePage(w http.ResponseWriter, r *http.Request, q *request) 
 func (c *Console) renderShare(w http.ResponseWriter, r *http.Request, q *request, status int, d *shareData) {
 	d.Groups = pickGroups(c.snapshot(), d.Pick)
 	d.Durations, d.Lifetimes = durationChoices, linkLifetimes
-	if c.opts.Store != nil {
-		tokens, err := c.opts.Store.ShareTokens(r.Context())
+	if c.opts.ShareTokens != nil {
+		tokens, err := c.opts.ShareTokens.ShareTokens(r.Context())
 		if err != nil {
 			c.serverError(w, r, "read the share links", err)
 			return
@@ -127,8 +126,8 @@ func (c *Console) mintShare(w http.ResponseWriter, r *http.Request, q *request) 
 		return
 	}
 	rec.CreatedBy = q.principal.Name
-	if c.opts.Store != nil {
-		if err := c.opts.Store.CreateShareToken(r.Context(), rec, c.change(q, "share link minted in the console")); err != nil {
+	if c.opts.ShareTokens != nil {
+		if err := c.opts.ShareTokens.CreateShareToken(r.Context(), rec, c.change(q, "share link minted in the console")); err != nil {
 			c.serverError(w, r, "record the share link", err)
 			return
 		}
@@ -154,12 +153,12 @@ func (c *Console) shareURL(r *http.Request, flag, token, redirect string) string
 
 // revokeShare revokes a share link. Editors revoke their own; admins any.
 func (c *Console) revokeShare(w http.ResponseWriter, r *http.Request, q *request) {
-	if c.opts.Store == nil {
+	if c.opts.ShareTokens == nil {
 		c.renderError(w, r, http.StatusConflict, "Read-only", "Share links can be revoked only with a store.")
 		return
 	}
 	id := r.PostForm.Get("id")
-	t, err := c.opts.Store.ShareToken(r.Context(), id)
+	t, err := c.opts.ShareTokens.ShareToken(r.Context(), id)
 	if errors.Is(err, flagon.ErrNotFound) {
 		c.renderError(w, r, http.StatusNotFound, "No such link", "There is no share link "+strconv.Quote(id)+".")
 		return
@@ -172,7 +171,7 @@ func (c *Console) revokeShare(w http.ResponseWriter, r *http.Request, q *request
 		c.renderError(w, r, http.StatusForbidden, "Forbidden", "Only admins may revoke links that others made.")
 		return
 	}
-	if err := c.opts.Store.RevokeShareToken(r.Context(), id, c.change(q, "share link revoked in the console")); err != nil {
+	if err := c.opts.ShareTokens.RevokeShareToken(r.Context(), id, c.change(q, "share link revoked in the console")); err != nil {
 		c.serverError(w, r, "revoke the share link", err)
 		return
 	}
@@ -180,26 +179,11 @@ func (c *Console) revokeShare(w http.ResponseWriter, r *http.Request, q *request
 	c.redirect(w, r, q, "share", "share-revoked")
 }
 
-// TokenRevoked returns a function for flagonhttp.Options.TokenRevoked
-// that asks store whether a share token was revoked. Lookup errors count
-// as revoked, so that a store outage does not hand out overrides.
-func TokenRevoked(store flagon.Store) func(id string) bool {
-	return func(id string) bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		t, err := store.ShareToken(ctx, id)
-		if errors.Is(err, flagon.ErrNotFound) {
-			return false
-		}
-		return err != nil || t.Revoked
-	}
-}
-
 // UserOverrides returns a function for flagonhttp.Options.UserOverrides
 // that reads the stored overrides of the principal authorize finds in a
 // request (for example PasswordAuth.Authorize, with a session cookie path
 // the application's pages share). Requests without a principal have none.
-func UserOverrides(store flagon.Store, authorize func(*http.Request) (Principal, error)) func(*http.Request) (flagon.Overrides, error) {
+func UserOverrides(store flagonhttp.UserOverrideStore, authorize func(*http.Request) (Principal, error)) func(*http.Request) (flagon.Overrides, error) {
 	return func(r *http.Request) (flagon.Overrides, error) {
 		p, err := authorize(r)
 		if err != nil || p.Name == "" {

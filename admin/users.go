@@ -86,8 +86,8 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, q *request
 	snap := c.snapshot()
 	d.Durations = durationChoices
 	d.Groups = pickGroups(snap, d.Pick)
-	if c.opts.Store != nil {
-		all, err := c.opts.Store.AllUserOverrides(r.Context())
+	if c.opts.UserOverrides != nil {
+		all, err := c.opts.UserOverrides.AllUserOverrides(r.Context())
 		if err != nil {
 			c.serverError(w, r, "read the users' overrides", err)
 			return
@@ -119,7 +119,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, q *request
 
 // setUserOverride sets an override for any user.
 func (c *Console) setUserOverride(w http.ResponseWriter, r *http.Request, q *request) {
-	if c.opts.Store == nil {
+	if c.opts.UserOverrides == nil {
 		c.renderError(w, r, http.StatusConflict, "Read-only", "Per-login overrides need a store: "+c.readNote+".")
 		return
 	}
@@ -155,7 +155,7 @@ func (c *Console) setUserOverride(w http.ResponseWriter, r *http.Request, q *req
 	}
 	now := c.now()
 	o := flagon.Override{Value: cv, Source: flagonhttp.SourceUser, SetAt: now, ExpiresAt: now.Add(dur)}
-	if err := c.opts.Store.SetUserOverride(r.Context(), d.User, key, o, c.change(q, "set by an admin in the console")); err != nil {
+	if err := c.opts.UserOverrides.SetUserOverride(r.Context(), flagonhttp.UserOverride{User: d.User, Flag: key, Override: o}, c.change(q, "set by an admin in the console")); err != nil {
 		c.serverError(w, r, "save the override", err)
 		return
 	}
@@ -165,12 +165,12 @@ func (c *Console) setUserOverride(w http.ResponseWriter, r *http.Request, q *req
 
 // revokeUserOverride removes one user's override of one flag.
 func (c *Console) revokeUserOverride(w http.ResponseWriter, r *http.Request, q *request) {
-	if c.opts.Store == nil {
+	if c.opts.UserOverrides == nil {
 		c.renderError(w, r, http.StatusConflict, "Read-only", "Per-login overrides need a store: "+c.readNote+".")
 		return
 	}
 	user, key := r.PostForm.Get("user"), r.PostForm.Get("flag")
-	if err := c.opts.Store.DeleteUserOverride(r.Context(), user, key, c.change(q, "revoked by an admin in the console")); err != nil {
+	if err := c.opts.UserOverrides.DeleteUserOverride(r.Context(), user, key, c.change(q, "revoked by an admin in the console")); err != nil {
 		c.serverError(w, r, "revoke the override", err)
 		return
 	}

@@ -109,7 +109,7 @@ type linkRequest struct {
 	value    any
 	duration time.Duration
 	redirect string
-	token    *flagon.ShareToken
+	token    *ShareToken
 	form     url.Values
 }
 

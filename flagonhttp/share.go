@@ -31,30 +31,30 @@ type tokenBody struct {
 // MintShareToken returns a signed share token that grants whoever opens
 // the override link with it an override of flag to value for duration,
 // until the link expires at expiry, and the token's record for a store
-// (flagon.Store.CreateShareToken; fill in CreatedBy). The token binds the
+// (ShareTokenStore.CreateShareToken; fill in CreatedBy). The token binds the
 // flag, the value, the duration, the expiry and the signing key's ID.
 //
 // The link does not need the visitor to be staff: the token is the
 // permission. The flag's policy still applies when the link is opened: a
 // none flag, a value outside the policy's variants or a duration past its
 // maximum is refused.
-func MintShareToken(keys *Keys, flag string, value any, duration time.Duration, expiry time.Time) (string, flagon.ShareToken, error) {
+func MintShareToken(keys *Keys, flag string, value any, duration time.Duration, expiry time.Time) (string, ShareToken, error) {
 	if !flagon.ValidKey(flag) {
-		return "", flagon.ShareToken{}, fmt.Errorf("flagonhttp: mint share token: invalid flag key %q", flag)
+		return "", ShareToken{}, fmt.Errorf("flagonhttp: mint share token: invalid flag key %q", flag)
 	}
 	if duration < time.Second || duration > MaxDurationSeconds*time.Second {
-		return "", flagon.ShareToken{}, fmt.Errorf("flagonhttp: mint share token: duration %v is not between 1s and %ds", duration, MaxDurationSeconds)
+		return "", ShareToken{}, fmt.Errorf("flagonhttp: mint share token: duration %v is not between 1s and %ds", duration, MaxDurationSeconds)
 	}
 	if expiry.IsZero() || expiry.Unix() <= 0 {
-		return "", flagon.ShareToken{}, fmt.Errorf("flagonhttp: mint share token: no expiry")
+		return "", ShareToken{}, fmt.Errorf("flagonhttp: mint share token: no expiry")
 	}
 	val, err := json.Marshal(value)
 	if err != nil {
-		return "", flagon.ShareToken{}, fmt.Errorf("flagonhttp: mint share token: value: %w", err)
+		return "", ShareToken{}, fmt.Errorf("flagonhttp: mint share token: value: %w", err)
 	}
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return "", flagon.ShareToken{}, fmt.Errorf("flagonhttp: mint share token: %w", err)
+		return "", ShareToken{}, fmt.Errorf("flagonhttp: mint share token: %w", err)
 	}
 	now := time.Now()
 	body := tokenBody{
@@ -67,13 +67,13 @@ func MintShareToken(keys *Keys, flag string, value any, duration time.Duration, 
 	}
 	js, err := json.Marshal(body)
 	if err != nil {
-		return "", flagon.ShareToken{}, fmt.Errorf("flagonhttp: mint share token: %w", err)
+		return "", ShareToken{}, fmt.Errorf("flagonhttp: mint share token: %w", err)
 	}
 	token := seal(keys, purposeToken, b64.EncodeToString(js))
 	if len(token) > maxTokenSize {
-		return "", flagon.ShareToken{}, fmt.Errorf("flagonhttp: mint share token: value too large: %w", ErrTooLarge)
+		return "", ShareToken{}, fmt.Errorf("flagonhttp: mint share token: value too large: %w", ErrTooLarge)
 	}
-	return token, flagon.ShareToken{
+	return token, ShareToken{
 		ID:        body.ID,
 		Flag:      flag,
 		Value:     value,
@@ -88,24 +88,24 @@ func MintShareToken(keys *Keys, flag string, value any, duration time.Duration, 
 // json.Number); Policy.Check converts it to the flag's type. The error
 // wraps ErrMalformed, ErrUnknownVersion, ErrUnknownKey, ErrBadSignature,
 // ErrTooLarge or ErrExpired. Revocation is the caller's to check.
-func VerifyShareToken(keys *Keys, token string, now time.Time) (flagon.ShareToken, error) {
+func VerifyShareToken(keys *Keys, token string, now time.Time) (ShareToken, error) {
 	body, scratch, err := open(keys, purposeToken, token, maxTokenSize, nil)
 	if err != nil {
-		return flagon.ShareToken{}, fmt.Errorf("flagonhttp: share token: %w", err)
+		return ShareToken{}, fmt.Errorf("flagonhttp: share token: %w", err)
 	}
 	js, err := decodeBody(scratch, body)
 	if err != nil {
-		return flagon.ShareToken{}, fmt.Errorf("flagonhttp: share token: %w", err)
+		return ShareToken{}, fmt.Errorf("flagonhttp: share token: %w", err)
 	}
 	var tb tokenBody
 	if err := json.Unmarshal(js, &tb); err != nil || tb.ID == "" || !flagon.ValidKey(tb.Flag) || tb.Duration <= 0 || tb.ExpiresAt <= 0 {
-		return flagon.ShareToken{}, fmt.Errorf("flagonhttp: share token: %w", ErrMalformed)
+		return ShareToken{}, fmt.Errorf("flagonhttp: share token: %w", ErrMalformed)
 	}
 	value, ok := rawValue(tb.Value)
 	if !ok {
-		return flagon.ShareToken{}, fmt.Errorf("flagonhttp: share token: %w", ErrMalformed)
+		return ShareToken{}, fmt.Errorf("flagonhttp: share token: %w", ErrMalformed)
 	}
-	st := flagon.ShareToken{
+	st := ShareToken{
 		ID:        tb.ID,
 		Flag:      tb.Flag,
 		Value:     value,

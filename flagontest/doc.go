@@ -16,6 +16,12 @@
 // [OverrideCookie] mints the signed override cookie that flagonhttp's
 // middleware reads, for requests built with httptest.
 //
-// For implementers of flagon.Store, [TestStore] is the conformance suite
-// every store runs, and [MemoryStore] is an in-memory store.
+// For implementers of stores there is one conformance suite per interface,
+// run by every implementation in this repository and usable by any other,
+// since they rely only on exported rules (Flag.Validate,
+// Definitions.CheckAudienceDelete, AuditEntry.Validate,
+// UserOverride.Validate, ShareToken.Validate, flagon.UnmarshalFlag,
+// flagon.MarshalValue): [TestStore] for flagon.Store, [TestAuditLog] for
+// flagon.AuditLog, [TestUserOverrideStore] and [TestShareTokenStore] for
+// flagonhttp's. [MemoryStore] is an in-memory store that is all four.
 package flagontest

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
-	"github.com/flagon/flagon/internal/sqlstore"
+	"github.com/flagon/flagon/flagonhttp"
 )
 
-// MemoryStore is a flagon.Store held in memory, for tests and for programs
+// MemoryStore is a flagon.Store, flagon.AuditLog,
+// flagonhttp.UserOverrideStore and flagonhttp.ShareTokenStore held in
+// memory, for tests and for programs
 // that need a writable store without a database. It behaves as the SQL
 // stores do, which TestStore checks: records are copied in and out
 // through their JSON form, every write appends one audit entry and bumps
@@ -26,12 +28,13 @@ type MemoryStore struct {
 	rev       int64
 	flags     map[string]memFlag
 	audiences map[string]memAudience
-	overrides map[[2]string]memValue[flagon.UserOverride]
-	tokens    map[string]memValue[flagon.ShareToken]
+	overrides map[[2]string]memValue[flagonhttp.UserOverride]
+	tokens    map[string]memValue[flagonhttp.ShareToken]
 	audit     []flagon.AuditEntry
 	fail      error
 	closed    bool
-	hub       sqlstore.Hub
+	hub       flagon.Notifier
+	auditID   int64
 }
 
 type memFlag struct {
@@ -51,15 +54,21 @@ type memValue[T any] struct {
 	data []byte
 }
 
-var _ flagon.Store = (*MemoryStore)(nil)
+// What a MemoryStore is.
+var (
+	_ flagon.Store                 = (*MemoryStore)(nil)
+	_ flagon.AuditLog              = (*MemoryStore)(nil)
+	_ flagonhttp.UserOverrideStore = (*MemoryStore)(nil)
+	_ flagonhttp.ShareTokenStore   = (*MemoryStore)(nil)
+)
 
 // NewMemoryStore returns an empty store at revision 0.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
 		flags:     make(map[string]memFlag),
 		audiences: make(map[string]memAudience),
-		overrides: make(map[[2]string]memValue[flagon.UserOverride]),
-		tokens:    make(map[string]memValue[flagon.ShareToken]),
+		overrides: make(map[[2]string]memValue[flagonhttp.UserOverride]),
+		tokens:    make(map[string]memValue[flagonhttp.ShareToken]),
 	}
 }
 
@@ -91,12 +100,10 @@ func (m *MemoryStore) flag(key string) (flagon.StoredFlag, bool) {
 	if !ok {
 		return flagon.StoredFlag{}, false
 	}
-	f, err := sqlstore.DecodeFlag(mf.data)
-	if err != nil { // we encoded it
+	sf := mf.meta
+	if err := flagon.UnmarshalFlag(mf.data, &sf.Flag); err != nil { // we encoded it
 		panic(err)
 	}
-	sf := mf.meta
-	sf.Flag = f
 	return sf, true
 }
 
@@ -105,12 +112,10 @@ func (m *MemoryStore) audience(name string) (flagon.StoredAudience, bool) {
 	if !ok {
 		return flagon.StoredAudience{}, false
 	}
-	a, err := sqlstore.DecodeAudience(ma.data)
-	if err != nil {
+	sa := ma.meta
+	if err := json.Unmarshal(ma.data, &sa.Audience); err != nil {
 		panic(err)
 	}
-	sa := ma.meta
-	sa.Audience = a
 	return sa, true
 }
 
@@ -153,7 +158,7 @@ func (m *MemoryStore) write(op string, c flagon.Change, fn func(rev int64, now t
 		m.mu.Unlock()
 		return err
 	}
-	rev, now := m.rev+1, sqlstore.Now()
+	rev, now := m.rev+1, storeTime(time.Now())
 	r, err := fn(rev, now)
 	if errors.Is(err, errMemNoChange) {
 		m.mu.Unlock()
@@ -164,7 +169,7 @@ func (m *MemoryStore) write(op string, c flagon.Change, fn func(rev int64, now t
 		return fmt.Errorf("memory store: %s: %w", op, err)
 	}
 	e := flagon.AuditEntry{
-		ID: int64(len(m.audit) + 1), Time: now, Actor: c.Actor, Action: r.action, Target: r.target,
+		ID: m.nextAuditID(), Time: now, Actor: c.Actor, Action: r.action, Target: r.target,
 		Environment: c.Environment, Reason: c.Reason, Revision: rev,
 	}
 	if r.before != nil {
@@ -187,6 +192,11 @@ func (m *MemoryStore) Load(ctx context.Context) (flagon.Definitions, int64, erro
 	if err := m.check("load"); err != nil {
 		return flagon.Definitions{}, 0, err
 	}
+	return m.load()
+}
+
+// load returns the live definitions and the revision. m.mu is held.
+func (m *MemoryStore) load() (flagon.Definitions, int64, error) {
 	defs := flagon.Definitions{Flags: []flagon.Flag{}}
 	for _, a := range m.sortedAudiences() {
 		defs.Audiences = append(defs.Audiences, a.Audience)
@@ -251,7 +261,7 @@ func (m *MemoryStore) PutFlag(ctx context.Context, f flagon.Flag, version int64,
 		if err := defs.Validate(); err != nil {
 			return memRecord{}, err
 		}
-		data, err := sqlstore.EncodeFlag(f)
+		data, err := json.Marshal(f)
 		if err != nil {
 			return memRecord{}, err
 		}
@@ -332,7 +342,7 @@ func (m *MemoryStore) PutAudience(ctx context.Context, a flagon.Audience, versio
 		if err := defs.Validate(); err != nil {
 			return memRecord{}, err
 		}
-		data, err := sqlstore.EncodeAudience(a)
+		data, err := json.Marshal(a)
 		if err != nil {
 			return memRecord{}, err
 		}
@@ -357,7 +367,8 @@ func (m *MemoryStore) DeleteAudience(ctx context.Context, name string, version i
 		if old.Version != version {
 			return memRecord{}, fmt.Errorf("%w: version %d given, audience %q is at version %d", flagon.ErrConflict, version, name, old.Version)
 		}
-		if err := sqlstore.CheckAudienceUnused(name, m.sortedAudiences(), m.sortedFlags(true)); err != nil {
+		defs, _, _ := m.load()
+		if err := defs.CheckAudienceDelete(name); err != nil {
 			return memRecord{}, err
 		}
 		delete(m.audiences, name)
@@ -365,21 +376,21 @@ func (m *MemoryStore) DeleteAudience(ctx context.Context, name string, version i
 	})
 }
 
-func (m *MemoryStore) override(user, flag string) (flagon.UserOverride, bool) {
+func (m *MemoryStore) override(user, flag string) (flagonhttp.UserOverride, bool) {
 	mv, ok := m.overrides[[2]string{user, flag}]
 	if !ok {
-		return flagon.UserOverride{}, false
+		return flagonhttp.UserOverride{}, false
 	}
 	uo := mv.rec
-	uo.Value, _ = sqlstore.DecodeValue(mv.typ, mv.data)
+	uo.Value, _ = flagon.UnmarshalValue(mv.typ, mv.data)
 	return uo, true
 }
 
 // liveOverrides returns the overrides that match keep and have not
 // expired, sorted by user and flag.
-func (m *MemoryStore) liveOverrides(keep func(user string) bool) []flagon.UserOverride {
+func (m *MemoryStore) liveOverrides(keep func(user string) bool) []flagonhttp.UserOverride {
 	now := time.Now()
-	var out []flagon.UserOverride
+	var out []flagonhttp.UserOverride
 	for k, mv := range m.overrides {
 		if !keep(k[0]) || !mv.rec.ExpiresAt.IsZero() && !mv.rec.ExpiresAt.After(now) {
 			continue
@@ -387,7 +398,7 @@ func (m *MemoryStore) liveOverrides(keep func(user string) bool) []flagon.UserOv
 		uo, _ := m.override(k[0], k[1])
 		out = append(out, uo)
 	}
-	slices.SortFunc(out, func(a, b flagon.UserOverride) int {
+	slices.SortFunc(out, func(a, b flagonhttp.UserOverride) int {
 		if c := strings.Compare(a.User, b.User); c != 0 {
 			return c
 		}
@@ -396,7 +407,7 @@ func (m *MemoryStore) liveOverrides(keep func(user string) bool) []flagon.UserOv
 	return out
 }
 
-// UserOverrides implements flagon.Store.
+// UserOverrides implements flagonhttp.UserOverrideStore.
 func (m *MemoryStore) UserOverrides(ctx context.Context, user string) (flagon.OverrideMap, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -410,8 +421,8 @@ func (m *MemoryStore) UserOverrides(ctx context.Context, user string) (flagon.Ov
 	return out, nil
 }
 
-// AllUserOverrides implements flagon.Store.
-func (m *MemoryStore) AllUserOverrides(ctx context.Context) ([]flagon.UserOverride, error) {
+// AllUserOverrides implements flagonhttp.UserOverrideStore.
+func (m *MemoryStore) AllUserOverrides(ctx context.Context) ([]flagonhttp.UserOverride, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check("list overrides"); err != nil {
@@ -420,26 +431,36 @@ func (m *MemoryStore) AllUserOverrides(ctx context.Context) ([]flagon.UserOverri
 	return m.liveOverrides(func(string) bool { return true }), nil
 }
 
-// SetUserOverride implements flagon.Store.
-func (m *MemoryStore) SetUserOverride(ctx context.Context, user, flag string, o flagon.Override, c flagon.Change) error {
+// SetUserOverride implements flagonhttp.UserOverrideStore.
+func (m *MemoryStore) SetUserOverride(ctx context.Context, uo flagonhttp.UserOverride, c flagon.Change) error {
+	user, flag := uo.User, uo.Flag
 	return m.write(fmt.Sprintf("set override of %q for %q", flag, user), c, func(rev int64, now time.Time) (memRecord, error) {
-		o, typ, data, err := sqlstore.CheckOverride(user, flag, o, now)
-		if err != nil {
+		if err := uo.Validate(); err != nil {
 			return memRecord{}, err
 		}
+		typ, data, _ := flagon.MarshalValue(uo.Value) // Validate checked it
+		o := uo.Override
+		o.Value, _ = flagon.UnmarshalValue(typ, data)
+		if o.SetAt.IsZero() {
+			o.SetAt = now
+		}
+		if o.Source == "" {
+			o.Source = "user"
+		}
+		o.SetAt, o.ExpiresAt = storeTime(o.SetAt), storeTime(o.ExpiresAt)
 		r := memRecord{action: "override.set", target: user}
 		if old, ok := m.override(user, flag); ok {
 			r.before = old
 		}
-		rec := flagon.UserOverride{User: user, Flag: flag, Override: o}
+		rec := flagonhttp.UserOverride{User: user, Flag: flag, Override: o}
 		r.after = rec
 		rec.Value = nil
-		m.overrides[[2]string{user, flag}] = memValue[flagon.UserOverride]{rec: rec, typ: typ, data: data}
+		m.overrides[[2]string{user, flag}] = memValue[flagonhttp.UserOverride]{rec: rec, typ: typ, data: data}
 		return r, nil
 	})
 }
 
-// DeleteUserOverride implements flagon.Store.
+// DeleteUserOverride implements flagonhttp.UserOverrideStore.
 func (m *MemoryStore) DeleteUserOverride(ctx context.Context, user, flag string, c flagon.Change) error {
 	return m.write(fmt.Sprintf("delete override of %q for %q", flag, user), c, func(rev int64, now time.Time) (memRecord, error) {
 		old, ok := m.override(user, flag)
@@ -451,39 +472,47 @@ func (m *MemoryStore) DeleteUserOverride(ctx context.Context, user, flag string,
 	})
 }
 
-func (m *MemoryStore) token(id string) (flagon.ShareToken, bool) {
+func (m *MemoryStore) token(id string) (flagonhttp.ShareToken, bool) {
 	mv, ok := m.tokens[id]
 	if !ok {
-		return flagon.ShareToken{}, false
+		return flagonhttp.ShareToken{}, false
 	}
 	t := mv.rec
-	t.Value, _ = sqlstore.DecodeValue(mv.typ, mv.data)
+	t.Value, _ = flagon.UnmarshalValue(mv.typ, mv.data)
 	return t, true
 }
 
-// CreateShareToken implements flagon.Store.
-func (m *MemoryStore) CreateShareToken(ctx context.Context, t flagon.ShareToken, c flagon.Change) error {
+// CreateShareToken implements flagonhttp.ShareTokenStore.
+func (m *MemoryStore) CreateShareToken(ctx context.Context, t flagonhttp.ShareToken, c flagon.Change) error {
 	return m.write(fmt.Sprintf("create share token for %q", t.Flag), c, func(rev int64, now time.Time) (memRecord, error) {
-		t, typ, data, err := sqlstore.CheckShareToken(t, c, now)
-		if err != nil {
+		if err := t.Validate(); err != nil {
 			return memRecord{}, err
 		}
+		typ, data, _ := flagon.MarshalValue(t.Value) // Validate checked it
+		t.Value, _ = flagon.UnmarshalValue(typ, data)
+		if t.CreatedAt.IsZero() {
+			t.CreatedAt = now
+		}
+		if t.CreatedBy == "" {
+			t.CreatedBy = c.Actor
+		}
+		t.CreatedAt, t.ExpiresAt = storeTime(t.CreatedAt), storeTime(t.ExpiresAt)
 		if _, ok := m.tokens[t.ID]; ok {
 			return memRecord{}, fmt.Errorf("%w: share token exists", flagon.ErrConflict)
 		}
 		rec := t
 		rec.Value = nil
-		m.tokens[t.ID] = memValue[flagon.ShareToken]{rec: rec, typ: typ, data: data}
+		m.tokens[t.ID] = memValue[flagonhttp.ShareToken]{rec: rec, typ: typ, data: data}
 		return memRecord{action: "share.create", target: t.ID, after: t}, nil
 	})
 }
 
-// ShareToken implements flagon.Store.
-func (m *MemoryStore) ShareToken(ctx context.Context, id string) (flagon.ShareToken, error) {
+// ShareToken implements flagonhttp.ShareTokenStore.
+func (m *MemoryStore) ShareToken(ctx context.Context, id string) (flagonhttp.ShareToken, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check("share token"); err != nil {
-		return flagon.ShareToken{}, err
+		return flagonhttp.ShareToken{}, err
 	}
 	t, ok := m.token(id)
 	if !ok {
@@ -492,23 +521,28 @@ func (m *MemoryStore) ShareToken(ctx context.Context, id string) (flagon.ShareTo
 	return t, nil
 }
 
-// ShareTokens implements flagon.Store.
-func (m *MemoryStore) ShareTokens(ctx context.Context) ([]flagon.ShareToken, error) {
+// ShareTokens implements flagonhttp.ShareTokenStore.
+func (m *MemoryStore) ShareTokens(ctx context.Context) ([]flagonhttp.ShareToken, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check("list share tokens"); err != nil {
 		return nil, err
 	}
-	out := make([]flagon.ShareToken, 0, len(m.tokens))
+	out := make([]flagonhttp.ShareToken, 0, len(m.tokens))
 	for id := range m.tokens {
 		t, _ := m.token(id)
 		out = append(out, t)
 	}
-	sqlstore.SortShareTokens(out)
+	slices.SortFunc(out, func(a, b flagonhttp.ShareToken) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return out, nil
 }
 
-// RevokeShareToken implements flagon.Store.
+// RevokeShareToken implements flagonhttp.ShareTokenStore.
 func (m *MemoryStore) RevokeShareToken(ctx context.Context, id string, c flagon.Change) error {
 	return m.write("revoke share token", c, func(rev int64, now time.Time) (memRecord, error) {
 		old, ok := m.token(id)
@@ -526,7 +560,7 @@ func (m *MemoryStore) RevokeShareToken(ctx context.Context, id string, c flagon.
 	})
 }
 
-// Audit implements flagon.Store.
+// Audit implements flagon.AuditLog.
 func (m *MemoryStore) Audit(ctx context.Context, q flagon.AuditQuery) ([]flagon.AuditEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -535,7 +569,7 @@ func (m *MemoryStore) Audit(ctx context.Context, q flagon.AuditQuery) ([]flagon.
 	}
 	limit := q.Limit
 	if limit <= 0 {
-		limit = sqlstore.DefaultAuditLimit
+		limit = flagon.DefaultAuditLimit
 	}
 	var out []flagon.AuditEntry
 	for i := len(m.audit) - 1; i >= 0 && len(out) < limit; i-- {
@@ -552,22 +586,64 @@ func (m *MemoryStore) Audit(ctx context.Context, q flagon.AuditQuery) ([]flagon.
 	return out, nil
 }
 
-// AppendAudit implements flagon.Store: the entry takes the current
+// AppendAudit implements flagon.AuditLog: the entry takes the current
 // revision, which does not change, and watchers are not called.
 func (m *MemoryStore) AppendAudit(ctx context.Context, e flagon.AuditEntry) error {
-	e, err := sqlstore.CheckAuditEntry(e, sqlstore.Now())
-	if err != nil {
+	if err := e.Validate(); err != nil {
 		return fmt.Errorf("memory store: append audit: %w", err)
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = storeTime(e.Time)
+	if len(e.Before) == 0 {
+		e.Before = nil
+	}
+	if len(e.After) == 0 {
+		e.After = nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check("append audit"); err != nil {
 		return err
 	}
-	e.ID, e.Revision = int64(len(m.audit)+1), m.rev
+	e.ID, e.Revision = m.nextAuditID(), m.rev
 	e.Before, e.After = slices.Clone(e.Before), slices.Clone(e.After)
 	m.audit = append(m.audit, e)
 	return nil
+}
+
+// PruneAudit implements flagon.AuditLog.
+func (m *MemoryStore) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("prune audit"); err != nil {
+		return 0, err
+	}
+	kept := m.audit[:0]
+	for _, e := range m.audit {
+		if !e.Time.Before(before) {
+			kept = append(kept, e)
+		}
+	}
+	n := int64(len(m.audit) - len(kept))
+	m.audit = kept
+	return n, nil
+}
+
+// nextAuditID returns the ID of the next audit entry. m.mu is held.
+func (m *MemoryStore) nextAuditID() int64 {
+	m.auditID++
+	return m.auditID
+}
+
+// storeTime returns t as stores keep times: UTC, to the microsecond; the
+// zero time stays zero.
+func storeTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Round(time.Microsecond)
 }
 
 // Watch implements flagon.Store.
@@ -578,7 +654,7 @@ func (m *MemoryStore) Watch(ctx context.Context, fn func(revision int64)) error 
 	return nil
 }
 
-// Close implements flagon.Store. Later calls fail; Close itself may be
+// Close implements io.Closer. Later calls fail; Close itself may be
 // called again.
 func (m *MemoryStore) Close() error {
 	m.mu.Lock()

@@ -4,9 +4,13 @@ import (
 	"testing"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/flagonhttp"
 	"github.com/flagon/flagon/flagontest"
 )
 
 func TestMemoryStore(t *testing.T) {
 	flagontest.TestStore(t, func(t *testing.T) flagon.Store { return flagontest.NewMemoryStore() })
+	flagontest.TestAuditLog(t, func(t *testing.T) flagon.AuditLog { return flagontest.NewMemoryStore() })
+	flagontest.TestUserOverrideStore(t, func(t *testing.T) flagonhttp.UserOverrideStore { return flagontest.NewMemoryStore() })
+	flagontest.TestShareTokenStore(t, func(t *testing.T) flagonhttp.ShareTokenStore { return flagontest.NewMemoryStore() })
 }

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
-	"github.com/flagon/flagon/internal/sqlstore"
+	"github.com/flagon/flagon/sqlstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -71,16 +71,15 @@ type Options struct {
 // concurrent use, and any number of Stores, in any number of processes,
 // may share one database.
 //
-// Its methods are flagon.Store's, each documented there: Load, Revision,
-// Flags, Flag, PutFlag, ArchiveFlag, Audiences, PutAudience,
-// DeleteAudience, UserOverrides, AllUserOverrides, SetUserOverride,
-// DeleteUserOverride, CreateShareToken, ShareToken, ShareTokens,
-// RevokeShareToken, Audit, Watch and Close. Errors start with the
-// package name and the operation, and wrap flagon.ErrConflict,
-// flagon.ErrNotFound or flagon.FieldErrors where those apply.
+// Its methods are those of the embedded sqlstore.Store (go doc
+// sqlstore.Store): it is a flagon.Store, a flagon.AuditLog, a
+// flagonhttp.UserOverrideStore and a flagonhttp.ShareTokenStore. Errors
+// start with the package name and the operation, and wrap
+// flagon.ErrConflict, flagon.ErrNotFound or flagon.FieldErrors where
+// those apply.
 type Store struct {
-	*core
-	hub     *sqlstore.Hub
+	*sqlstore.Store
+	hub     *flagon.Notifier
 	cfg     *pgx.ConnConfig
 	schema  string
 	channel string
@@ -94,10 +93,6 @@ type Store struct {
 }
 
 var _ flagon.Store = (*Store)(nil)
-
-// core is the shared SQL store, embedded under an unexported name so that
-// only its flagon.Store methods are promoted.
-type core = sqlstore.Store
 
 // Open connects to the database that dsn names, a URL
 // (postgres://user:password@host:5432/db?sslmode=disable&search_path=flagon)
@@ -161,11 +156,11 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if _, err := sqlstore.Migrate(ctx, db, d, ms); err != nil {
 		return fail("migrate schema "+strconv.Quote(s.schema)+": %w", err)
 	}
-	s.hub = new(sqlstore.Hub)
-	s.core = sqlstore.New(db, d, s.hub, maxIdle)
+	s.hub = new(flagon.Notifier)
+	s.Store = sqlstore.New(db, d, s.hub, maxIdle)
 	rev, err := s.Revision(ctx)
 	if err != nil {
-		s.core.Close()
+		s.Store.Close()
 		return nil, err
 	}
 	s.hub.Seen(rev)
@@ -242,7 +237,7 @@ func (s *Store) Channel() string { return s.channel }
 // this Store are still told as they commit, and on each (re)connection
 // the watchers are told the current revision, so no write is missed.
 func (s *Store) Watch(ctx context.Context, fn func(revision int64)) error {
-	if err := s.core.Watch(ctx, fn); err != nil {
+	if err := s.Store.Watch(ctx, fn); err != nil {
 		return err
 	}
 	s.startListen.Do(func() {
@@ -337,7 +332,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		s.wg.Wait()
-		s.closeErr = s.core.Close()
+		s.closeErr = s.Store.Close()
 	})
 	return s.closeErr
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/flagonhttp"
 	"github.com/flagon/flagon/flagontest"
 	"github.com/flagon/flagon/postgres"
 	"github.com/jackc/pgx/v5"
@@ -149,13 +150,17 @@ func TestStore(t *testing.T) {
 	// schema and its tables costs far more than emptying them.
 	db := newTestDB(t)
 	used := false
-	flagontest.TestStore(t, func(t *testing.T) flagon.Store {
+	open := func(t *testing.T) *postgres.Store {
 		if used {
 			db.reset(t)
 		}
 		used = true
 		return db.open(t)
-	})
+	}
+	flagontest.TestStore(t, func(t *testing.T) flagon.Store { return open(t) })
+	flagontest.TestAuditLog(t, func(t *testing.T) flagon.AuditLog { return open(t) })
+	flagontest.TestUserOverrideStore(t, func(t *testing.T) flagonhttp.UserOverrideStore { return open(t) })
+	flagontest.TestShareTokenStore(t, func(t *testing.T) flagonhttp.ShareTokenStore { return open(t) })
 }
 
 func TestOpenErrors(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/flagonhttp"
 )
 
 // maxBody is the largest request body the REST API reads.
@@ -59,7 +60,7 @@ func ParseAPITokens(s string) ([]APIToken, error) {
 // api is the JSON REST API over a Store: flags, audiences, per-user
 // overrides and the audit log.
 type api struct {
-	store  flagon.Store
+	store  Store
 	tokens []APIToken
 	log    *slog.Logger
 	env    string
@@ -367,9 +368,9 @@ func (a *api) listOverrides(w http.ResponseWriter, r *http.Request, _ string) er
 		if err != nil {
 			return err
 		}
-		out := []flagon.UserOverride{}
+		out := []flagonhttp.UserOverride{}
 		for k, o := range m {
-			out = append(out, flagon.UserOverride{User: user, Flag: k, Override: o})
+			out = append(out, flagonhttp.UserOverride{User: user, Flag: k, Override: o})
 		}
 		writeJSON(w, http.StatusOK, out)
 		return nil
@@ -379,7 +380,7 @@ func (a *api) listOverrides(w http.ResponseWriter, r *http.Request, _ string) er
 		return err
 	}
 	if all == nil {
-		all = []flagon.UserOverride{}
+		all = []flagonhttp.UserOverride{}
 	}
 	writeJSON(w, http.StatusOK, all)
 	return nil
@@ -427,10 +428,10 @@ func (a *api) putOverride(w http.ResponseWriter, r *http.Request, actor string) 
 	}
 	now := time.Now().UTC()
 	o := flagon.Override{Value: cv, Source: "user", SetAt: now, ExpiresAt: now.Add(d)}
-	if err := a.store.SetUserOverride(r.Context(), user, key, o, a.change(r, actor)); err != nil {
+	if err := a.store.SetUserOverride(r.Context(), flagonhttp.UserOverride{User: user, Flag: key, Override: o}, a.change(r, actor)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, flagon.UserOverride{User: user, Flag: key, Override: o})
+	writeJSON(w, http.StatusOK, flagonhttp.UserOverride{User: user, Flag: key, Override: o})
 	return nil
 }
 

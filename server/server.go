@@ -59,7 +59,7 @@ type Options struct {
 // A Server is a running `flagon serve`: a client following a store, and
 // the HTTP handler over both.
 type Server struct {
-	store   flagon.Store
+	store   Store
 	source  *flagon.StoreSource
 	client  *flagon.Client
 	metrics *metrics
@@ -90,7 +90,7 @@ func cookieKeys(s string, log *slog.Logger) (*flagonhttp.Keys, error) {
 
 // New starts following st and builds the handler. It seeds an empty store
 // with the demo flags when opts.Demo is set.
-func New(ctx context.Context, st flagon.Store, opts *Options) (*Server, error) {
+func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
@@ -126,7 +126,7 @@ func New(ctx context.Context, st flagon.Store, opts *Options) (*Server, error) {
 		Production:   opts.Production,
 		ManageURL:    "/admin/overrides",
 		Logger:       s.log,
-		TokenRevoked: admin.TokenRevoked(st),
+		TokenRevoked: flagonhttp.TokenRevokedIn(st),
 	}
 
 	password := opts.AdminPassword
@@ -154,14 +154,17 @@ func New(ctx context.Context, st flagon.Store, opts *Options) (*Server, error) {
 
 	mux := http.NewServeMux()
 	console := admin.Handler(&admin.Options{
-		Client:      s.client,
-		Store:       st,
-		Authorize:   auth.Authorize,
-		SignIn:      auth,
-		Overrides:   s.httpOpts,
-		Environment: opts.Environment,
-		Production:  opts.Production,
-		Logger:      s.log,
+		Client:        s.client,
+		Store:         st,
+		Audit:         st,
+		UserOverrides: st,
+		ShareTokens:   st,
+		Authorize:     auth.Authorize,
+		SignIn:        auth,
+		Overrides:     s.httpOpts,
+		Environment:   opts.Environment,
+		Production:    opts.Production,
+		Logger:        s.log,
 	})
 	mux.Handle("/admin/", http.StripPrefix("/admin", console))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))

@@ -38,7 +38,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // newServer runs a server over st with one read-write and one read-only
 // API token.
-func newServer(t *testing.T, st flagon.Store, demo bool) (*server.Server, *httptest.Server) {
+func newServer(t *testing.T, st server.Store, demo bool) (*server.Server, *httptest.Server) {
 	t.Helper()
 	srv, err := server.New(context.Background(), st, &server.Options{
 		Demo:      demo,
@@ -219,7 +219,7 @@ func TestLoadAndWrites(t *testing.T) {
 
 // openPostgres opens a PostgreSQL store in a schema of its own, dropped
 // when the test ends; it skips without FLAGON_TEST_POSTGRES_DSN.
-func openPostgres(t *testing.T) flagon.Store {
+func openPostgres(t *testing.T) server.Store {
 	dsn := os.Getenv("FLAGON_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		t.Skip("FLAGON_TEST_POSTGRES_DSN is not set")
@@ -255,7 +255,7 @@ func openPostgres(t *testing.T) flagon.Store {
 	return st
 }
 
-func loadAndWrites(t *testing.T, st flagon.Store) {
+func loadAndWrites(t *testing.T, st server.Store) {
 	_, ts := newServer(t, st, true)
 
 	const writers, writesEach, readers, readsEach = 4, 25, 4, 200

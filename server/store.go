@@ -4,19 +4,33 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"reflect"
 	"strings"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/flagonhttp"
 	"github.com/flagon/flagon/postgres"
 	"github.com/flagon/flagon/sqlite"
 )
 
+// Store is what flagon serve keeps in its database: flags and audiences,
+// the audit log, per-login overrides and share links. sqlite.Store and
+// postgres.Store are each all of these; the interfaces are defined by the
+// packages that use them.
+type Store interface {
+	flagon.Store
+	flagon.AuditLog
+	flagonhttp.UserOverrideStore
+	flagonhttp.ShareTokenStore
+	io.Closer
+}
+
 // OpenStore opens the store a URL names: sqlite://PATH (or a bare path) for
 // the embedded database, postgres://… or postgresql://… for PostgreSQL.
 // Migrations are applied at open.
-func OpenStore(ctx context.Context, rawURL string) (flagon.Store, error) {
+func OpenStore(ctx context.Context, rawURL string) (Store, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		st, err := postgres.Open(ctx, rawURL)

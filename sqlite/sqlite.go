@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
-	"github.com/flagon/flagon/internal/sqlstore"
+	"github.com/flagon/flagon/sqlstore"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -52,16 +52,15 @@ type Options struct {
 // Store is a flagon.Store in an SQLite file. It is safe for concurrent
 // use, also by several processes on one file.
 //
-// Its methods are flagon.Store's, each documented there: Load, Revision,
-// Flags, Flag, PutFlag, ArchiveFlag, Audiences, PutAudience,
-// DeleteAudience, UserOverrides, AllUserOverrides, SetUserOverride,
-// DeleteUserOverride, CreateShareToken, ShareToken, ShareTokens,
-// RevokeShareToken, Audit, Watch and Close. Errors start with the
-// package name and the operation, and wrap flagon.ErrConflict,
-// flagon.ErrNotFound or flagon.FieldErrors where those apply.
+// Its methods are those of the embedded sqlstore.Store (go doc
+// sqlstore.Store): it is a flagon.Store, a flagon.AuditLog, a
+// flagonhttp.UserOverrideStore and a flagonhttp.ShareTokenStore. Errors
+// start with the package name and the operation, and wrap
+// flagon.ErrConflict, flagon.ErrNotFound or flagon.FieldErrors where
+// those apply.
 type Store struct {
-	*core
-	hub  *sqlstore.Hub
+	*sqlstore.Store
+	hub  *flagon.Notifier
 	path string
 	poll time.Duration
 
@@ -73,10 +72,6 @@ type Store struct {
 }
 
 var _ flagon.Store = (*Store)(nil)
-
-// core is the shared SQL store, embedded under an unexported name so that
-// only its flagon.Store methods are promoted.
-type core = sqlstore.Store
 
 var dialect = sqlstore.Dialect{
 	Name: "sqlite",
@@ -149,17 +144,17 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, openError(path, fmt.Errorf("migrate: %w", err))
 	}
-	hub := new(sqlstore.Hub)
+	hub := new(flagon.Notifier)
 	s := &Store{
 		hub:  hub,
-		core: sqlstore.New(db, dialect, hub, maxIdleConns),
+		Store: sqlstore.New(db, dialect, hub, maxIdleConns),
 		path: path,
 		poll: opts.PollInterval,
 		stop: make(chan struct{}),
 	}
 	rev, err := s.Revision(ctx)
 	if err != nil {
-		s.core.Close()
+		s.Store.Close()
 		return nil, err
 	}
 	s.hub.Seen(rev)
@@ -205,7 +200,7 @@ func (s *Store) Path() string { return s.path }
 // Watch implements flagon.Store. Writes through this Store are told as
 // they commit; writes by other processes within the poll interval.
 func (s *Store) Watch(ctx context.Context, fn func(revision int64)) error {
-	if err := s.core.Watch(ctx, fn); err != nil {
+	if err := s.Store.Watch(ctx, fn); err != nil {
 		return err
 	}
 	if s.poll > 0 {
@@ -250,7 +245,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		s.wg.Wait()
-		s.closeErr = s.core.Close()
+		s.closeErr = s.Store.Close()
 	})
 	return s.closeErr
 }

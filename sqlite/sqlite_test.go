@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/flagonhttp"
 	"github.com/flagon/flagon/flagontest"
 	"github.com/flagon/flagon/sqlite"
 )
@@ -25,6 +26,9 @@ func open(t *testing.T) *sqlite.Store {
 
 func TestStore(t *testing.T) {
 	flagontest.TestStore(t, func(t *testing.T) flagon.Store { return open(t) })
+	flagontest.TestAuditLog(t, func(t *testing.T) flagon.AuditLog { return open(t) })
+	flagontest.TestUserOverrideStore(t, func(t *testing.T) flagonhttp.UserOverrideStore { return open(t) })
+	flagontest.TestShareTokenStore(t, func(t *testing.T) flagonhttp.ShareTokenStore { return open(t) })
 }
 
 func TestOpenBadFile(t *testing.T) {

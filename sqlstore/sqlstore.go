@@ -1,5 +1,6 @@
 // Package sqlstore is the SQL core that the sqlite and postgres stores
-// share: the queries, the write transactions that append their audit entry
+// share, and the place to read what their methods do (the dialect
+// packages embed its Store): the queries, the write transactions that append their audit entry
 // and bump the global revision, optimistic concurrency on per-record
 // versions, migrations and in-process change notification. A Dialect
 // supplies the few differences: placeholders, time columns, the migration
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/flagonhttp"
 )
 
 // A Dialect describes one database's SQL.
@@ -51,11 +53,14 @@ type Dialect struct {
 // fails before it commits.
 const maxAttempts = 3
 
-// Store implements every flagon.Store method over a *sql.DB.
+// Store keeps Flagon's records in an SQL database: it is a flagon.Store
+// (flags and audiences), a flagon.AuditLog, a flagonhttp.UserOverrideStore
+// and a flagonhttp.ShareTokenStore. Open one with sqlite.Open or
+// postgres.Open.
 type Store struct {
 	db  *sql.DB
 	d   Dialect
-	hub *Hub
+	hub *flagon.Notifier
 
 	maxIdle int // the pool's idle connections, restored after dropIdle
 
@@ -68,9 +73,8 @@ type Store struct {
 // tells hub of its own writes; the dialect tells it of other instances'.
 // The store owns db and hub: Close closes them.
 //
-// Dialect packages embed the store under an unexported name, so that
-// only the flagon.Store methods are promoted.
-func New(db *sql.DB, d Dialect, hub *Hub, maxIdleConns int) *Store {
+// Dialect packages call it from their Open and embed the result.
+func New(db *sql.DB, d Dialect, hub *flagon.Notifier, maxIdleConns int) *Store {
 	return &Store{db: db, d: d, hub: hub, maxIdle: maxIdleConns, queries: make(map[string]string)}
 }
 
@@ -254,3 +258,11 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	}
 	return rev, nil
 }
+
+// What a Store is.
+var (
+	_ flagon.Store                 = (*Store)(nil)
+	_ flagon.AuditLog              = (*Store)(nil)
+	_ flagonhttp.UserOverrideStore = (*Store)(nil)
+	_ flagonhttp.ShareTokenStore   = (*Store)(nil)
+)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -124,11 +125,9 @@ func scanFlag(row scanner) (flagon.StoredFlag, error) {
 	if err := row.Scan(&key, &f.Version, &f.Archived, &data, scanTime{&f.UpdatedAt}, &f.UpdatedBy); err != nil {
 		return f, err
 	}
-	flag, err := DecodeFlag(data)
-	if err != nil {
-		return f, fmt.Errorf("flag %q: %w", key, err)
+	if err := flagon.UnmarshalFlag(data, &f.Flag); err != nil {
+		return f, fmt.Errorf("decode flag %q: %w", key, err)
 	}
-	f.Flag = flag
 	return f, nil
 }
 
@@ -174,7 +173,7 @@ func (s *Store) PutFlag(ctx context.Context, f flagon.Flag, version int64, c fla
 		if err := validateFlag(f, auds); err != nil {
 			return record{}, err
 		}
-		data, err := EncodeFlag(f)
+		data, err := encode("flag", f.Key, f)
 		if err != nil {
 			return record{}, err
 		}
@@ -290,11 +289,9 @@ func scanAudience(row scanner) (flagon.StoredAudience, error) {
 	if err := row.Scan(&name, &a.Version, &data, scanTime{&a.UpdatedAt}); err != nil {
 		return a, err
 	}
-	aud, err := DecodeAudience(data)
-	if err != nil {
-		return a, fmt.Errorf("audience %q: %w", name, err)
+	if err := json.Unmarshal(data, &a.Audience); err != nil {
+		return a, fmt.Errorf("decode audience %q: %w", name, err)
 	}
-	a.Audience = aud
 	return a, nil
 }
 
@@ -325,7 +322,7 @@ func (s *Store) PutAudience(ctx context.Context, a flagon.Audience, version int6
 		if err := defs.Validate(); err != nil {
 			return record{}, err
 		}
-		data, err := EncodeAudience(a)
+		data, err := encode("audience", a.Name, a)
 		if err != nil {
 			return record{}, err
 		}
@@ -388,37 +385,12 @@ func (s *Store) checkUnused(ctx context.Context, tx *sql.Tx, name string) error 
 	if err != nil {
 		return err
 	}
-	return CheckAudienceUnused(name, auds, flags)
-}
-
-// CheckAudienceUnused returns the field errors that deleting the named
-// audience would cause in the live flags, or nil.
-func CheckAudienceUnused(name string, auds []flagon.StoredAudience, flags []flagon.StoredFlag) error {
-	var defs flagon.Definitions
+	defs := flagon.Definitions{}
 	for _, a := range auds {
-		if a.Name != name {
-			defs.Audiences = append(defs.Audiences, a.Audience)
-		}
+		defs.Audiences = append(defs.Audiences, a.Audience)
 	}
 	for _, f := range flags {
-		if !f.Archived {
-			defs.Flags = append(defs.Flags, f.Flag)
-		}
+		defs.Flags = append(defs.Flags, f.Flag)
 	}
-	err := defs.Validate()
-	var fes flagon.FieldErrors
-	if !errors.As(err, &fes) {
-		return err
-	}
-	// Report only what the deletion breaks.
-	var out flagon.FieldErrors
-	for _, fe := range fes {
-		if strings.Contains(fe.Msg, fmt.Sprintf("unknown audience %q", name)) {
-			out = append(out, fe)
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
+	return defs.CheckAudienceDelete(name)
 }
