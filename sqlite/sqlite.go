@@ -146,11 +146,11 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	hub := new(flagon.Notifier)
 	s := &Store{
-		hub:  hub,
+		hub:   hub,
 		Store: sqlstore.New(db, dialect, hub, maxIdleConns),
-		path: path,
-		poll: opts.PollInterval,
-		stop: make(chan struct{}),
+		path:  path,
+		poll:  opts.PollInterval,
+		stop:  make(chan struct{}),
 	}
 	rev, err := s.Revision(ctx)
 	if err != nil {
