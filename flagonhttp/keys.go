@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // MinSecretLen is the shortest signing secret NewKeys accepts, in bytes.
@@ -66,10 +67,19 @@ func validKeyID(id string) error {
 // expired (the longest override duration, or the longest share link),
 // then drop it: what it signed is ignored from then on.
 //
-// A Keys is immutable and safe for concurrent use. A nil *Keys stands for
-// the per-process key (see Options.Keys).
+// A Keys is safe for concurrent use. Replace swaps its keys while it is
+// in use, for a server that rotates keys without a restart. A nil *Keys
+// stands for the per-process key (see Options.Keys).
 type Keys struct {
-	ring []*keyState
+	cur atomic.Pointer[[]*keyState]
+}
+
+// ring returns the keys, signing key first.
+func (k *Keys) ring() []*keyState {
+	if p := k.cur.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // keyState is one key with a pool of keyed HMACs, so that signing and
@@ -89,28 +99,40 @@ type macState struct {
 // NewKeys returns a key ring whose first key signs. IDs must be unique and
 // secrets at least MinSecretLen bytes.
 func NewKeys(keys ...Key) (*Keys, error) {
-	if len(keys) == 0 {
-		return nil, errors.New("flagonhttp: no keys")
-	}
 	k := &Keys{}
+	if err := k.Replace(keys...); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Replace makes keys the ring's keys, the first signing, as NewKeys
+// would; what the old keys signed verifies only if they are among the
+// new ones. On error the ring is unchanged.
+func (k *Keys) Replace(keys ...Key) error {
+	if len(keys) == 0 {
+		return errors.New("flagonhttp: no keys")
+	}
+	var ring []*keyState
 	seen := make(map[string]bool, len(keys))
 	for i, key := range keys {
 		if err := validKeyID(key.ID); err != nil {
-			return nil, fmt.Errorf("%w (key %d)", err, i)
+			return fmt.Errorf("%w (key %d)", err, i)
 		}
 		if seen[key.ID] {
-			return nil, fmt.Errorf("flagonhttp: duplicate key ID %q", key.ID)
+			return fmt.Errorf("flagonhttp: duplicate key ID %q", key.ID)
 		}
 		seen[key.ID] = true
 		if len(key.Secret) < MinSecretLen {
-			return nil, fmt.Errorf("flagonhttp: key %q: secret is %d bytes, want at least %d", key.ID, len(key.Secret), MinSecretLen)
+			return fmt.Errorf("flagonhttp: key %q: secret is %d bytes, want at least %d", key.ID, len(key.Secret), MinSecretLen)
 		}
 		secret := append([]byte(nil), key.Secret...)
 		ks := &keyState{id: key.ID}
 		ks.pool.New = func() any { return &macState{h: hmac.New(sha256.New, secret)} }
-		k.ring = append(k.ring, ks)
+		ring = append(ring, ks)
 	}
-	return k, nil
+	k.cur.Store(&ring)
+	return nil
 }
 
 // MustKeys is NewKeys for keys known to be valid, as in tests and
@@ -153,13 +175,13 @@ func decodeAnyBase64(s string) ([]byte, error) {
 }
 
 // SigningKeyID returns the ID of the key that signs.
-func (k *Keys) SigningKeyID() string { return k.resolve().ring[0].id }
+func (k *Keys) SigningKeyID() string { return k.resolve().ring()[0].id }
 
 // IDs returns the IDs of the keys in the ring, signing key first.
 func (k *Keys) IDs() []string {
-	k = k.resolve()
-	ids := make([]string, len(k.ring))
-	for i, ks := range k.ring {
+	ring := k.resolve().ring()
+	ids := make([]string, len(ring))
+	for i, ks := range ring {
 		ids[i] = ks.id
 	}
 	return ids
@@ -167,7 +189,7 @@ func (k *Keys) IDs() []string {
 
 // resolve returns k, or the per-process key ring when k is nil.
 func (k *Keys) resolve() *Keys {
-	if k == nil || len(k.ring) == 0 {
+	if k == nil || len(k.ring()) == 0 {
 		return processKeys()
 	}
 	return k

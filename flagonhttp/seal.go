@@ -56,7 +56,7 @@ var (
 // seal signs body (already in the body's alphabet, without dots unless the
 // format says so) with the ring's signing key.
 func seal(keys *Keys, purpose, body string) string {
-	ks := keys.resolve().ring[0]
+	ks := keys.resolve().ring()[0]
 	var b strings.Builder
 	b.Grow(len(formatVersion) + len(ks.id) + len(body) + sigEncodedLen + 3)
 	b.WriteString(formatVersion)
@@ -136,7 +136,7 @@ func open(keys *Keys, purpose, value string, max int, buf []byte) (body, scratch
 
 // findString is find for a string ID.
 func (k *Keys) findString(id string) *keyState {
-	for _, ks := range k.ring {
+	for _, ks := range k.ring() {
 		if ks.id == id {
 			return ks
 		}
@@ -163,3 +163,23 @@ var scratchPool = sync.Pool{New: func() any {
 	b := make([]byte, 0, 2*DefaultMaxCookieSize+256)
 	return &b
 }}
+
+// Seal signs payload with the ring's signing key for a purpose of the
+// caller's, such as the admin console's sessions, so that a program signs
+// everything with one key ring and rotates it once. The purpose is signed,
+// not written: a value sealed for one purpose does not open for another,
+// nor as an override cookie, header or share token.
+func (k *Keys) Seal(purpose string, payload []byte) string {
+	return seal(k, "seal:"+purpose, b64.EncodeToString(payload))
+}
+
+// Open checks a value that Seal made for purpose, no longer than max
+// bytes, and returns its payload. The error wraps ErrMalformed,
+// ErrUnknownVersion, ErrUnknownKey, ErrBadSignature or ErrTooLarge.
+func (k *Keys) Open(purpose, value string, max int) ([]byte, error) {
+	body, scratch, err := open(k, "seal:"+purpose, value, max, nil)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBody(scratch, body)
+}

@@ -146,3 +146,52 @@ func TokenRevokedIn(store ShareTokenStore) func(id string) bool {
 		return err != nil || t.Revoked
 	}
 }
+
+// A KeyStore keeps a server's signing keys, so that every instance and
+// every restart signs and verifies with the same ring (cookies, headers,
+// share links, console sessions). Secrets are stored as given: a server
+// that encrypts them at rest does so before AddSigningKey. Every write
+// appends its audit entry, without the secret, in a store that is also a
+// flagon.AuditLog. flagontest.TestKeyStore checks any implementation.
+type KeyStore interface {
+	// SigningKeys returns every key that is not retired, oldest first.
+	SigningKeys(ctx context.Context) ([]StoredKey, error)
+	// AddSigningKey adds a key; an ID in use, retired or not, is
+	// flagon.ErrConflict.
+	AddSigningKey(ctx context.Context, k StoredKey, c flagon.Change) error
+	// RetireSigningKey retires a key: what it signed no longer verifies.
+	// An unknown or retired ID is flagon.ErrNotFound.
+	RetireSigningKey(ctx context.Context, id string, c flagon.Change) error
+}
+
+// StoredKey is a signing key as a KeyStore keeps it.
+type StoredKey struct {
+	ID     string `json:"id"`
+	Secret []byte `json:"-"` // never in JSON, so never in an audit entry
+	// ActiveFrom is when the key starts to sign; until then it only
+	// verifies, so that every instance knows it before any uses it.
+	ActiveFrom time.Time `json:"active_from"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// MaxStoredSecretLen bounds a stored key's secret, which may be an
+// encrypted form of the key.
+const MaxStoredSecretLen = 1024
+
+// Validate reports what makes k unfit for a KeyStore, as
+// flagon.FieldErrors: an ID as Key requires, and a secret of 1 to
+// MaxStoredSecretLen bytes. (The secret's own length is checked when the
+// key is used, since a store may hold it encrypted.)
+func (k *StoredKey) Validate() error {
+	var errs flagon.FieldErrors
+	if err := validKeyID(k.ID); err != nil {
+		errs = append(errs, &flagon.FieldError{Field: "id", Msg: err.Error()})
+	}
+	if len(k.Secret) == 0 || len(k.Secret) > MaxStoredSecretLen {
+		errs = append(errs, &flagon.FieldError{Field: "secret", Msg: fmt.Sprintf("want 1 to %d bytes", MaxStoredSecretLen)})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}

@@ -30,6 +30,7 @@ type MemoryStore struct {
 	audiences map[string]memAudience
 	overrides map[[2]string]memValue[flagonhttp.UserOverride]
 	tokens    map[string]memValue[flagonhttp.ShareToken]
+	keys      []memKey
 	audit     []flagon.AuditEntry
 	fail      error
 	closed    bool
@@ -60,6 +61,7 @@ var (
 	_ flagon.AuditLog              = (*MemoryStore)(nil)
 	_ flagonhttp.UserOverrideStore = (*MemoryStore)(nil)
 	_ flagonhttp.ShareTokenStore   = (*MemoryStore)(nil)
+	_ flagonhttp.KeyStore          = (*MemoryStore)(nil)
 )
 
 // NewMemoryStore returns an empty store at revision 0.
@@ -611,6 +613,73 @@ func (m *MemoryStore) AppendAudit(ctx context.Context, e flagon.AuditEntry) erro
 	e.Before, e.After = slices.Clone(e.Before), slices.Clone(e.After)
 	m.audit = append(m.audit, e)
 	return nil
+}
+
+// memKey is a stored signing key.
+type memKey struct {
+	key     flagonhttp.StoredKey
+	retired bool
+}
+
+// SigningKeys implements flagonhttp.KeyStore.
+func (m *MemoryStore) SigningKeys(ctx context.Context) ([]flagonhttp.StoredKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("signing keys"); err != nil {
+		return nil, err
+	}
+	var out []flagonhttp.StoredKey
+	for _, mk := range m.keys {
+		if !mk.retired {
+			k := mk.key
+			k.Secret = slices.Clone(k.Secret)
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// AddSigningKey implements flagonhttp.KeyStore.
+func (m *MemoryStore) AddSigningKey(ctx context.Context, k flagonhttp.StoredKey, c flagon.Change) error {
+	return m.write(fmt.Sprintf("add signing key %q", k.ID), c, func(rev int64, now time.Time) (memRecord, error) {
+		if err := k.Validate(); err != nil {
+			return memRecord{}, err
+		}
+		for _, mk := range m.keys {
+			if mk.key.ID == k.ID {
+				return memRecord{}, fmt.Errorf("%w: signing key %q exists", flagon.ErrConflict, k.ID)
+			}
+		}
+		if k.CreatedAt.IsZero() {
+			k.CreatedAt = now
+		}
+		if k.ActiveFrom.IsZero() {
+			k.ActiveFrom = now
+		}
+		k.CreatedAt, k.ActiveFrom = storeTime(k.CreatedAt), storeTime(k.ActiveFrom)
+		k.Secret = slices.Clone(k.Secret)
+		m.keys = append(m.keys, memKey{key: k})
+		slices.SortStableFunc(m.keys, func(a, b memKey) int {
+			if c := a.key.CreatedAt.Compare(b.key.CreatedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.key.ID, b.key.ID)
+		})
+		return memRecord{action: "key.add", target: k.ID, after: k}, nil
+	})
+}
+
+// RetireSigningKey implements flagonhttp.KeyStore.
+func (m *MemoryStore) RetireSigningKey(ctx context.Context, id string, c flagon.Change) error {
+	return m.write(fmt.Sprintf("retire signing key %q", id), c, func(rev int64, now time.Time) (memRecord, error) {
+		for i, mk := range m.keys {
+			if mk.key.ID == id && !mk.retired {
+				m.keys[i].retired = true
+				return memRecord{action: "key.retire", target: id, before: mk.key}, nil
+			}
+		}
+		return memRecord{}, fmt.Errorf("signing key %q: %w", id, flagon.ErrNotFound)
+	})
 }
 
 // PruneAudit implements flagon.AuditLog.

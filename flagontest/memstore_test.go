@@ -13,4 +13,5 @@ func TestMemoryStore(t *testing.T) {
 	flagontest.TestAuditLog(t, func(t *testing.T) flagon.AuditLog { return flagontest.NewMemoryStore() })
 	flagontest.TestUserOverrideStore(t, func(t *testing.T) flagonhttp.UserOverrideStore { return flagontest.NewMemoryStore() })
 	flagontest.TestShareTokenStore(t, func(t *testing.T) flagonhttp.ShareTokenStore { return flagontest.NewMemoryStore() })
+	flagontest.TestKeyStore(t, func(t *testing.T) flagonhttp.KeyStore { return flagontest.NewMemoryStore() })
 }

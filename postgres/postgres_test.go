@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -161,6 +162,7 @@ func TestStore(t *testing.T) {
 	flagontest.TestAuditLog(t, func(t *testing.T) flagon.AuditLog { return open(t) })
 	flagontest.TestUserOverrideStore(t, func(t *testing.T) flagonhttp.UserOverrideStore { return open(t) })
 	flagontest.TestShareTokenStore(t, func(t *testing.T) flagonhttp.ShareTokenStore { return open(t) })
+	flagontest.TestKeyStore(t, func(t *testing.T) flagonhttp.KeyStore { return open(t) })
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -218,8 +220,12 @@ func TestConcurrentMigrations(t *testing.T) {
 			t.Errorf("migrator %d: %v", i, err)
 		}
 	}
-	if got := db.admin(t, "SELECT count(*) FROM "+db.name+".flagon_migrations"); got != 1 {
-		t.Errorf("%d migrations recorded, want 1", got)
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migration files: %v", err)
+	}
+	if got := db.admin(t, "SELECT count(*) FROM "+db.name+".flagon_migrations"); got != int64(len(files)) {
+		t.Errorf("%d migrations recorded, want %d, each once", got, len(files))
 	}
 }
 

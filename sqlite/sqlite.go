@@ -6,6 +6,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"strings"
@@ -118,6 +119,9 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("sqlite: open %s: is a directory", path)
 	}
+	if err := createPrivate(file); err != nil {
+		return nil, openError(path, err)
+	}
 
 	db, err := sql.Open("sqlite", dsn(path, opts))
 	if err != nil {
@@ -159,6 +163,24 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.hub.Seen(rev)
 	return s, nil
+}
+
+// createPrivate creates the database file, readable and writable by its
+// owner only (0600), if it does not exist: it holds signing keys and the
+// audit log. SQLite gives the WAL and shared-memory files it creates
+// beside it the same permissions.
+func createPrivate(file string) error {
+	if file == "" || file == ":memory:" || strings.Contains(file, "mode=memory") {
+		return nil
+	}
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // dsn returns the driver's name for path: WAL, the busy timeout, and

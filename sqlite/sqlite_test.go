@@ -29,6 +29,7 @@ func TestStore(t *testing.T) {
 	flagontest.TestAuditLog(t, func(t *testing.T) flagon.AuditLog { return open(t) })
 	flagontest.TestUserOverrideStore(t, func(t *testing.T) flagonhttp.UserOverrideStore { return open(t) })
 	flagontest.TestShareTokenStore(t, func(t *testing.T) flagonhttp.ShareTokenStore { return open(t) })
+	flagontest.TestKeyStore(t, func(t *testing.T) flagonhttp.KeyStore { return open(t) })
 }
 
 func TestOpenBadFile(t *testing.T) {
@@ -142,5 +143,26 @@ func TestOpenMemory(t *testing.T) {
 	}
 	if _, rev, err := s.Load(t.Context()); err != nil || rev != 1 {
 		t.Errorf("Load = revision %d, %v; want 1", rev, err)
+	}
+}
+
+func TestNewFileIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flagon.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.PutFlag(t.Context(), flagon.Flag{Key: "a"}, 0, flagon.Change{Actor: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group and others", filepath.Base(p), mode)
+		}
 	}
 }

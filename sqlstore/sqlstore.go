@@ -265,4 +265,5 @@ var (
 	_ flagon.AuditLog              = (*Store)(nil)
 	_ flagonhttp.UserOverrideStore = (*Store)(nil)
 	_ flagonhttp.ShareTokenStore   = (*Store)(nil)
+	_ flagonhttp.KeyStore          = (*Store)(nil)
 )
