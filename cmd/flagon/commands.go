@@ -149,7 +149,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	refs, err := lint.Scan(dirs...)
+	refs, err := lint.Scan(nil, dirs...)
 	if err != nil {
 		return err
 	}
