@@ -132,33 +132,37 @@ func Scan(opts *Options, dirs ...string) ([]Ref, error) {
 	return refs, nil
 }
 
+// A Config is a config file that FindConfigs found.
+type Config struct {
+	Path string
+	// Above is set for a file found above the directories scanned rather
+	// than in them. Only part of the code it governs was scanned then, so
+	// its flags may well be used where the scan did not look.
+	Above bool
+}
+
 // FindConfigs returns the config files (ConfigNames) that govern dirs:
 // those in dirs and below, skipping what Scan skips, and for each dir the
 // nearest one above it, looked for up to the directory that holds go.mod
-// or .git. Each file is returned once, cleaned.
-func FindConfigs(opts *Options, dirs ...string) ([]string, error) {
-	var out []string
+// or .git. Each file is returned once, its path cleaned.
+func FindConfigs(opts *Options, dirs ...string) ([]Config, error) {
+	var out []Config
 	seen := map[string]bool{}
-	add := func(p string) {
-		p = filepath.Clean(p)
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	for _, dir := range dirs {
-		if c := configAbove(dir); c != "" {
-			add(c)
-		}
-	}
 	err := walk(opts, dirs, func(path string) error {
-		if slices.Contains(ConfigNames, filepath.Base(path)) {
-			add(path)
+		if slices.Contains(ConfigNames, filepath.Base(path)) && !seen[path] {
+			seen[path] = true
+			out = append(out, Config{Path: path})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, dir := range dirs {
+		if c := configAbove(dir); c != "" && !seen[c] {
+			seen[c] = true
+			out = append(out, Config{Path: c, Above: true})
+		}
 	}
 	return out, nil
 }
@@ -177,7 +181,7 @@ func configAbove(dir string) string {
 				if err != nil {
 					return c
 				}
-				return filepath.Join(dir, rel)
+				return filepath.Join(dir, rel) // cleaned
 			}
 		}
 		if isFile(filepath.Join(d, "go.mod")) || exists(filepath.Join(d, ".git")) {
@@ -211,21 +215,22 @@ func exists(p string) bool {
 	return err == nil
 }
 
-// Nearest returns, of configs, the one in file's directory or its nearest
-// parent directory; "" if none is. Paths compare as absolute paths.
-func Nearest(configs []string, file string) string {
+// Nearest returns the index in configs of the one in file's directory or
+// its nearest parent directory; -1 if none is. Paths compare as absolute
+// paths.
+func Nearest(configs []Config, file string) int {
 	dir, err := filepath.Abs(filepath.Dir(file))
 	if err != nil {
-		return ""
+		return -1
 	}
-	best, bestLen := "", -1
-	for _, c := range configs {
-		cdir, err := filepath.Abs(filepath.Dir(c))
+	best, bestLen := -1, -1
+	for i, c := range configs {
+		cdir, err := filepath.Abs(filepath.Dir(c.Path))
 		if err != nil {
 			continue
 		}
 		if (dir == cdir || strings.HasPrefix(dir, cdir+string(filepath.Separator)) || cdir == string(filepath.Separator)) && len(cdir) > bestLen {
-			best, bestLen = c, len(cdir)
+			best, bestLen = i, len(cdir)
 		}
 	}
 	return best

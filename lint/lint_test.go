@@ -224,11 +224,12 @@ func TestFindConfigsAndNearest(t *testing.T) {
 		name string
 		opts *lint.Options
 		dirs []string
-		want []string
+		want []string // relative to root; "^" marks a file found above
 	}{
 		{"root", nil, []string{root}, []string{"flags.yaml", "ignored/flags.yml", "svc/b/flags.json"}},
-		{"a subdirectory finds the file above it", nil, []string{abs("svc/a")}, []string{"flags.yaml"}},
-		{"and its own", nil, []string{abs("svc/b")}, []string{"flags.yaml", "svc/b/flags.json"}},
+		{"a subdirectory finds the file above it", nil, []string{abs("svc/a")}, []string{"^flags.yaml"}},
+		{"and its own", nil, []string{abs("svc/b")}, []string{"^flags.yaml", "svc/b/flags.json"}},
+		{"one found in a directory and above another is in", nil, []string{abs("svc/b/deep"), abs("svc")}, []string{"svc/b/flags.json", "^flags.yaml"}},
 		{"excluded", &lint.Options{Exclude: []string{"ignored"}}, []string{root}, []string{"flags.yaml", "svc/b/flags.json"}},
 	}
 	for _, tt := range tests {
@@ -238,31 +239,36 @@ func TestFindConfigsAndNearest(t *testing.T) {
 		}
 		var rel []string
 		for _, g := range got {
-			r, err := filepath.Rel(root, g)
+			r, err := filepath.Rel(root, g.Path)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if g.Above {
+				r = "^" + r
 			}
 			rel = append(rel, filepath.ToSlash(r))
 		}
 		sort.Strings(rel)
+		sort.Strings(tt.want)
 		if strings.Join(rel, ",") != strings.Join(tt.want, ",") {
 			t.Errorf("%s: FindConfigs = %v, want %v", tt.name, rel, tt.want)
 		}
 	}
 
-	configs := []string{abs("flags.yaml"), abs("svc/b/flags.json")}
-	for file, want := range map[string]string{
-		"svc/a/a.go":      "flags.yaml",
-		"svc/b/b.go":      "svc/b/flags.json",
-		"svc/b/deep/d.go": "svc/b/flags.json",
-		"main.go":         "flags.yaml",
+	configs := []lint.Config{{Path: abs("flags.yaml")}, {Path: abs("svc/b/flags.json")}}
+	for file, want := range map[string]int{
+		"svc/a/a.go":      0,
+		"svc/b/b.go":      1,
+		"svc/b/deep/d.go": 1,
+		"main.go":         0,
+		"svc/bb/x.go":     0, // svc/b is not a parent of svc/bb
 	} {
-		if got := lint.Nearest(configs, abs(file)); got != abs(want) {
-			t.Errorf("Nearest(%s) = %s, want %s", file, got, abs(want))
+		if got := lint.Nearest(configs, abs(file)); got != want {
+			t.Errorf("Nearest(%s) = %d, want %d", file, got, want)
 		}
 	}
-	if got := lint.Nearest(configs[1:], abs("svc/a/a.go")); got != "" {
-		t.Errorf("Nearest with no config above = %q, want none", got)
+	if got := lint.Nearest(configs[1:], abs("svc/a/a.go")); got != -1 {
+		t.Errorf("Nearest with no config above = %d, want -1", got)
 	}
 }
 
