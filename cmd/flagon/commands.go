@@ -3,8 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -27,11 +33,11 @@ type storeFlags struct {
 	store  string
 	config string
 	env    string
+	fs     *flag.FlagSet
 }
 
-func (s *storeFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-}, withConfig bool) {
+func (s *storeFlags) register(fs *flag.FlagSet, withConfig bool) {
+	s.fs = fs
 	fs.StringVar(&s.store, "store", env("STORE", DefaultStore), envHelp("STORE", "the store: sqlite://PATH or postgres://…"))
 	if withConfig {
 		fs.StringVar(&s.config, "config", env("CONFIG", ""), envHelp("CONFIG", "read flags from this YAML/JSON file instead of the store"))
@@ -39,17 +45,76 @@ func (s *storeFlags) register(fs interface {
 	fs.StringVar(&s.env, "env", env("ENV", ""), envHelp("ENV", "the environment whose settings apply (development, staging, production, …)"))
 }
 
+// storeNamed reports whether the store was named, by -store or
+// FLAGON_STORE, rather than left at DefaultStore.
+func (s *storeFlags) storeNamed() bool {
+	named := false
+	s.fs.Visit(func(f *flag.Flag) { named = named || f.Name == "store" })
+	_, inEnv := os.LookupEnv("FLAGON_STORE")
+	return named || inEnv
+}
+
+// open opens the store. A command that only reads opens it with
+// mustExist, so that an SQLite file that does not exist is an error
+// rather than a new, empty store.
+func (s *storeFlags) open(ctx context.Context, mustExist bool) (flagon.Store, error) {
+	if mustExist {
+		if err := storeExists(s.store); err != nil {
+			return nil, err
+		}
+	}
+	return server.OpenStore(ctx, s.store)
+}
+
+// storeExists returns an error if rawURL names an SQLite file that does
+// not exist. It says nothing of other stores: PostgreSQL, in-memory SQLite,
+// or a URL server.OpenStore will reject anyway.
+func storeExists(rawURL string) error {
+	path, ok := sqliteFile(rawURL)
+	if !ok {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no store at %s; run flagon serve or flagon import first", path)
+	}
+	return nil
+}
+
+// sqliteFile returns the file an SQLite store URL (sqlite://PATH, a bare
+// path, or a file: URI) names, and false if the URL names no file on disk.
+func sqliteFile(rawURL string) (string, bool) {
+	p, ok := strings.CutPrefix(rawURL, "sqlite://")
+	if !ok {
+		if strings.Contains(rawURL, "://") {
+			return "", false // postgres://, or a scheme OpenStore rejects
+		}
+		p = strings.TrimPrefix(rawURL, "sqlite:")
+	}
+	if strings.HasPrefix(p, "file:") {
+		u, err := url.Parse(p)
+		if err != nil || u.Query().Get("mode") == "memory" {
+			return "", false
+		}
+		p = u.Opaque
+		if p == "" {
+			p = u.Path
+		}
+	} else {
+		p, _, _ = strings.Cut(p, "?")
+	}
+	if p == "" || p == ":memory:" {
+		return "", false
+	}
+	return p, true
+}
+
 // definitions loads the definitions from the config file if one is named,
-// else from the store.
+// else from the store, which must exist.
 func (s *storeFlags) definitions(ctx context.Context) (flagon.Definitions, error) {
 	if s.config != "" {
-		data, err := os.ReadFile(s.config)
-		if err != nil {
-			return flagon.Definitions{}, err
-		}
-		return file.Parse(s.config, data)
+		return parseConfig(s.config)
 	}
-	st, err := server.OpenStore(ctx, s.store)
+	st, err := s.open(ctx, true)
 	if err != nil {
 		return flagon.Definitions{}, err
 	}
@@ -58,8 +123,80 @@ func (s *storeFlags) definitions(ctx context.Context) (flagon.Definitions, error
 	return defs, err
 }
 
-func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flagSet("import", "FILE", stderr)
+// parseConfig reads and parses a config file.
+func parseConfig(path string) (flagon.Definitions, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return flagon.Definitions{}, err
+	}
+	return file.Parse(path, data)
+}
+
+// snapshot returns the snapshot an application would serve for the
+// config file or the store, in s.env: for a file, what file.New serves,
+// its revision a hash of the file; for a store, what a StoreSource serves,
+// its revision the store's. An environment that no flag defines is
+// allowed, and warned about on log. st, if not nil, is the open store.
+func (s *storeFlags) snapshot(ctx context.Context, st flagon.Store, log *slog.Logger) (*flagon.Snapshot, error) {
+	if s.config != "" {
+		src, err := file.New(s.config, &file.Options{Environment: s.env, NoWatch: true, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		defer src.Close()
+		return src.Snapshot(), nil
+	}
+	defs, rev, err := st.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.env != "" {
+		warnEnvironment(log, server.Redact(s.store), s.env, defs)
+	}
+	return flagon.NewSnapshot(defs, flagon.SnapshotOptions{Environment: s.env, Revision: strconv.FormatInt(rev, 10)})
+}
+
+// warnEnvironment warns, as file.Source does for a file, when no flag in
+// a store has settings for env.
+func warnEnvironment(log *slog.Logger, store, env string, defs flagon.Definitions) {
+	seen := map[string]bool{}
+	for _, f := range defs.Flags {
+		for e := range f.Environments {
+			seen[e] = true
+		}
+	}
+	if seen[env] {
+		return
+	}
+	envs := make([]string, 0, len(seen))
+	for e := range seen {
+		envs = append(envs, e)
+	}
+	sort.Strings(envs)
+	log.Warn("store: no flag in the store has settings for the environment; serving the flags' own settings",
+		"store", store, "environment", env, "environments", strings.Join(envs, ","))
+}
+
+// warnings returns a logger that writes warnings and errors to w, as
+// slog text without the time: what the command line shows of a
+// package's logging.
+func warnings(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+// stdinName is what import calls standard input in its messages.
+const stdinName = "<stdin>"
+
+func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flagSet("import", "FILE (- for standard input)", stderr)
 	var sf storeFlags
 	sf.register(fs, false)
 	actor := fs.String("actor", env("ACTOR", "cli"), envHelp("ACTOR", "who the audit log records"))
@@ -68,17 +205,25 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: want one file to import", errUsage)
+		return fmt.Errorf("%w: want one file to import, or - for standard input", errUsage)
 	}
-	data, err := os.ReadFile(fs.Arg(0))
+	name := fs.Arg(0)
+	var data []byte
+	var err error
+	if name == "-" {
+		name = stdinName
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(name)
+	}
 	if err != nil {
 		return err
 	}
-	defs, err := file.Parse(fs.Arg(0), data)
+	defs, err := file.Parse(name, data)
 	if err != nil {
 		return err
 	}
-	st, err := server.OpenStore(ctx, sf.store)
+	st, err := sf.open(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -87,7 +232,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "imported %d audiences and %d flags from %s (%d changed)\n", len(defs.Audiences), len(defs.Flags), fs.Arg(0), n)
+	fmt.Fprintf(stdout, "imported %d audiences and %d flags from %s (%d changed)\n", len(defs.Audiences), len(defs.Flags), name, n)
 	return nil
 }
 
@@ -98,6 +243,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fs.String("o", "", "write to this file instead of standard output")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
 	defs, err := sf.definitions(ctx)
 	if err != nil {
@@ -134,35 +282,169 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+// listFlag is a flag of comma-separated values that may also be given
+// more than once.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
 func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet("lint", "[DIR …]", stderr)
 	var sf storeFlags
 	sf.register(fs, true)
+	tests := fs.Bool("tests", false, "also scan _test.go files")
+	var exclude listFlag
+	fs.Var(&exclude, "exclude", "skip files and directories matching these comma-separated patterns: one with a slash is matched against the path relative to DIR (examples/*), one without against names at any depth (*_gen.go)")
+	date := fs.String("date", "", "judge expiry as of this date, YYYY-MM-DD, instead of today")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	now := time.Now()
+	if *date != "" {
+		d, err := time.Parse(time.DateOnly, *date)
+		if err != nil {
+			return fmt.Errorf("%w: -date: want YYYY-MM-DD, got %q", errUsage, *date)
+		}
+		now = d
 	}
 	dirs := fs.Args()
 	if len(dirs) == 0 {
 		dirs = []string{"."}
 	}
-	defs, err := sf.definitions(ctx)
+	opts := &lint.Options{Tests: *tests, Exclude: exclude}
+	refs, err := lint.Scan(opts, dirs...)
 	if err != nil {
 		return err
 	}
-	refs, err := lint.Scan(dirs...)
+	groups, unchecked, err := lintGroups(ctx, &sf, opts, dirs, refs)
 	if err != nil {
 		return err
 	}
-	findings := lint.Check(defs, refs, time.Now())
-	for _, f := range findings {
-		fmt.Fprintln(stdout, f)
+	var nfindings, nflags int
+	var from []string
+	for _, g := range groups {
+		nflags += len(g.defs.Flags)
+		from = append(from, g.name)
+		for _, f := range lint.Check(g.defs, g.refs, now) {
+			if g.partial && len(f.Refs) == 0 {
+				continue
+			}
+			nfindings++
+			if len(f.Refs) == 0 && g.file {
+				fmt.Fprintf(stdout, "%s: %s\n", g.name, f)
+			} else {
+				fmt.Fprintln(stdout, f)
+			}
+		}
 	}
-	if len(findings) > 0 {
-		fmt.Fprintf(stderr, "flagon lint: %d findings in %d references to %d defined flags\n", len(findings), len(refs), len(defs.Flags))
+	summary := plural(len(refs), "reference") + ", " + plural(nflags, "flag")
+	if len(from) > 0 {
+		summary += " from " + strings.Join(from, ", ")
+	}
+	if len(unchecked) > 0 {
+		summary += fmt.Sprintf("; %s not checked, as no config file or store defines their flags (first: %s, flag %q)", plural(len(unchecked), "reference"), unchecked[0], unchecked[0].Key)
+	}
+	if nfindings > 0 {
+		fmt.Fprintf(stderr, "flagon lint: %s in %s\n", plural(nfindings, "finding"), summary)
 		return errFindings
 	}
-	fmt.Fprintf(stdout, "flagon lint: %d references, %d flags, no findings\n", len(refs), len(defs.Flags))
+	fmt.Fprintf(stderr, "flagon lint: %s; no findings\n", summary)
 	return nil
+}
+
+// plural returns n and noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// A lintGroup is a set of definitions and the references checked against
+// them.
+type lintGroup struct {
+	name string // the config file or the store
+	file bool   // name is a config file
+	// partial is set for a config file above the directories scanned
+	// (lint.Config.Above): only findings in the code read count.
+	partial bool
+	defs    flagon.Definitions
+	refs    []lint.Ref
+}
+
+// lintGroups decides which definitions each reference is checked against.
+// A config file named by -config, or a store named by -store, governs
+// every reference. Otherwise each file is governed by the nearest config
+// file (lint.ConfigNames) in its directory or above, and files with none
+// by the store at DefaultStore if there is one. If there is none, the
+// references no config file governs are returned as unchecked, unless no
+// config file was found at all, which is an error.
+func lintGroups(ctx context.Context, sf *storeFlags, opts *lint.Options, dirs []string, refs []lint.Ref) (groups []lintGroup, unchecked []lint.Ref, err error) {
+	switch {
+	case sf.config != "":
+		defs, err := parseConfig(sf.config)
+		return []lintGroup{{name: sf.config, file: true, defs: defs, refs: refs}}, nil, err
+	case sf.storeNamed():
+		defs, err := sf.definitions(ctx)
+		return []lintGroup{{name: server.Redact(sf.store), defs: defs, refs: refs}}, nil, err
+	}
+	configs, err := lint.FindConfigs(opts, dirs...)
+	if err != nil {
+		return nil, nil, err
+	}
+	byConfig := make([][]lint.Ref, len(configs))
+	var orphans []lint.Ref
+	for _, r := range refs {
+		if i := lint.Nearest(configs, r.File); i >= 0 {
+			byConfig[i] = append(byConfig[i], r)
+		} else {
+			orphans = append(orphans, r)
+		}
+	}
+	for i, c := range configs {
+		if c.Above && len(byConfig[i]) == 0 {
+			continue // a file above the scan that governs none of it
+		}
+		defs, err := parseConfig(c.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		groups = append(groups, lintGroup{name: c.Path, file: true, partial: c.Above, defs: defs, refs: byConfig[i]})
+	}
+	if len(orphans) > 0 || len(configs) == 0 {
+		if err := storeExists(sf.store); err != nil {
+			switch {
+			case len(orphans) == 0:
+				// Nothing to check, and nothing to check it against.
+			case len(configs) == 0:
+				r := orphans[0]
+				return nil, nil, fmt.Errorf("%s: flag %q: no %s in this directory or above it, and %v; name the definitions with -config or -store",
+					r, r.Key, strings.Join(lint.ConfigNames, " or "), err)
+			default:
+				// Some parts of the tree have config files and others
+				// none: the others are reported as not checked.
+				unchecked = orphans
+			}
+			orphans = nil
+		} else {
+			defs, err := sf.definitions(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			groups = append(groups, lintGroup{name: server.Redact(sf.store), defs: defs, refs: orphans})
+		}
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i].name < groups[j].name })
+	return groups, unchecked, nil
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -181,21 +463,19 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	defs, err := sf.definitions(ctx)
-	if err != nil {
-		return err
+	var st flagon.Store
+	if sf.config == "" || *user != "" {
+		if st, err = sf.open(ctx, true); err != nil {
+			return err
+		}
+		defer st.Close()
 	}
-	snap, err := flagon.NewSnapshot(defs, flagon.SnapshotOptions{Environment: sf.env})
+	snap, err := sf.snapshot(ctx, st, warnings(stderr))
 	if err != nil {
 		return err
 	}
 	var ov flagon.Overrides
 	if *user != "" {
-		st, err := server.OpenStore(ctx, sf.store)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
 		m, err := st.UserOverrides(ctx, *user)
 		if err != nil {
 			return err
@@ -205,7 +485,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	r := snap.Evaluate(key, ec, ov)
 	explain(stdout, snap, r, ec)
 	if r.ErrorCode == flagon.ErrorFlagNotFound {
-		return fmt.Errorf("flag %q: %w", key, flagon.ErrFlagNotFound)
+		return fmt.Errorf("%w: %q", flagon.ErrFlagNotFound, key)
 	}
 	return nil
 }
@@ -249,7 +529,7 @@ func explain(w io.Writer, snap *flagon.Snapshot, r flagon.Result, ec flagon.Eval
 		fmt.Fprintf(tw, "error\t%s: no such flag in revision %s\n", r.ErrorCode, snap.Revision())
 		return
 	}
-	fmt.Fprintf(tw, "value\t%v\n", r.Value)
+	fmt.Fprintf(tw, "value\t%s\n", jsonText(r.Value))
 	fmt.Fprintf(tw, "variant\t%s\n", r.Variant)
 	fmt.Fprintf(tw, "reason\t%s\n", r.Reason)
 	fmt.Fprintf(tw, "layer\t%s\n", layer(r))
@@ -314,4 +594,16 @@ func describeRule(r flagon.Rule) string {
 		parts = append(parts, c.String())
 	}
 	return strings.Join(parts, " and ")
+}
+
+// jsonText returns v as JSON, as the REST API and OFREP show values:
+// strings quoted, objects as objects.
+func jsonText(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

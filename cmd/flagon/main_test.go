@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/file"
+	"github.com/flagon/flagon/server"
 )
 
 // cli runs the command line and returns its exit status and output.
@@ -21,18 +27,123 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-func TestUsage(t *testing.T) {
-	if code, _, stderr := cli(t); code != 2 || !strings.Contains(stderr, "serve") {
-		t.Errorf("no arguments: exit %d, stderr %q", code, stderr)
+// TestHelpAndUsage checks the ways people ask for help and the version,
+// and what a bad command line gets: help asked for goes to stdout with
+// exit 0, usage after an error to stderr with exit 2.
+func TestHelpAndUsage(t *testing.T) {
+	tests := []struct {
+		args       []string
+		code       int
+		stdout     string // wanted in stdout; "" means stdout must be empty
+		stderr     string // wanted in stderr; "" means stderr must be empty
+		stderrOnce string // must appear exactly once in stderr
+	}{
+		{[]string{"version"}, 0, "flagon ", "", ""},
+		{[]string{"-version"}, 0, "flagon ", "", ""},
+		{[]string{"--version"}, 0, "flagon ", "", ""},
+		{[]string{"help"}, 0, "Usage: flagon <command>", "", ""},
+		{[]string{"-h"}, 0, "Usage: flagon <command>", "", ""},
+		{[]string{"-help"}, 0, "Usage: flagon <command>", "", ""},
+		{[]string{"--help"}, 0, "Usage: flagon <command>", "", ""},
+		{[]string{"help", "serve"}, 0, "Usage: flagon serve [flags]\n", "", ""},
+		{[]string{"--help", "lint"}, 0, "-exclude", "", ""},
+		{[]string{"eval", "-h"}, 0, "Usage: flagon eval [flags] FLAG", "", ""},
+		{[]string{"eval", "new-home-page", "key=a", "--help"}, 0, "-config", "", ""},
+		{[]string{"import", "-help"}, 0, "Usage: flagon import", "", ""},
+		{nil, 2, "", "Usage: flagon <command>", ""},
+		{[]string{"frobnicate"}, 2, "", "Usage: flagon <command>", `flagon: unknown command "frobnicate"`},
+		{[]string{"help", "frobnicate"}, 2, "", "Usage: flagon <command>", `flagon help: unknown command "frobnicate"`},
+		{[]string{"help", "eval", "lint"}, 2, "", "Usage: flagon <command>", "want at most one command"},
+		{[]string{"eval", "-nope"}, 2, "", "Usage: flagon eval [flags] FLAG", "flag provided but not defined: -nope"},
+		{[]string{"eval"}, 2, "", "Usage: flagon eval [flags] FLAG", "flagon eval: name the flag to evaluate\n"},
+		{[]string{"import"}, 2, "", "Usage: flagon import", "flagon import: want one file to import"},
+		{[]string{"export", "extra"}, 2, "", "Usage: flagon export", `flagon export: unexpected arguments ["extra"]`},
+		{[]string{"lint", "-date", "soon"}, 2, "", "Usage: flagon lint", `flagon lint: -date: want YYYY-MM-DD, got "soon"`},
 	}
-	if code, _, stderr := cli(t, "frobnicate"); code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
-		t.Errorf("unknown command: exit %d, stderr %q", code, stderr)
+	for _, tt := range tests {
+		code, stdout, stderr := cli(t, tt.args...)
+		if code != tt.code {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tt.args, code, tt.code, stderr)
+		}
+		if (tt.stdout == "") != (stdout == "") || !strings.Contains(stdout, tt.stdout) {
+			t.Errorf("%q: stdout %q, want %q", tt.args, stdout, tt.stdout)
+		}
+		if (tt.stderr == "") != (stderr == "") || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%q: stderr %q, want %q", tt.args, stderr, tt.stderr)
+		}
+		if tt.stderrOnce != "" && strings.Count(stderr, tt.stderrOnce) != 1 {
+			t.Errorf("%q: stderr has %q %d times, want once:\n%s", tt.args, tt.stderrOnce, strings.Count(stderr, tt.stderrOnce), stderr)
+		}
+		if strings.Contains(stdout, "usage: ") || strings.Contains(stderr, ": usage: ") {
+			t.Errorf("%q: the usage error's marker leaked into the message:\n%s%s", tt.args, stdout, stderr)
+		}
 	}
-	if code, _, stderr := cli(t, "eval", "-nope"); code != 2 || !strings.Contains(stderr, "flag provided but not defined: -nope") {
-		t.Errorf("bad flag: exit %d, stderr %q", code, stderr)
+}
+
+// TestErrorPrefixOnce checks that each command names itself once at the
+// start of an error, even when the error comes from the package of the
+// same name.
+func TestErrorPrefixOnce(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "x.db")
+	missing := filepath.Join(dir, "missing.yaml")
+	tests := []struct {
+		cmd  string
+		args []string
+		want string // in the message, after the prefix
+	}{
+		{"lint", []string{"-config", "testdata/flags.yaml", filepath.Join(dir, "nodir")}, "lstat " + filepath.Join(dir, "nodir")},
+		{"lint", []string{"-exclude", "[x", "-config", "testdata/flags.yaml", "testdata/app"}, `exclude pattern "[x"`},
+		{"lint", []string{"-config", missing, "testdata/app"}, "open " + missing},
+		{"import", []string{"-store", db, missing}, "open " + missing},
+		{"import", []string{"-store", "mysql://x", "testdata/flags.yaml"}, "unknown scheme"},
+		{"export", []string{"-store", db}, "no store at"},
+		{"eval", []string{"-config", missing, "x"}, missing},
+		{"eval", []string{"-config", "testdata/flags.yaml", "ghost"}, `flag not found: "ghost"`},
 	}
-	if code, stdout, _ := cli(t, "version"); code != 0 || !strings.HasPrefix(stdout, "flagon ") {
-		t.Errorf("version: exit %d, stdout %q", code, stdout)
+	for _, tt := range tests {
+		code, _, stderr := cli(t, append([]string{tt.cmd}, tt.args...)...)
+		prefix := "flagon " + tt.cmd + ": "
+		if code != 1 || !strings.HasPrefix(stderr, prefix) || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%s %q: exit %d, stderr %q; want exit 1 and %q…%q", tt.cmd, tt.args, code, stderr, prefix, tt.want)
+		}
+		if n := strings.Count(stderr, tt.cmd+": "); n != 1 {
+			t.Errorf("%s %q: %q appears %d times in %q, want once", tt.cmd, tt.args, tt.cmd+": ", n, stderr)
+		}
+	}
+}
+
+// TestFlagsAfterArguments checks that flags may follow a command's
+// arguments, and that "--" ends the flags.
+func TestFlagsAfterArguments(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "x.db")
+	tests := []struct {
+		args []string
+		code int
+		want string // in stdout, spaces collapsed
+	}{
+		{[]string{"eval", "-config", "testdata/flags.yaml", "new-home-page", "key=a", "is_staff=true"}, 0, "reason TARGETING_MATCH"},
+		{[]string{"eval", "new-home-page", "key=a", "is_staff=true", "-config", "testdata/flags.yaml"}, 0, "reason TARGETING_MATCH"},
+		{[]string{"eval", "new-home-page", "-config", "testdata/flags.yaml", "key=a", "-env", "production", "is_staff=true"}, 0, "environment production"},
+		{[]string{"eval", "-config", "testdata/flags.yaml", "new-home-page", "--", "key=a", "-env"}, 2, ""},
+		{[]string{"import", "testdata/flags.yaml", "-store", db, "-reason", "test"}, 0, "imported 1 audiences and 3 flags"},
+		{[]string{"export", "-o", filepath.Join(dir, "out.yaml"), "-store", db}, 0, ""},
+		{[]string{"lint", "testdata/app", "-config", "testdata/flags.yaml"}, 1, `flag "typo-service" is used but not defined`},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := cli(t, tt.args...)
+		if code != tt.code {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tt.args, code, tt.code, stderr)
+		}
+		if flat := strings.Join(strings.Fields(stdout), " "); !strings.Contains(flat, tt.want) {
+			t.Errorf("%q: stdout lacks %q:\n%s", tt.args, tt.want, stdout)
+		}
+	}
+	// After "--", "-env" is a context argument, and a malformed one.
+	_, _, stderr := cli(t, "eval", "-config", "testdata/flags.yaml", "new-home-page", "--", "key=a", "-env")
+	if !strings.Contains(stderr, `context argument "-env": want name=value`) {
+		t.Errorf("after --: stderr %q", stderr)
 	}
 }
 
@@ -215,5 +326,352 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not shut down")
+	}
+}
+
+// TestLintTree lints a tree of two applications, each beside its own
+// config file, with tests that use flags of their own.
+func TestLintTree(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want []string // the lines of stdout
+	}{
+		{[]string{"testdata/tree"}, 0, nil},
+		{[]string{"testdata/tree", "-tests"}, 1, []string{
+			`testdata/tree/blog/post_test.go:11: flag "another-test-flag" is used but not defined (undefined)`,
+			`testdata/tree/shop/main_test.go:10: flag "made-up-in-test" is used but not defined (undefined)`,
+		}},
+		{[]string{"-tests", "-exclude", "blog", "testdata/tree"}, 1, []string{
+			`testdata/tree/shop/main_test.go:10: flag "made-up-in-test" is used but not defined (undefined)`,
+		}},
+		{[]string{"-tests", "-exclude", "blog,shop/main_test.go", "testdata/tree"}, 0, nil},
+		{[]string{"-tests", "-exclude", "*_test.go", "testdata/tree"}, 0, nil},
+		{[]string{"-exclude", "blog", "-exclude", "shop", "testdata/tree"}, 0, nil},
+		// Only part of the shop is read, so its flags used elsewhere are
+		// not reported as unused.
+		{[]string{"testdata/tree/shop/internal"}, 0, nil},
+		{[]string{"testdata/tree/shop/main.go"}, 0, nil},
+		// Without its cart package the shop never uses express-checkout.
+		{[]string{"-exclude", "internal", "testdata/tree/shop"}, 1, []string{
+			`testdata/tree/shop/flags.yaml: flag "express-checkout" is defined but never used (unused)`,
+		}},
+		// A config named with -config governs everything.
+		{[]string{"-config", "testdata/tree/shop/flags.yaml", "testdata/tree"}, 1, []string{
+			`testdata/tree/blog/post.go:9: flag "dark-mode" is used but not defined (undefined)`,
+		}},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := cli(t, append([]string{"lint"}, tt.args...)...)
+		if code != tt.code {
+			t.Errorf("%q: exit %d, want %d (stderr %q)", tt.args, code, tt.code, stderr)
+		}
+		if got, want := strings.TrimSpace(stdout), strings.Join(tt.want, "\n"); got != want {
+			t.Errorf("%q: stdout\n%s\nwant\n%s", tt.args, got, want)
+		}
+	}
+}
+
+// TestLintRepository runs lint over Flagon's own repository: tests are
+// skipped, and each example is checked against its own flags.yaml. It
+// must report nothing. It runs from an empty directory rather than the
+// repository's root, so that a flagon.db left there by `flagon serve`
+// plays no part.
+func TestLintRepository(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	// A fixed date, so that the examples' expiry dates do not decide
+	// whether this test passes.
+	code, stdout, stderr := cli(t, "lint", "-date", "2026-12-01", root)
+	if code != 0 || stdout != "" {
+		t.Errorf("flagon lint on the repository: exit %d, stdout:\n%s\nstderr: %s", code, stdout, stderr)
+	}
+	for _, want := range []string{"examples/overrides/flags.yaml", "examples/quickstart/flags.yaml", "no findings"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("summary %q lacks %q", stderr, want)
+		}
+	}
+	if _, err := os.Stat("flagon.db"); err == nil {
+		t.Error("lint created flagon.db")
+	}
+}
+
+func TestLintSuggestsNearestKey(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "flags.yaml"), "flags:\n  new-home-page: false\n  checkout: false\n")
+	writeFile(t, filepath.Join(dir, "app.go"), "package app\n\nvar (\n\ta = flagon.NewBool(\"new-home-pge\", false, \"\")\n\tb = flagon.NewBool(\"new-home-page\", false, \"\")\n\tc = flagon.NewBool(\"checkout\", false, \"\")\n\td = flagon.NewBool(\"search\", false, \"\")\n)\n")
+	code, stdout, _ := cli(t, "lint", dir)
+	app := filepath.Join(dir, "app.go")
+	want := app + `:4: flag "new-home-pge" is used but not defined; did you mean "new-home-page"? (undefined)` + "\n" +
+		app + `:7: flag "search" is used but not defined (undefined)` + "\n"
+	if code != 1 || stdout != want {
+		t.Errorf("exit %d, stdout\n%s\nwant\n%s", code, stdout, want)
+	}
+}
+
+// TestLintFallsBackToTheStore checks lint with neither a config file nor
+// -store: it uses ./flagon.db if there is one and says so if not, without
+// creating it.
+func TestLintFallsBackToTheStore(t *testing.T) {
+	flags, err := filepath.Abs("testdata/flags.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := os.ReadFile("testdata/app/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app")
+	writeFile(t, filepath.Join(dir, "go.mod"), "module example.com/app\n")
+	writeFile(t, filepath.Join(app, "main.go"), string(code))
+	t.Chdir(dir)
+	status, stdout, stderr := cli(t, "lint", app)
+	if status != 1 || stdout != "" || !strings.Contains(stderr, "no flags.yaml or flags.yml or flags.json in this directory or above it, and no store at flagon.db; run flagon serve or flagon import first") {
+		t.Errorf("no config, no store: exit %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+	if _, err := os.Stat("flagon.db"); err == nil {
+		t.Fatal("lint created flagon.db")
+	}
+	if code, _, stderr := cli(t, "import", flags); code != 0 {
+		t.Fatalf("import: exit %d: %s", code, stderr)
+	}
+	status, stdout, stderr = cli(t, "lint", app)
+	if status != 1 || !strings.Contains(stdout, `flag "typo-service" is used but not defined`) || !strings.Contains(stderr, "from sqlite://flagon.db") {
+		t.Errorf("with ./flagon.db: exit %d, stdout %q, stderr %q", status, stdout, stderr)
+	}
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReadOnlyCommandsNeedAStore checks that commands that only read
+// refuse an SQLite file that does not exist, and create none, while those
+// that write create it.
+func TestReadOnlyCommandsNeedAStore(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "flagon.db")
+	db := "sqlite://" + path
+	want := "no store at " + path + "; run flagon serve or flagon import first"
+	for _, args := range [][]string{
+		{"eval", "-store", db, "new-home-page"},
+		{"eval", "-store", path, "new-home-page"},
+		{"eval", "-config", "testdata/flags.yaml", "-user", "ann", "-store", db, "new-home-page"},
+		{"export", "-store", db},
+		{"lint", "-store", db, "testdata/app"},
+	} {
+		code, stdout, stderr := cli(t, args...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 1 and %q", args, code, stdout, stderr, want)
+		}
+		if _, err := os.Stat(path); err == nil {
+			t.Fatalf("%q created %s", args, path)
+		}
+	}
+	for _, args := range [][]string{
+		{"migrate", "-store", filepath.Join(dir, "migrated.db")},
+		{"import", "-store", db, "testdata/flags.yaml"},
+	} {
+		if code, _, stderr := cli(t, args...); code != 0 {
+			t.Errorf("%q: exit %d: %s", args, code, stderr)
+		}
+	}
+	if code, stdout, stderr := cli(t, "eval", "-store", db, "new-home-page"); code != 0 || !strings.Contains(stdout, "new-home-page") {
+		t.Errorf("eval after import: exit %d, %s%s", code, stdout, stderr)
+	}
+}
+
+func TestSQLiteFile(t *testing.T) {
+	tests := []struct {
+		url  string
+		want string // "" for no file
+	}{
+		{"sqlite://flagon.db", "flagon.db"},
+		{"sqlite:///var/lib/flagon.db", "/var/lib/flagon.db"},
+		{"flagon.db", "flagon.db"},
+		{"sqlite:x.db", "x.db"},
+		{"sqlite://x.db?_pragma=foreign_keys(1)", "x.db"},
+		{"file:x.db?cache=shared", "x.db"},
+		{"sqlite://file:/tmp/x.db", "/tmp/x.db"},
+		{"file:x?mode=memory", ""},
+		{":memory:", ""},
+		{"sqlite://", ""},
+		{"postgres://u:p@h/db", ""},
+		{"postgresql://h/db", ""},
+		{"mysql://h/db", ""},
+	}
+	for _, tt := range tests {
+		got, ok := sqliteFile(tt.url)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("sqliteFile(%q) = %q, %v; want %q", tt.url, got, ok, tt.want)
+		}
+	}
+}
+
+func TestImportStandardInput(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "x.db")
+	data, err := os.ReadFile("testdata/flags.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := runImport(context.Background(), []string{"-store", db, "-"}, bytes.NewReader(data), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if want := "imported 1 audiences and 3 flags from <stdin> (4 changed)\n"; stdout.String() != want {
+		t.Errorf("stdout %q, want %q", stdout.String(), want)
+	}
+	_, exported, _ := cli(t, "export", "-store", db)
+	if !strings.Contains(exported, "retired-flag") {
+		t.Errorf("export after import from stdin lacks the flags:\n%s", exported)
+	}
+	err = runImport(context.Background(), []string{"-store", db, "-"}, strings.NewReader("flags:\n  a:\n    colour: blue\n"), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "<stdin>:3") {
+		t.Errorf("broken input: error %v, want one naming <stdin>:3", err)
+	}
+}
+
+// TestEvalPrintsJSON checks that eval shows values as JSON.
+func TestEvalPrintsJSON(t *testing.T) {
+	tests := []struct {
+		flag, want string
+	}{
+		{"maintenance-mode", "false"},
+		{"checkout", `"classic"`},
+		{"max-items", "10"},
+		{"ratio", "0.05"},
+		{"banner", `{}`},
+		{"html", `"<b>&</b>"`},
+		{"spring", `{"color":"green","priority":2,"text":"Spring sale"}`},
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "flags.yaml")
+	data, err := os.ReadFile("../../file/testdata/complete.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.Replace(data, []byte("\nflags:\n"), []byte("\nflags:\n"+
+		"  ratio: {type: float, variants: {x: 0.05}, default: x}\n"+
+		"  html: {type: string, variants: {x: \"<b>&</b>\"}, default: x}\n"+
+		"  spring: {type: object, variants: {s: {text: Spring sale, color: green, priority: 2}}, default: s}\n"), 1)
+	writeFile(t, cfg, string(data))
+	for _, tt := range tests {
+		code, stdout, stderr := cli(t, "eval", "-config", cfg, tt.flag, "key=user-1", "company_id=7")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tt.flag, code, stderr)
+		}
+		var value string
+		for _, line := range strings.Split(stdout, "\n") {
+			if v, ok := strings.CutPrefix(line, "value"); ok {
+				value = strings.TrimSpace(v)
+			}
+		}
+		if value != tt.want {
+			t.Errorf("%s: value %s, want %s", tt.flag, value, tt.want)
+		}
+	}
+}
+
+// TestEvalWarnsOfUnknownEnvironment checks that eval, like file.Source,
+// warns when no flag has settings for the environment asked for.
+func TestEvalWarnsOfUnknownEnvironment(t *testing.T) {
+	const cfg = "../../file/testdata/complete.yaml"
+	db := "sqlite://" + filepath.Join(t.TempDir(), "x.db")
+	if code, _, stderr := cli(t, "import", "-store", db, cfg); code != 0 {
+		t.Fatalf("import: %s", stderr)
+	}
+	tests := []struct {
+		env  string
+		warn bool
+	}{
+		{"", false},
+		{"production", false},
+		{"staging", false},
+		{"prod", true},
+	}
+	for _, src := range [][]string{{"-config", cfg}, {"-store", db}} {
+		for _, tt := range tests {
+			args := append([]string{"eval", "checkout", "key=a", "-env", tt.env}, src...)
+			code, _, stderr := cli(t, args...)
+			if code != 0 {
+				t.Errorf("%q: exit %d: %s", args, code, stderr)
+			}
+			warned := strings.Contains(stderr, "level=WARN") && strings.Contains(stderr, "serving the flags' own settings") &&
+				strings.Contains(stderr, "environment="+tt.env+" ") && strings.Contains(stderr, "environments=")
+			if warned != tt.warn {
+				t.Errorf("%q: stderr %q; want a warning: %v", args, stderr, tt.warn)
+			}
+		}
+	}
+}
+
+// TestEvalRevision checks that eval shows the revision an application
+// would serve: the store's revision for a store, as the server's
+// StoreSource shows it, and the file's hash for a config file, as
+// file.Source shows it.
+func TestEvalRevision(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "x.db")
+	revisionOf := func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := cli(t, append([]string{"eval", "new-home-page", "key=a"}, args...)...)
+		if code != 0 {
+			t.Fatalf("eval %q: exit %d: %s", args, code, stderr)
+		}
+		for _, line := range strings.Split(stdout, "\n") {
+			if v, ok := strings.CutPrefix(line, "revision"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		t.Fatalf("eval %q shows no revision:\n%s", args, stdout)
+		return ""
+	}
+	storeRevision := func(env string) string {
+		t.Helper()
+		st, err := server.OpenStore(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		src, err := flagon.NewStoreSource(ctx, st, &flagon.StoreSourceOptions{Environment: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		return src.Snapshot().Revision()
+	}
+	for _, cfg := range []string{"testdata/flags.yaml", "../../file/testdata/complete.yaml"} {
+		if code, _, stderr := cli(t, "import", "-store", db, cfg); code != 0 {
+			t.Fatalf("import %s: %s", cfg, stderr)
+		}
+		for _, env := range []string{"", "production"} {
+			got, want := revisionOf("-store", db, "-env", env), storeRevision(env)
+			if got != want {
+				t.Errorf("after importing %s, env %q: eval shows revision %q, the server %q", cfg, env, got, want)
+			}
+			if _, err := strconv.ParseInt(got, 10, 64); err != nil {
+				t.Errorf("store revision %q is not the store's number", got)
+			}
+			src, err := file.New(cfg, &file.Options{Environment: env, NoWatch: true, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := revisionOf("-config", cfg, "-env", env), src.Snapshot().Revision(); got != want {
+				t.Errorf("config %s, env %q: eval shows revision %q, file.Source %q", cfg, env, got, want)
+			}
+			src.Close()
+		}
 	}
 }
