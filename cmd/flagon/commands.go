@@ -57,7 +57,7 @@ func (s *storeFlags) storeNamed() bool {
 // open opens the store. A command that only reads opens it with
 // mustExist, so that an SQLite file that does not exist is an error
 // rather than a new, empty store.
-func (s *storeFlags) open(ctx context.Context, mustExist bool) (flagon.Store, error) {
+func (s *storeFlags) open(ctx context.Context, mustExist bool) (server.Store, error) {
 	if mustExist {
 		if err := storeExists(s.store); err != nil {
 			return nil, err
@@ -463,7 +463,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	var st flagon.Store
+	var st server.Store
 	if sf.config == "" || *user != "" {
 		if st, err = sf.open(ctx, true); err != nil {
 			return err
