@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -56,19 +55,16 @@ type Options struct {
 	// middleware: the console reads and writes the override cookie they
 	// describe (keys, name, domain), builds this browser's evaluation
 	// context with their Context, reads per-login overrides as their
-	// UserOverrides does, and mints share links with their keys. Nil is
-	// the zero flagonhttp.Options, whose per-process key suits only a
-	// console in the same process as the application.
+	// UserOverrides does, and mints share links with their keys. Their
+	// keys also sign the console's form tokens, and their CookieSecure
+	// says when the console's own cookies are Secure. Nil is the zero
+	// flagonhttp.Options, whose per-process key suits only a console in
+	// the same process as the application.
 	Overrides *flagonhttp.Options
 	// OverridePath is where the application mounts
 	// flagonhttp.OverrideHandler, the target of share links; empty means
 	// flagonhttp.DefaultOverridePath.
 	OverridePath string
-
-	// FormKey signs the per-session form tokens; at least 32 bytes. Nil
-	// means a random key per process, which is fine for one instance;
-	// give every instance the same key when several serve the console.
-	FormKey []byte
 
 	// Environment names the environment this console shows and edits by
 	// default, such as "production".
@@ -100,7 +96,6 @@ type Console struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	cop      *http.CrossOriginProtection
-	csrfKey  []byte
 	codec    *flagonhttp.Codec
 	policy   *flagonhttp.Policy
 	now      func() time.Time
@@ -141,15 +136,6 @@ func Handler(opts *Options) *Console {
 	c.policy.CanOverride = func(*http.Request, flagon.Flag) bool { return true }
 	if c.opts.OverridePath == "" {
 		c.opts.OverridePath = flagonhttp.DefaultOverridePath
-	}
-	if len(opts.FormKey) >= 32 {
-		c.csrfKey = append([]byte(nil), opts.FormKey...)
-	} else {
-		if opts.FormKey != nil {
-			c.log.Warn("admin: Options.FormKey is shorter than 32 bytes; using a random key")
-		}
-		c.csrfKey = make([]byte, 32)
-		rand.Read(c.csrfKey)
 	}
 	c.routes()
 	return c

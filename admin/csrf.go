@@ -33,7 +33,7 @@ func (c *Console) csrfSeed(w http.ResponseWriter, r *http.Request, q *request) s
 		Value:    seed,
 		Path:     q.base,
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   c.opts.Overrides.CookieSecure.For(r),
 		SameSite: http.SameSiteLaxMode,
 	})
 	return seed
@@ -45,9 +45,10 @@ func validSeed(s string) bool {
 }
 
 // csrfToken returns the form token for the request's session and
-// principal: an HMAC of the CSRF cookie and the principal's name under
-// the console's key, so that a token is good only with its cookie, for its
-// principal, and cannot be made without the key.
+// principal: a digest of the CSRF cookie and the principal's name, sealed
+// with the signing keys of Options.Overrides, so that a token is good
+// only with its cookie, for its principal, and cannot be made without the
+// keys; it verifies on every instance that shares them.
 func (c *Console) csrfToken(w http.ResponseWriter, r *http.Request, q *request) string {
 	if q.seed == "" {
 		q.seed = c.csrfSeed(w, r, q)
@@ -56,11 +57,19 @@ func (c *Console) csrfToken(w http.ResponseWriter, r *http.Request, q *request) 
 }
 
 func (c *Console) tokenFor(seed, name string) string {
-	m := hmac.New(sha256.New, c.csrfKey)
-	m.Write([]byte(seed))
-	m.Write([]byte{0})
-	m.Write([]byte(name))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	d := formDigest(seed, name)
+	return c.opts.Overrides.Keys.Seal(formPurpose, d[:])
+}
+
+// formPurpose is what form tokens are sealed for.
+const formPurpose = "flagon-admin-form"
+
+// maxFormToken bounds a form token read from a POST.
+const maxFormToken = 256
+
+// formDigest binds a form token to its seed and principal.
+func formDigest(seed, name string) [sha256.Size]byte {
+	return sha256.Sum256([]byte(seed + "\x00" + name))
 }
 
 // validCSRF reports whether a POST carries the form token that matches
@@ -75,9 +84,9 @@ func (c *Console) validCSRF(r *http.Request, q *request) bool {
 	if err := r.ParseForm(); err != nil {
 		return false
 	}
-	got := r.PostForm.Get("csrf")
-	want := c.tokenFor(ck.Value, q.principal.Name)
-	return hmac.Equal([]byte(got), []byte(want))
+	got, err := c.opts.Overrides.Keys.Open(formPurpose, r.PostForm.Get("csrf"), maxFormToken)
+	want := formDigest(ck.Value, q.principal.Name)
+	return err == nil && hmac.Equal(got, want[:])
 }
 
 // themeOf returns the theme the request's cookie chose: "light", "dark",
@@ -95,7 +104,7 @@ func themeOf(r *http.Request) string {
 // setTheme stores the chosen theme in a cookie and goes back.
 func (c *Console) setTheme(w http.ResponseWriter, r *http.Request, q *request) {
 	theme := r.PostForm.Get("theme")
-	ck := &http.Cookie{Name: themeCookieName, Path: q.base, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode}
+	ck := &http.Cookie{Name: themeCookieName, Path: q.base, HttpOnly: true, Secure: c.opts.Overrides.CookieSecure.For(r), SameSite: http.SameSiteLaxMode}
 	switch theme {
 	case "light", "dark":
 		ck.Value = theme

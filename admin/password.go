@@ -1,19 +1,23 @@
 package admin
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/flagon/flagon/flagonhttp"
 )
 
 // Defaults of PasswordOptions.
@@ -22,18 +26,30 @@ const (
 	DefaultSessionCookieName = "flagon_admin_session"
 	// MinPasswordLen is the shortest password NewPasswordAuth accepts.
 	MinPasswordLen = 8
-	// maxSignInFailures failed sign-ins from one address within
-	// signInWindow lock that address out until the window ends.
-	maxSignInFailures = 5
-	signInWindow      = time.Minute
 )
+
+// sessionPurpose is what session cookies are sealed for.
+const sessionPurpose = "flagon-admin-session"
+
+// passwordAccount is the account that failures of the shared password
+// count against: whoever guesses, the password is what is guessed.
+const passwordAccount = "shared password"
 
 // PasswordOptions configures a PasswordAuth. The zero value is valid.
 type PasswordOptions struct {
-	// Key signs session cookies; at least 32 bytes. Nil means a random
-	// key: sessions end when the process does and are not shared between
-	// instances.
-	Key []byte
+	// Keys sign session cookies (flagon serve gives the ring it keeps in
+	// its store, so sessions survive restarts and move between
+	// instances). Nil means the per-process key: sessions end when the
+	// process does and are not shared between instances.
+	Keys *flagonhttp.Keys
+	// Secure says when the session cookie is marked Secure; the zero
+	// value marks it so on TLS requests. Behind a proxy that terminates
+	// TLS, use flagonhttp.SecureAlways.
+	Secure flagonhttp.SecureMode
+	// ClientIP returns the address a request came from, for throttling
+	// and logs; nil means the host of r.RemoteAddr. Behind a proxy, give
+	// one that believes X-Forwarded-For from the proxy only.
+	ClientIP func(r *http.Request) string
 	// SessionTTL is how long a sign-in lasts; zero means
 	// DefaultSessionTTL.
 	SessionTTL time.Duration
@@ -55,21 +71,18 @@ type PasswordOptions struct {
 // Use its Authorize method as Options.Authorize and itself as
 // Options.SignIn; the console serves it at "signin" and "signout".
 type PasswordAuth struct {
-	hash   [32]byte
-	key    []byte
-	ttl    time.Duration
-	cookie string
-	path   string
-	now    func() time.Time
+	hash     [32]byte
+	keys     *flagonhttp.Keys
+	ttl      time.Duration
+	cookie   string
+	path     string
+	secure   flagonhttp.SecureMode
+	clientIP func(*http.Request) string
+	now      func() time.Time
+	throttle *throttle
 
-	mu       sync.Mutex
-	revoked  map[string]time.Time // signed-out session IDs, until they expire
-	failures map[string]*failure  // by remote address
-}
-
-type failure struct {
-	n     int
-	start time.Time
+	mu      sync.Mutex
+	revoked map[string]time.Time // signed-out session IDs, until they expire
 }
 
 // NewPasswordAuth returns a sign-in that accepts password, which must be
@@ -83,21 +96,18 @@ func NewPasswordAuth(password string, opts *PasswordOptions) (*PasswordAuth, err
 	}
 	a := &PasswordAuth{
 		hash:     sha256.Sum256([]byte(password)),
+		keys:     opts.Keys,
 		ttl:      opts.SessionTTL,
 		cookie:   opts.CookieName,
 		path:     opts.CookiePath,
+		secure:   opts.Secure,
+		clientIP: opts.ClientIP,
 		now:      time.Now,
+		throttle: newThrottle(),
 		revoked:  make(map[string]time.Time),
-		failures: make(map[string]*failure),
 	}
-	if opts.Key != nil {
-		if len(opts.Key) < 32 {
-			return nil, errors.New("admin: password auth: the session key must be at least 32 bytes")
-		}
-		a.key = append([]byte(nil), opts.Key...)
-	} else {
-		a.key = make([]byte, 32)
-		rand.Read(a.key)
+	if a.clientIP == nil {
+		a.clientIP = remoteHost
 	}
 	if a.ttl <= 0 {
 		a.ttl = DefaultSessionTTL
@@ -141,33 +151,14 @@ func (a *PasswordAuth) Authorize(r *http.Request) (Principal, error) {
 	return Principal{Name: s.Name, Role: RoleAdmin}, nil
 }
 
-func (a *PasswordAuth) mac(body string) []byte {
-	m := hmac.New(sha256.New, a.key)
-	m.Write([]byte("flagon admin session\x00"))
-	m.Write([]byte(body))
-	return m.Sum(nil)
-}
-
 func (a *PasswordAuth) seal(s session) string {
 	b, _ := json.Marshal(s)
-	body := base64.RawURLEncoding.EncodeToString(b)
-	return body + "." + base64.RawURLEncoding.EncodeToString(a.mac(body))
+	return a.keys.Seal(sessionPurpose, b)
 }
 
 // open verifies a session cookie value.
 func (a *PasswordAuth) open(v string) (session, bool) {
-	if len(v) > 1024 {
-		return session{}, false
-	}
-	body, sig, ok := strings.Cut(v, ".")
-	if !ok {
-		return session{}, false
-	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, a.mac(body)) {
-		return session{}, false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(body)
+	b, err := a.keys.Open(sessionPurpose, v, 1024)
 	if err != nil {
 		return session{}, false
 	}
@@ -213,7 +204,7 @@ func (a *PasswordAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				a.mu.Unlock()
 			}
 		}
-		http.SetCookie(w, &http.Cookie{Name: a.cookie, Path: a.cookiePath(q), MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		http.SetCookie(w, &http.Cookie{Name: a.cookie, Path: a.cookiePath(q), MaxAge: -1, HttpOnly: true, Secure: a.secure.For(r), SameSite: http.SameSiteLaxMode})
 		http.Redirect(w, r, q.base+"signin?done=signed-out", http.StatusSeeOther)
 	case r.URL.Path == "/signin" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		next := r.URL.Query().Get("next")
@@ -234,33 +225,18 @@ func (a *PasswordAuth) signIn(w http.ResponseWriter, r *http.Request, c *Console
 	if !localPath(d.Next) {
 		d.Next = ""
 	}
-	addr := remoteHost(r)
+	addr := a.clientIP(r)
 	now := a.now()
-	a.mu.Lock()
-	f := a.failures[addr]
-	if f != nil && now.Sub(f.start) >= signInWindow {
-		delete(a.failures, addr)
-		f = nil
-	}
-	locked := f != nil && f.n >= maxSignInFailures
-	a.mu.Unlock()
-	if locked {
-		d.Error = "Too many failed attempts. Wait a minute, then try again."
+	if wait := a.throttle.wait(passwordAccount, addr, now); wait > 0 {
+		d.Error = fmt.Sprintf("Too many failed attempts. Try again in %s.", humanWait(wait))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		c.render(w, http.StatusTooManyRequests, "signin", c.newPage(r, "Sign in", "", d))
 		return
 	}
 	given := sha256.Sum256([]byte(r.PostForm.Get("password")))
 	if subtle.ConstantTimeCompare(given[:], a.hash[:]) != 1 {
-		a.mu.Lock()
-		if f = a.failures[addr]; f == nil {
-			if len(a.failures) > 10000 {
-				clear(a.failures)
-			}
-			f = &failure{start: now}
-			a.failures[addr] = f
-		}
-		f.n++
-		a.mu.Unlock()
+		a.throttle.fail(passwordAccount, addr, now)
+		c.log.Warn("admin: failed sign-in", "addr", addr)
 		d.Error = "That password is not right."
 		c.render(w, http.StatusUnauthorized, "signin", c.newPage(r, "Sign in", "", d))
 		return
@@ -271,9 +247,7 @@ func (a *PasswordAuth) signIn(w http.ResponseWriter, r *http.Request, c *Console
 		c.render(w, http.StatusBadRequest, "signin", c.newPage(r, "Sign in", "", d))
 		return
 	}
-	a.mu.Lock()
-	delete(a.failures, addr)
-	a.mu.Unlock()
+	a.throttle.succeed(passwordAccount, addr)
 	id := make([]byte, 16)
 	rand.Read(id)
 	s := session{Name: name, ID: base64.RawURLEncoding.EncodeToString(id), Expires: now.Add(a.ttl).Unix()}
@@ -283,7 +257,7 @@ func (a *PasswordAuth) signIn(w http.ResponseWriter, r *http.Request, c *Console
 		Path:     a.cookiePath(q),
 		MaxAge:   int(a.ttl.Seconds()),
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   a.secure.For(r),
 		SameSite: http.SameSiteLaxMode,
 	})
 	c.log.Info("admin: signed in", "name", name, "addr", addr)
@@ -321,6 +295,14 @@ func cleanName(s string) (string, bool) {
 		}
 	}
 	return s, true
+}
+
+// humanWait writes a lockout's wait for the sign-in page.
+func humanWait(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d seconds", int(math.Ceil(d.Seconds())))
+	}
+	return fmt.Sprintf("%d minutes", int(math.Ceil(d.Minutes())))
 }
 
 func remoteHost(r *http.Request) string {

@@ -23,6 +23,17 @@ const DefaultMaxCookieSize = 4096
 // SecureMode says when the override cookie carries the Secure attribute.
 type SecureMode int
 
+// For reports whether a cookie set in answer to r is marked Secure.
+func (m SecureMode) For(r *http.Request) bool {
+	switch m {
+	case SecureAlways:
+		return true
+	case SecureAuto:
+		return r != nil && r.TLS != nil
+	}
+	return false
+}
+
 // The secure modes. The zero value is SecureAuto.
 const (
 	// SecureAuto marks the cookie Secure when the request came over TLS.
@@ -372,19 +383,12 @@ func (c *Codec) base(r *http.Request) *http.Cookie {
 	if path == "" {
 		path = "/"
 	}
-	secure := false
-	switch c.Secure {
-	case SecureAlways:
-		secure = true
-	case SecureAuto:
-		secure = r != nil && r.TLS != nil
-	}
 	return &http.Cookie{
 		Name:     c.name(),
 		Path:     path,
 		Domain:   c.Domain,
 		HttpOnly: true,
-		Secure:   secure,
+		Secure:   c.Secure.For(r),
 		SameSite: http.SameSiteLaxMode,
 	}
 }
