@@ -120,7 +120,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: is a directory", path)
 	}
 	if err := createPrivate(file); err != nil {
-		return nil, openError(path, err)
+		return nil, fmt.Errorf("sqlite: open %s: cannot open the file (does its directory exist, and may we write there?): %w", path, err)
 	}
 
 	db, err := sql.Open("sqlite", dsn(path, opts))
