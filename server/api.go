@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
@@ -22,40 +21,6 @@ import (
 
 // maxBody is the largest request body the REST API reads.
 const maxBody = 1 << 20
-
-// An APIToken grants a client of the REST API access under a name, which
-// the audit log records as "api:<name>".
-type APIToken struct {
-	Name   string
-	Secret string
-	// ReadOnly tokens may only GET.
-	ReadOnly bool
-}
-
-// ParseAPITokens reads "name:secret[:ro],…", the form FLAGON_API_TOKENS
-// takes.
-func ParseAPITokens(s string) ([]APIToken, error) {
-	var out []APIToken
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		fields := strings.Split(part, ":")
-		if len(fields) < 2 || len(fields) > 3 || fields[0] == "" || len(fields[1]) < 16 {
-			return nil, fmt.Errorf("api token %q: want name:secret[:ro] with a secret of at least 16 characters", fields[0])
-		}
-		t := APIToken{Name: fields[0], Secret: fields[1]}
-		if len(fields) == 3 {
-			if fields[2] != "ro" {
-				return nil, fmt.Errorf("api token %q: unknown mode %q (want ro)", fields[0], fields[2])
-			}
-			t.ReadOnly = true
-		}
-		out = append(out, t)
-	}
-	return out, nil
-}
 
 // api is the JSON REST API over a Store: flags, audiences, per-user
 // overrides and the audit log.
@@ -88,26 +53,12 @@ func (a *api) register(mux *http.ServeMux) {
 // tokens in constant time. With no tokens configured the API is closed.
 func (a *api) auth(write bool, fn func(http.ResponseWriter, *http.Request, string) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret := r.Header.Get("X-API-Key")
-		if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			secret = strings.TrimSpace(b)
-		}
-		if len(a.tokens) == 0 {
-			writeError(w, http.StatusUnauthorized, "the REST API is closed: no API tokens are configured (set FLAGON_API_TOKENS)", nil)
+		tok, status, msg := authenticate(a.tokens, r, "the REST API")
+		if tok == nil {
+			writeAuthError(w, status, msg)
 			return
 		}
-		var tok *APIToken
-		for i := range a.tokens {
-			if subtle.ConstantTimeCompare([]byte(secret), []byte(a.tokens[i].Secret)) == 1 {
-				tok = &a.tokens[i]
-			}
-		}
-		switch {
-		case secret == "" || tok == nil:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="flagon"`)
-			writeError(w, http.StatusUnauthorized, "missing or unknown API token", nil)
-			return
-		case write && tok.ReadOnly:
+		if write && tok.ReadOnly {
 			writeError(w, http.StatusForbidden, "token "+tok.Name+" is read-only", nil)
 			return
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/flagon/flagon"
 	"github.com/flagon/flagon/internal/browsertest"
 	"github.com/flagon/flagon/server"
+	"github.com/flagon/flagon/server/demo"
 	"github.com/flagon/flagon/sqlite"
 )
 
@@ -60,7 +61,7 @@ func TestBrowserNewUser(t *testing.T) {
 	if status := b.Submit("sign in", chromedp.Click(chromedp.CSS(`form[action$="signin"] button[type=submit]`))); status != 200 {
 		t.Fatalf("sign in: status %d: %s", status, b.Text("main"))
 	}
-	for _, f := range server.DemoDefinitions().Flags {
+	for _, f := range demo.Definitions().Flags {
 		if !b.Has(fmt.Sprintf(`tr[data-flag=%q]`, f.Key)) {
 			t.Errorf("the overrides page does not list %s", f.Key)
 		}

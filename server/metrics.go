@@ -19,6 +19,9 @@ type metrics struct {
 	// evaluations by reason; the reasons are a fixed set, so the map is
 	// filled once and only read after.
 	evaluations map[flagon.Reason]*atomic.Int64
+	// auditDropped, if set, counts override-link audit entries not
+	// written because an anonymous client went past its rate.
+	auditDropped func() int64
 }
 
 func newMetrics() *metrics {
@@ -69,6 +72,11 @@ func (m *metrics) handler(client *flagon.Client) http.Handler {
 		fmt.Fprintln(w, "# HELP flagon_flags Flags in the serving snapshot.")
 		fmt.Fprintln(w, "# TYPE flagon_flags gauge")
 		fmt.Fprintf(w, "flagon_flags %d\n", flags)
+		if m.auditDropped != nil {
+			fmt.Fprintln(w, "# HELP flagon_audit_dropped_total Override-link audit entries not written: anonymous clients past their rate.")
+			fmt.Fprintln(w, "# TYPE flagon_audit_dropped_total counter")
+			fmt.Fprintf(w, "flagon_audit_dropped_total %d\n", m.auditDropped())
+		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		fmt.Fprintln(w, "# HELP flagon_heap_bytes Bytes of allocated heap objects.")

@@ -1,34 +1,44 @@
-// Package server assembles `flagon serve`: a store-backed client, the
-// admin UI, the REST API, the OFREP endpoints, the snapshot endpoint that
-// remote sources follow, /healthz, /metrics and a demo page. cmd/flagon
-// reads the settings and calls it; tests run it in process with httptest.
+// Package server assembles `flagon serve`: a client following a store (or
+// a config file), the admin UI, the REST API, the OFREP endpoints, the
+// snapshot endpoint that remote sources follow, the override link and
+// /features.json, /healthz and /metrics. cmd/flagon reads the settings
+// and calls it; tests run it in process with httptest.
 //
 // To start:
 //
 //	st, _ := server.OpenStore(ctx, "sqlite://flagon.db")
-//	srv, _ := server.New(ctx, st, &server.Options{APITokens: tokens})
+//	ring, _ := server.OpenKeyring(ctx, st, nil)
+//	srv, _ := server.New(ctx, st, &server.Options{APITokens: tokens, Keys: ring.Keys()})
 //	defer srv.Close()
 //	http.ListenAndServe("127.0.0.1:8080", srv.Handler())
+//
+// What is open without a token, and why, is in docs/decisions/0008.
 package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/flagon/flagon"
 	"github.com/flagon/flagon/admin"
 	"github.com/flagon/flagon/flagonhttp"
 	"github.com/flagon/flagon/ofrep"
+	"github.com/flagon/flagon/postgres"
 	"github.com/flagon/flagon/remote"
+	"github.com/flagon/flagon/server/demo"
 )
 
-// Options configures a Server. The zero value serves a closed REST API (no
-// tokens), open OFREP endpoints, and no demo.
+// Options configures a Server. The zero value serves the store's flags
+// with a closed REST API and snapshot endpoint (no tokens), open OFREP
+// endpoints, a generated admin password, per-process signing keys, and
+// no demo.
 type Options struct {
 	// Environment selects each flag's per-environment settings.
 	Environment string
@@ -36,60 +46,83 @@ type Options struct {
 	// for a confirmation and a reason before changes, and responses carry
 	// no override-count header.
 	Production bool
-	// APITokens grant access to the REST API; none closes it.
+	// APITokens grant access to the REST API and the snapshot endpoint;
+	// none closes both.
 	APITokens []APIToken
 	// OFREPKeys are the API keys OFREP clients present; none leaves the
 	// OFREP endpoints open.
 	OFREPKeys []string
-	// Demo mounts the demo page at / and, if the store is empty, seeds it
-	// with DemoDefinitions.
+
+	// Source, if set, is where flags come from instead of the store: a
+	// config file that is the source of truth (file.Source). The console
+	// and the REST API then show flags read-only, saying FlagsFrom;
+	// overrides, share links and the audit log still live in the store.
+	Source flagon.StatusSource
+	// FlagsFrom names Source for people, such as "the config file
+	// flags.yaml".
+	FlagsFrom string
+
+	// Demo mounts the demo shop at / with its self-chosen identities, and
+	// seeds an empty store with its flags. New refuses it for a
+	// production environment and for PostgreSQL.
 	Demo bool
-	// Logger receives the server's logs; nil means slog.Default().
-	Logger *slog.Logger
+
 	// AdminPassword is the admin UI's sign-in password; empty generates
 	// one (see Server.GeneratedPassword).
 	AdminPassword string
-	// CookieKeys are the override cookie's signing keys, "id:secret,…";
-	// empty generates a key per process.
-	CookieKeys string
+	// Keys sign override cookies, headers, share links and console
+	// sessions (see OpenKeyring). Nil means a per-process key: all of
+	// them end with the process.
+	Keys *flagonhttp.Keys
+
+	// PublicURL is the URL browsers use, such as https://flags.example.com.
+	// An https URL makes every cookie Secure, for a proxy that
+	// terminates TLS; its host is accepted in Host headers.
+	PublicURL string
+	// AllowedHosts are further Host header values accepted (host, or
+	// host:port). With neither these nor PublicURL every Host is
+	// accepted; otherwise others get 421, which stops DNS rebinding.
+	// Loopback names are always accepted.
+	AllowedHosts []string
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed,
+	// for throttling and the audit log; none believes no one.
+	TrustedProxies []netip.Prefix
+
+	// AuditRetention is how long audit entries are kept; zero means
+	// DefaultAuditRetention, negative forever.
+	AuditRetention time.Duration
+	// AnonymousAuditRate is how many override-link entries a minute one
+	// anonymous client may add to the audit log; zero means
+	// DefaultAnonymousAuditRate.
+	AnonymousAuditRate int
+
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
 	// StoreSource tunes how the server follows its store.
 	StoreSource flagon.StoreSourceOptions
 }
 
-// A Server is a running `flagon serve`: a client following a store, and
-// the HTTP handler over both.
+// A Server is a running `flagon serve`: a client following a store (or a
+// config file), and the HTTP handler over both.
 type Server struct {
 	store   Store
-	source  *flagon.StoreSource
+	source  flagon.StatusSource
+	closeFn []func() error
 	client  *flagon.Client
 	metrics *metrics
 	handler http.Handler
 	log     *slog.Logger
+	cancel  context.CancelFunc
 
 	generatedPassword string
 	httpOpts          *flagonhttp.Options
 }
 
-// cookieKeys parses the override cookie's keys, or generates one for this
-// process (and says so) when none are given.
-func cookieKeys(s string, log *slog.Logger) (*flagonhttp.Keys, error) {
-	if s != "" {
-		k, err := flagonhttp.ParseKeys(s)
-		if err != nil {
-			return nil, fmt.Errorf("server: cookie keys: %w", err)
-		}
-		return k, nil
-	}
-	k, err := flagonhttp.GenerateKey("k1")
-	if err != nil {
-		return nil, err
-	}
-	log.Warn("flagon: no override-cookie keys configured (FLAGON_COOKIE_KEYS); generated one for this run, so override cookies and share links end with it")
-	return flagonhttp.NewKeys(k)
-}
+// ErrDemoInProduction is New's refusal to run the demo where it would
+// undo the safety of production.
+var ErrDemoInProduction = errors.New("the demo runs only outside production: its identities are cookies anyone can set")
 
-// New starts following st and builds the handler. It seeds an empty store
-// with the demo flags when opts.Demo is set.
+// New starts following the store (or opts.Source) and builds the handler.
 func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -99,61 +132,74 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		s.log = slog.Default()
 	}
 	if opts.Demo {
+		if err := demoAllowed(st, opts); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
 		if err := seedDemo(ctx, st); err != nil {
 			return nil, fmt.Errorf("server: seed demo flags: %w", err)
 		}
 	}
-	sso := opts.StoreSource
-	sso.Environment = opts.Environment
-	if sso.Logger == nil {
-		sso.Logger = s.log
-	}
-	src, err := flagon.NewStoreSource(ctx, st, &sso)
+	publicURL, err := parsePublicURL(opts.PublicURL)
 	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
+		return nil, fmt.Errorf("server: public URL: %w", err)
 	}
-	s.source = src
-	s.client = flagon.NewClient(src, &flagon.Options{Logger: s.log, OnEvaluate: s.metrics.observe})
-	src.Subscribe(func(*flagon.Snapshot) { s.metrics.reloads.Add(1) })
 
-	keys, err := cookieKeys(opts.CookieKeys, s.log)
-	if err != nil {
+	if err := s.follow(ctx, st, opts); err != nil {
 		return nil, err
 	}
-	s.httpOpts = &flagonhttp.Options{
-		Keys:         keys,
-		Context:      demoContext,
-		Production:   opts.Production,
-		ManageURL:    "/admin/overrides",
-		Logger:       s.log,
-		TokenRevoked: flagonhttp.TokenRevokedIn(st),
-	}
+	s.client = flagon.NewClient(s.source, &flagon.Options{Logger: s.log, OnEvaluate: s.metrics.observe})
+	s.source.Subscribe(func(*flagon.Snapshot) { s.metrics.reloads.Add(1) })
 
+	secure := flagonhttp.SecureAuto
+	if publicURL != nil && publicURL.Scheme == "https" {
+		secure = flagonhttp.SecureAlways
+	}
+	clientIP := clientIPFunc(opts.TrustedProxies)
+	if opts.Keys == nil {
+		s.log.Warn("flagon: no signing keys given; using a per-process key, so override cookies, share links and console sessions end with this process")
+	}
 	password := opts.AdminPassword
 	if password == "" {
 		password = admin.GeneratePassword()
 		s.generatedPassword = password
 	}
-	auth, err := admin.NewPasswordAuth(password, &admin.PasswordOptions{CookiePath: "/"})
+	auth, err := admin.NewPasswordAuth(password, &admin.PasswordOptions{
+		Keys: opts.Keys, CookiePath: "/", Secure: secure, ClientIP: clientIP,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("server: admin password: %w", err)
 	}
-	// Signed-in console users may override staff flags, and their stored
-	// per-login overrides follow them to the demo pages.
-	s.httpOpts.UserOverrides = admin.UserOverrides(st, auth.Authorize)
-	s.httpOpts.CanOverride = func(r *http.Request, f flagon.Flag) bool {
-		if p, err := auth.Authorize(r); err == nil && p.Role > admin.RoleNone {
-			return true
-		}
-		return findDemoUser(cookie(r, demoUserCookie)).Staff
+	audit := &browserAudit{
+		log: st, logger: s.log, env: opts.Environment, who: auth.Authorize, clientIP: clientIP,
+		limit: newRateLimit(cmp(opts.AnonymousAuditRate, DefaultAnonymousAuditRate), maxRateClients), now: time.Now,
 	}
-	// Overrides set in a browser by the override link change no stored
-	// record, so the store's writes do not audit them: append their
-	// entries here. (The console audits the ones it sets itself.)
-	s.httpOpts.OnOverride = s.auditOverride(auth.Authorize, opts.Environment)
+	s.metrics.auditDropped = audit.dropped.Load
+	s.httpOpts = &flagonhttp.Options{
+		Keys:          opts.Keys,
+		CookieSecure:  secure,
+		Production:    opts.Production,
+		ManageURL:     "/admin/overrides",
+		Logger:        s.log,
+		TokenRevoked:  flagonhttp.TokenRevokedIn(st),
+		UserOverrides: admin.UserOverrides(st, auth.Authorize),
+		OnOverride:    audit.onOverride,
+		// Who may override staff-policy flags: whoever is signed in to
+		// the console, never a value a visitor sends.
+		CanOverride: func(r *http.Request, f flagon.Flag) bool {
+			p, err := auth.Authorize(r)
+			return err == nil && p.Role > admin.RoleNone
+		},
+	}
+	if opts.Demo {
+		s.httpOpts.Context = demo.Context
+		s.httpOpts.CanOverride = func(r *http.Request, f flagon.Flag) bool {
+			p, err := auth.Authorize(r)
+			return err == nil && p.Role > admin.RoleNone || demo.CanOverride(r, f)
+		}
+	}
 
 	mux := http.NewServeMux()
-	console := admin.Handler(&admin.Options{
+	consoleOpts := &admin.Options{
 		Client:        s.client,
 		Store:         st,
 		Audit:         st,
@@ -165,10 +211,16 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		Environment:   opts.Environment,
 		Production:    opts.Production,
 		Logger:        s.log,
-	})
-	mux.Handle("/admin/", http.StripPrefix("/admin", console))
+	}
+	apiStore := st
+	if opts.Source != nil {
+		consoleOpts.Store = nil
+		consoleOpts.ReadOnlyNote = readOnlyNote(opts.FlagsFrom)
+		apiStore = withDefinitionsFrom(st, s.source, consoleOpts.ReadOnlyNote)
+	}
+	mux.Handle("/admin/", http.StripPrefix("/admin", admin.Handler(consoleOpts)))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
-	(&api{store: st, tokens: opts.APITokens, log: s.log, env: opts.Environment}).register(mux)
+	(&api{store: apiStore, tokens: opts.APITokens, log: s.log, env: opts.Environment}).register(mux)
 	// OFREP requests carry their own context in the body; the middleware
 	// adds the overrides of a signed Flagon-Overrides header or override
 	// cookie, which the OFREP handler applies.
@@ -176,77 +228,113 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	ofrepOpts.Context = nil
 	mux.Handle("/ofrep/", flagonhttp.Middleware(s.client, &ofrepOpts)(
 		ofrep.Handler(s.client, &ofrep.Options{APIKeys: opts.OFREPKeys, Logger: s.log})))
-	mux.Handle("/api/v1/snapshot", remote.Handler(src))
-	mux.Handle("/api/v1/snapshot/", remote.Handler(src))
+	snapshots := requireToken(opts.APITokens, "the snapshot endpoint", remote.Handler(s.source))
+	mux.Handle("/api/v1/snapshot", snapshots)
+	mux.Handle("/api/v1/snapshot/", snapshots)
 	mux.Handle("GET /healthz", health(s.client))
 	mux.Handle("GET /metrics", s.metrics.handler(s.client))
+
+	// The override link and /features.json, for browsers; the demo shop
+	// at / in demo mode, else a pointer to the console.
+	site := http.NewServeMux()
+	flagonhttp.Mount(site, s.client, s.httpOpts)
+	var front http.Handler = flagonhttp.Middleware(s.client, s.httpOpts)(site)
 	if opts.Demo {
-		site := http.NewServeMux()
-		site.Handle("GET /{$}", newDemoPage(s.client))
-		site.Handle("POST /demo/as", http.NewCrossOriginProtection().Handler(http.HandlerFunc(demoAs)))
-		flagonhttp.Mount(site, s.client, s.httpOpts)
-		mux.Handle("/", withVisitor(flagonhttp.Middleware(s.client, s.httpOpts)(site)))
+		demo.Routes(site, s.client)
+		front = demo.WithVisitor(front)
+	} else {
+		site.Handle("GET /{$}", http.RedirectHandler("/admin/", http.StatusSeeOther))
 	}
-	s.handler = mux
+	mux.Handle("/", front)
+
+	var hosts []string
+	if publicURL != nil {
+		hosts = append(hosts, publicURL.Host)
+	}
+	hosts = append(hosts, opts.AllowedHosts...)
+	s.handler = hostCheck(hosts, mux)
+
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	if retention := cmp(opts.AuditRetention, DefaultAuditRetention); retention > 0 {
+		go pruneAudit(bg, st, retention, s.log)
+	}
 	return s, nil
 }
 
-// auditTimeout bounds the append of an override link's audit entry.
-const auditTimeout = 5 * time.Second
-
-// auditOverride returns the override link's OnOverride: it appends an
-// audit entry for each override set in or removed from a browser's
-// cookie. The actor is the signed-in console user, else the browser's
-// demo visitor ID. A failure is logged; the cookie is set already.
-func (s *Server) auditOverride(authorize func(*http.Request) (admin.Principal, error), env string) func(*http.Request, flagonhttp.OverrideEvent) {
-	return func(r *http.Request, ev flagonhttp.OverrideEvent) {
-		actor := "browser"
-		if p, err := authorize(r); err == nil && p.Name != "" {
-			actor = p.Name
-		} else if v := cookie(r, demoVisitorCookie); v != "" {
-			actor = "browser " + v
-		}
-		e := flagon.AuditEntry{
-			Actor: actor, Action: admin.ActionBrowserOverrideSet, Target: ev.Flag,
-			Environment: env, Reason: "via " + ev.Via,
-		}
-		if ev.TokenID != "" {
-			e.Reason += ", share token " + ev.TokenID
-		}
-		if ev.After == nil {
-			e.Action = admin.ActionBrowserOverrideRemove
-		} else if !ev.ExpiresAt.IsZero() {
-			e.Reason += ", until " + ev.ExpiresAt.UTC().Format(time.RFC3339)
-		}
-		var err error
-		if e.Before, err = valueJSON(ev.Before); err == nil {
-			e.After, err = valueJSON(ev.After)
-		}
-		if err == nil {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), auditTimeout)
-			defer cancel()
-			err = s.store.AppendAudit(ctx, e)
-		}
-		if err != nil {
-			s.log.Error("flagon: audit an override link", "flag", ev.Flag, "actor", actor, "action", e.Action, "err", err)
-		}
+// follow sets s.source: opts.Source, or a source over the store.
+func (s *Server) follow(ctx context.Context, st Store, opts *Options) error {
+	if opts.Source != nil {
+		s.source = opts.Source
+		return nil
 	}
+	sso := opts.StoreSource
+	sso.Environment = opts.Environment
+	if sso.Logger == nil {
+		sso.Logger = s.log
+	}
+	src, err := flagon.NewStoreSource(ctx, st, &sso)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	s.source = src
+	s.closeFn = append(s.closeFn, src.Close)
+	return nil
 }
 
-// valueJSON returns the JSON of an override's value, or nil for nil.
-func valueJSON(v any) (json.RawMessage, error) {
-	if v == nil {
+// demoAllowed refuses the demo in production and on PostgreSQL, a store
+// that is shared, so most likely a real one.
+func demoAllowed(st Store, opts *Options) error {
+	env := strings.ToLower(opts.Environment)
+	switch {
+	case opts.Production || env == "production" || env == "prod":
+		return ErrDemoInProduction
+	case isPostgres(st):
+		return fmt.Errorf("%w; and not on PostgreSQL, which is shared (run the demo on the embedded store)", ErrDemoInProduction)
+	}
+	return nil
+}
+
+func isPostgres(st Store) bool {
+	_, ok := st.(*postgres.Store)
+	return ok
+}
+
+// parsePublicURL checks a public URL: absolute http or https, with a
+// host.
+func parsePublicURL(s string) (*url.URL, error) {
+	if s == "" {
 		return nil, nil
 	}
-	b, err := json.Marshal(v)
+	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("encode value: %w", err)
+		return nil, err
 	}
-	return b, nil
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("%q: want an absolute http or https URL, such as https://flags.example.com", s)
+	}
+	return u, nil
+}
+
+// readOnlyNote says where flags come from in config-file mode.
+func readOnlyNote(from string) string {
+	if from == "" {
+		from = "the config file"
+	}
+	return "flags come from " + from + ", the source of truth: change them there (it reloads on save); overrides and the audit log still work here"
+}
+
+// cmp returns v, or def when v is zero.
+func cmp[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }
 
 // seedDemo writes the demo definitions into st if it has no flags yet.
-func seedDemo(ctx context.Context, st flagon.Store) error {
+func seedDemo(ctx context.Context, st Store) error {
 	flags, err := st.Flags(ctx)
 	if err != nil {
 		return err
@@ -254,7 +342,7 @@ func seedDemo(ctx context.Context, st flagon.Store) error {
 	if len(flags) > 0 {
 		return nil
 	}
-	_, err = Import(ctx, st, DemoDefinitions(), flagon.Change{Actor: "flagon", Reason: "demo flags for a new store"})
+	_, err = Import(ctx, st, demo.Definitions(), flagon.Change{Actor: "flagon", Reason: "demo flags for a new store"})
 	return err
 }
 
@@ -265,14 +353,21 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Options named none, or "".
 func (s *Server) GeneratedPassword() string { return s.generatedPassword }
 
-// Client returns the client that evaluates the store's flags.
+// Client returns the client that evaluates the flags.
 func (s *Server) Client() *flagon.Client { return s.client }
 
-// Source returns the store source the client follows.
-func (s *Server) Source() *flagon.StoreSource { return s.source }
+// Source returns the source the client follows: the store's, or
+// Options.Source.
+func (s *Server) Source() flagon.StatusSource { return s.source }
 
-// Close stops following the store. It does not close the store.
+// Close stops following the store and pruning the audit log. It closes
+// neither the store nor Options.Source.
 func (s *Server) Close() error {
+	s.cancel()
 	s.client.Close()
-	return errors.Join(s.source.Close())
+	var errs []error
+	for _, fn := range s.closeFn {
+		errs = append(errs, fn())
+	}
+	return errors.Join(errs...)
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/flagon/flagon/postgres"
 	"github.com/flagon/flagon/remote"
 	"github.com/flagon/flagon/server"
+	"github.com/flagon/flagon/server/demo"
 	"github.com/flagon/flagon/sqlite"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
@@ -79,8 +80,8 @@ func do(t *testing.T, method, url, tok, body string, hdr ...string) (int, http.H
 
 func TestDemoSeedAndHealth(t *testing.T) {
 	srv, ts := newServer(t, flagontest.NewMemoryStore(), true)
-	if got := srv.Client().Snapshot().Len(); got != len(server.DemoDefinitions().Flags) {
-		t.Errorf("seeded %d flags, want %d", got, len(server.DemoDefinitions().Flags))
+	if got := srv.Client().Snapshot().Len(); got != len(demo.Definitions().Flags) {
+		t.Errorf("seeded %d flags, want %d", got, len(demo.Definitions().Flags))
 	}
 	code, _, body := do(t, "GET", ts.URL+"/healthz", "", "")
 	if code != 200 || !strings.Contains(body, `"status": "ok"`) {
@@ -441,7 +442,9 @@ func TestOverrideLinkAudit(t *testing.T) {
 	if visitor == "" {
 		t.Fatal("no visitor cookie")
 	}
-	want := []entry{{"browser " + visitor, "override.browser.set", "", "true"}}
+	// An anonymous visitor is named by address, never by a cookie it
+	// chose.
+	want := []entry{{"anonymous 127.0.0.1", "override.browser.set", "", "true"}}
 	if got := audit(); !reflect.DeepEqual(got, want) {
 		t.Errorf("audit after the link:\n got %q\nwant %q", got, want)
 	}
@@ -483,12 +486,13 @@ func TestRemoteFollowsServe(t *testing.T) {
 	_, ts := newServer(t, flagontest.NewMemoryStore(), true)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	stream, err := remote.New(ctx, ts.URL, &remote.Options{Stream: true, PollInterval: time.Hour, Logger: quiet})
+	auth := http.Header{"Authorization": {"Bearer reader-token-0123456789"}}
+	stream, err := remote.New(ctx, ts.URL, &remote.Options{Stream: true, PollInterval: time.Hour, Logger: quiet, Header: auth})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stream.Close()
-	poll, err := remote.New(ctx, ts.URL, &remote.Options{PollInterval: 50 * time.Millisecond, Logger: quiet})
+	poll, err := remote.New(ctx, ts.URL, &remote.Options{PollInterval: 50 * time.Millisecond, Logger: quiet, Header: auth})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,8 @@ import (
 )
 
 // Store is what flagon serve keeps in its database: flags and audiences,
-// the audit log, per-login overrides and share links. sqlite.Store and
+// the audit log, per-login overrides, share links and signing keys.
+// sqlite.Store and
 // postgres.Store are each all of these; the interfaces are defined by the
 // packages that use them.
 type Store interface {
@@ -24,6 +25,7 @@ type Store interface {
 	flagon.AuditLog
 	flagonhttp.UserOverrideStore
 	flagonhttp.ShareTokenStore
+	flagonhttp.KeyStore
 	io.Closer
 }
 

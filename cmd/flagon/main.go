@@ -46,6 +46,7 @@ var commands = []command{
 	{"export", "write a store's flags as a YAML config file", runExport},
 	{"eval", "evaluate a flag for a context and explain the result", runEval},
 	{"lint", "report flags used in code but not defined, defined but unused, or expired", runLint},
+	{"keys", "list, rotate and retire the signing keys kept in the store", runKeys},
 	{"migrate", "apply the store's schema migrations", runMigrate},
 	{"version", "print the version", runVersion},
 }

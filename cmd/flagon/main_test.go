@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -261,71 +262,216 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestServe starts `flagon serve` on a new SQLite file with no other
-// settings, checks the demo, health, OFREP and admin answer, then stops it
-// as SIGTERM would and checks it shuts down cleanly.
-func TestServe(t *testing.T) {
-	dir := t.TempDir()
+// serving is a `flagon serve` started by startServe.
+type serving struct {
+	base           string
+	stdout, stderr *syncBuffer
+	stop           func() int // SIGTERM, as it were; returns the exit status
+}
+
+// startServe runs `flagon serve` with args until the test ends (or stop),
+// and returns once it prints its URL.
+func startServe(t *testing.T, args ...string) *serving {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
+	s := &serving{stdout: new(syncBuffer), stderr: new(syncBuffer)}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-store", "sqlite://" + filepath.Join(dir, "flagon.db")}, &stdout, &stderr)
+		done <- run(ctx, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...), s.stdout, s.stderr)
 	}()
-	var base string
+	stopped, code := false, 0
+	s.stop = func() int {
+		if stopped {
+			return code
+		}
+		stopped = true
+		cancel()
+		select {
+		case code = <-done:
+		case <-time.After(15 * time.Second):
+			t.Fatal("serve did not shut down")
+		}
+		return code
+	}
+	t.Cleanup(func() { s.stop() })
 	deadline := time.Now().Add(20 * time.Second)
-	for base == "" {
+	for s.base == "" {
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s\n%s", stdout.String(), stderr.String())
+			t.Fatalf("serve did not start:\n%s\n%s", s.stdout, s.stderr)
 		}
 		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+		case code = <-done:
+			stopped = true
+			t.Fatalf("serve exited %d:\n%s", code, s.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
-		if _, rest, ok := strings.Cut(stdout.String(), "serving "); ok {
-			base, _, _ = strings.Cut(rest, " ")
+		if _, rest, ok := strings.Cut(s.stdout.String(), "serving "); ok {
+			s.base, _, _ = strings.Cut(rest, " ")
 		}
 	}
-	get := func(path string) (int, string) {
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
+	return s
+}
+
+func (s *serving) get(t *testing.T, path string, hdr ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", s.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	if code, body := get("/"); code != 200 || !strings.Contains(body, "home page") {
-		t.Errorf("demo page: %d", code)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, `"status": "ok"`) {
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (s *serving) ofrep(t *testing.T, key, ctx string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(s.base+"/ofrep/v1/evaluate/flags/"+key, "application/json", strings.NewReader(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServe starts `flagon serve` on a new SQLite file with no other
+// settings, as a team would deploy it first: no demo, the console behind
+// sign-in, definitions behind a token, Host names limited to loopback
+// while it listens there. Then it stops it as SIGTERM would and checks it
+// shuts down cleanly.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, "-store", "sqlite://"+filepath.Join(dir, "flagon.db"))
+	if code, body := s.get(t, "/"); code != 200 || strings.Contains(body, "home page") || !strings.Contains(body, "Sign in") {
+		t.Errorf("/ without demo: %d; want the console's sign-in page, no demo:\n%s", code, body)
+	}
+	if code, body := s.get(t, "/healthz"); code != 200 || !strings.Contains(body, `"status": "ok"`) {
 		t.Errorf("healthz: %d %s", code, body)
 	}
-	resp, err := http.Post(base+"/ofrep/v1/evaluate/flags/new-home-page", "application/json", strings.NewReader(`{"context":{"targetingKey":"ann","is_staff":true}}`))
+	if code, body := s.ofrep(t, "new-home-page", `{"context":{"targetingKey":"ann","is_staff":true}}`); code != 404 {
+		t.Errorf("OFREP for a demo flag without the demo: %d %s; want 404 (no demo flags)", code, body)
+	}
+	if code, body := s.get(t, "/api/v1/snapshot"); code != 401 {
+		t.Errorf("snapshot without a token: %d %s; want 401", code, body)
+	}
+	if code, _ := s.get(t, "/demo/as"); code == 200 {
+		t.Errorf("demo identities answer without the demo")
+	}
+	if code, body := s.get(t, "/admin/", "Host", "rebind.example.com"); code != http.StatusMisdirectedRequest {
+		t.Errorf("a foreign Host on a loopback listener: %d %s; want 421", code, body)
+	}
+	if code, body := s.get(t, "/admin/"); code != 200 || strings.Contains(body, "new-home-page") {
+		t.Errorf("admin without sign-in: %d; must show the sign-in page and no flag names", code)
+	}
+	if !strings.Contains(s.stdout.String(), "admin password") || !strings.Contains(s.stdout.String(), "curl -s -X POST") {
+		t.Errorf("serve should print the generated admin password and a curl line:\n%s", s.stdout)
+	}
+	if code := s.stop(); code != 0 {
+		t.Errorf("serve exited %d after shutdown:\n%s", code, s.stderr)
+	}
+}
+
+// TestServeDemo runs the demo mode the README's first command starts,
+// and shows it refused where it would undo production's safety.
+func TestServeDemo(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, "-demo", "-store", "sqlite://"+filepath.Join(dir, "flagon.db"))
+	if code, body := s.get(t, "/"); code != 200 || !strings.Contains(body, "home page") {
+		t.Errorf("demo page: %d", code)
+	}
+	if code, body := s.ofrep(t, "new-home-page", `{"context":{"targetingKey":"ann","is_staff":true}}`); code != 200 || !strings.Contains(body, `"value":true`) {
+		t.Errorf("OFREP: %d %s", code, body)
+	}
+	s.stop()
+
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "-demo", "-env", "production", "-addr", "127.0.0.1:0", "-store", "sqlite://" + filepath.Join(dir, "prod.db")}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "only outside production") {
+		t.Errorf("serve -demo -env production: exit %d, %s; want a refusal", code, stderr.String())
+	}
+}
+
+// TestServeSecrets shows secrets read from FLAGON_X_FILE, and a warning
+// when one is given on the command line.
+func TestServeSecrets(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "password")
+	if err := os.WriteFile(pw, []byte("from-a-file-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FLAGON_ADMIN_PASSWORD_FILE", pw)
+	t.Setenv("FLAGON_API_TOKENS", "ci:token-from-env-0123456789:ro")
+	s := startServe(t, "-store", "sqlite://"+filepath.Join(dir, "flagon.db"), "-ofrep-keys", "on-the-command-line")
+	if strings.Contains(s.stdout.String(), "admin password") {
+		t.Errorf("serve generated a password though FLAGON_ADMIN_PASSWORD_FILE names one:\n%s", s.stdout)
+	}
+	if code, body := s.get(t, "/api/v1/snapshot", "Authorization", "Bearer token-from-env-0123456789"); code != 200 {
+		t.Errorf("snapshot with the token from FLAGON_API_TOKENS: %d %s", code, body)
+	}
+	if !strings.Contains(s.stderr.String(), "-ofrep-keys puts a secret on the command line") {
+		t.Errorf("no warning for a secret on the command line:\n%s", s.stderr)
+	}
+}
+
+// TestServeConfigFile runs config-file mode: flags come from the file,
+// the store's flags are neither used nor overwritten, and the REST API
+// refuses flag edits, saying why.
+func TestServeConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "flagon.db")
+	cfg := filepath.Join(dir, "flags.yaml")
+	if err := os.WriteFile(cfg, []byte("flags:\n  from-file:\n    description: in the file\n    default: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FLAGON_API_TOKENS", "ci:token-0123456789abcdef")
+	s := startServe(t, "-store", db, "-config", cfg)
+	if code, body := s.ofrep(t, "from-file", `{"context":{"targetingKey":"a"}}`); code != 200 || !strings.Contains(body, `"value":true`) {
+		t.Errorf("OFREP from the file: %d %s", code, body)
+	}
+	code, flag := s.get(t, "/api/v1/flags/from-file", "Authorization", "Bearer token-0123456789abcdef")
+	if code != 200 {
+		t.Fatalf("GET the flag in config-file mode: %d %s", code, flag)
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(flag), &body); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"version", "updated_at", "updated_by", "archived"} {
+		delete(body, k)
+	}
+	put, _ := json.Marshal(body)
+	req, _ := http.NewRequest("PUT", s.base+"/api/v1/flags/from-file", bytes.NewReader(put))
+	req.Header.Set("Authorization", "Bearer token-0123456789abcdef")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(b), `"value":true`) {
-		t.Errorf("OFREP: %d %s", resp.StatusCode, b)
+	if resp.StatusCode < 400 || !strings.Contains(string(b), "config file") {
+		t.Errorf("PUT in config-file mode: %d %s; want a refusal that names the config file", resp.StatusCode, b)
 	}
-	if code, body := get("/admin/"); code != 200 || strings.Contains(body, "new-home-page") {
-		t.Errorf("admin without sign-in: %d; must show the sign-in page and no flag names", code)
+	s.stop()
+
+	st, err := server.OpenStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(stdout.String(), "admin password") {
-		t.Errorf("serve should print the generated admin password:\n%s", stdout.String())
-	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("serve exited %d after shutdown:\n%s", code, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not shut down")
+	defer st.Close()
+	if flags, err := st.Flags(context.Background()); err != nil || len(flags) != 0 {
+		t.Errorf("the store holds %d flags (%v) after config-file mode; want none: the file is never copied in", len(flags), err)
 	}
 }
 

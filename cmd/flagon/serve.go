@@ -36,11 +36,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sf.register(fs, true)
 	addr := fs.String("addr", env("ADDR", DefaultAddr), envHelp("ADDR", "listen address"))
 	production := fs.Bool("production", envBool("PRODUCTION", false), envHelp("PRODUCTION", "treat the environment as production (confirmations, no debug headers); on by default when -env is production"))
-	apiTokens := fs.String("api-tokens", env("API_TOKENS", ""), envHelp("API_TOKENS", "REST API tokens, name:secret[:ro],…; none closes the API"))
-	ofrepKeys := fs.String("ofrep-keys", env("OFREP_KEYS", ""), envHelp("OFREP_KEYS", "API keys for the OFREP endpoints, comma-separated; none leaves them open"))
-	password := fs.String("admin-password", env("ADMIN_PASSWORD", ""), envHelp("ADMIN_PASSWORD", "the admin UI's sign-in password; empty generates one and prints it"))
-	cookieKeys := fs.String("cookie-keys", env("COOKIE_KEYS", ""), envHelp("COOKIE_KEYS", "override-cookie signing keys, id:secret,… (first signs, all verify); empty generates one per start"))
-	demo := fs.Bool("demo", envBool("DEMO", true), envHelp("DEMO", "serve the demo page at / and seed an empty store with demo flags"))
+	apiTokens := registerSecret(fs, "api-tokens", "API_TOKENS", "REST API and snapshot tokens, name:secret[:ro],…; none closes both")
+	ofrepKeys := registerSecret(fs, "ofrep-keys", "OFREP_KEYS", "API keys for the OFREP endpoints, comma-separated; none leaves them open")
+	password := registerSecret(fs, "admin-password", "ADMIN_PASSWORD", "the admin UI's sign-in password; empty generates one and prints it")
+	cookieKeys := registerSecret(fs, "cookie-keys", "COOKIE_KEYS", "signing keys, id:secret,… (first signs, all verify); empty keeps generated keys in the store (see flagon keys)")
+	kek := registerSecret(fs, "", "KEY_ENCRYPTION_KEY", "")
+	demoMode := fs.Bool("demo", envBool("DEMO", false), envHelp("DEMO", "demo mode: the demo shop at / with self-chosen identities, and demo flags in an empty store; refused with -env production or PostgreSQL"))
+	publicURL := fs.String("public-url", env("PUBLIC_URL", ""), envHelp("PUBLIC_URL", "the URL browsers use, such as https://flags.example.com: https makes cookies Secure, and its host is the one accepted"))
+	allowedHosts := fs.String("allowed-hosts", env("ALLOWED_HOSTS", ""), envHelp("ALLOWED_HOSTS", "further Host header values accepted, comma-separated; loopback names always are"))
+	trustedProxies := fs.String("trusted-proxies", env("TRUSTED_PROXIES", ""), envHelp("TRUSTED_PROXIES", "CIDR prefixes or addresses of proxies whose X-Forwarded-For is believed, comma-separated"))
+	auditRetention := fs.String("audit-retention", env("AUDIT_RETENTION", "90d"), envHelp("AUDIT_RETENTION", "how long audit entries are kept, such as 90d or 2160h; 0 keeps them forever"))
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), envHelp("LOG_LEVEL", "debug, info, warn or error"))
 	if err := parse(fs, args); err != nil {
 		return err
@@ -53,12 +58,35 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: -log-level: %v", errUsage, err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	tokens, err := server.ParseAPITokens(*apiTokens)
+	warnStorePassword(fs, sf.store, stderr)
+	secrets := map[*secret]string{}
+	for _, sec := range []*secret{apiTokens, ofrepKeys, password, cookieKeys, kek} {
+		v, err := sec.resolve(fs, stderr)
+		if err != nil {
+			return err
+		}
+		secrets[sec] = v
+	}
+	tokens, err := server.ParseAPITokens(secrets[apiTokens])
 	if err != nil {
-		return fmt.Errorf("%w: -api-tokens: %v", errUsage, err)
+		return fmt.Errorf("%w: API tokens: %v", errUsage, err)
+	}
+	proxies, err := server.ParsePrefixes(*trustedProxies)
+	if err != nil {
+		return fmt.Errorf("%w: -trusted-proxies: %v", errUsage, err)
+	}
+	retention, err := parseRetention(*auditRetention)
+	if err != nil {
+		return fmt.Errorf("%w: -audit-retention: %v", errUsage, err)
 	}
 	if sf.env == "production" {
 		*production = true
+	}
+	var box *server.SecretBox
+	if secrets[kek] != "" {
+		if box, err = server.NewSecretBox(secrets[kek]); err != nil {
+			return fmt.Errorf("FLAGON_KEY_ENCRYPTION_KEY: %w", err)
+		}
 	}
 
 	st, err := server.OpenStore(ctx, sf.store)
@@ -66,52 +94,74 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	if sf.config != "" {
-		data, err := os.ReadFile(sf.config)
-		if err != nil {
-			return err
-		}
-		defs, err := file.Parse(sf.config, data)
-		if err != nil {
-			return err
-		}
-		n, err := server.Import(ctx, st, defs, flagon.Change{Actor: "flagon serve", Reason: "seeded from " + sf.config, Environment: sf.env})
-		if err != nil {
-			return fmt.Errorf("seed from %s: %w", sf.config, err)
-		}
-		logger.Info("flagon: seeded the store from the config file", "file", sf.config, "changed", n)
-	}
-
-	opts := &server.Options{
-		Environment:   sf.env,
-		Production:    *production,
-		APITokens:     tokens,
-		OFREPKeys:     splitList(*ofrepKeys),
-		Demo:          *demo,
-		Logger:        logger,
-		AdminPassword: *password,
-		CookieKeys:    *cookieKeys,
-	}
-	srv, err := server.New(ctx, st, opts)
+	ring, err := server.OpenKeyring(ctx, st, &server.KeyringOptions{Configured: secrets[cookieKeys], Box: box, Logger: logger})
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
+	defer ring.Close()
 
+	opts := &server.Options{
+		Environment:    sf.env,
+		Production:     *production,
+		APITokens:      tokens,
+		OFREPKeys:      splitList(secrets[ofrepKeys]),
+		Demo:           *demoMode,
+		Logger:         logger,
+		AdminPassword:  secrets[password],
+		Keys:           ring.Keys(),
+		PublicURL:      *publicURL,
+		AllowedHosts:   splitList(*allowedHosts),
+		TrustedProxies: proxies,
+		AuditRetention: retention,
+	}
+	if sf.config != "" {
+		// The config file is the source of truth: watched and reloaded;
+		// the store keeps overrides, share links and the audit log.
+		src, err := file.New(sf.config, &file.Options{Environment: sf.env, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		opts.Source, opts.FlagsFrom = src, "the config file "+sf.config
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
+	if loopbackOnly(ln.Addr()) && *publicURL == "" && *allowedHosts == "" {
+		// Listening on loopback only, accept loopback Host names only:
+		// a page on another site cannot reach this server by DNS
+		// rebinding.
+		opts.AllowedHosts = []string{"localhost"}
+	}
+	srv, err := server.New(ctx, st, opts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer srv.Close()
+
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "flagon %s serving %s from %s\n", version(), url, server.Redact(sf.store))
-	if *demo {
+	if *publicURL != "" {
+		url = strings.TrimSuffix(*publicURL, "/")
+	}
+	from := server.Redact(sf.store)
+	if sf.config != "" {
+		from = sf.config + " (overrides and audit in " + from + ")"
+	}
+	fmt.Fprintf(stdout, "flagon %s serving %s from %s\n", version(), url, from)
+	if *demoMode {
 		fmt.Fprintf(stdout, "  demo page  %s/\n", url)
 	}
 	fmt.Fprintf(stdout, "  admin UI   %s/admin/\n", url)
 	if srv.GeneratedPassword() != "" {
-		fmt.Fprintf(stdout, "  admin password (generated for this run; set FLAGON_ADMIN_PASSWORD to choose one): %s\n", srv.GeneratedPassword())
+		fmt.Fprintf(stdout, "  admin password (generated for this run; set FLAGON_ADMIN_PASSWORD or FLAGON_ADMIN_PASSWORD_FILE to choose one): %s\n", srv.GeneratedPassword())
 	}
-	fmt.Fprintf(stdout, "  OFREP      %s/ofrep/v1/evaluate/flags\n", url)
+	auth := ""
+	if len(opts.OFREPKeys) > 0 {
+		auth = ` -H "Authorization: Bearer $FLAGON_OFREP_KEY"`
+	}
+	fmt.Fprintf(stdout, "  evaluate   curl -s -X POST%s -H 'Content-Type: application/json' -d '{\"context\":{\"targetingKey\":\"user-1\"}}' %s/ofrep/v1/evaluate/flags\n", auth, url)
 	fmt.Fprintf(stdout, "  health     %s/healthz   metrics %s/metrics\n", url, url)
 
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
@@ -141,6 +191,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return nil
+}
+
+// loopbackOnly reports whether a listener's address is a loopback one.
+func loopbackOnly(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// parseRetention reads the audit retention: a duration such as 90d or
+// 2160h; 0 (or "forever") keeps entries forever.
+func parseRetention(s string) (time.Duration, error) {
+	switch s {
+	case "0", "forever", "":
+		return -1, nil
+	}
+	d, err := flagon.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return -1, nil
+	}
+	return d, nil
 }
 
 func envBool(name string, def bool) bool {

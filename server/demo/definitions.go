@@ -1,4 +1,9 @@
-package server
+// Package demo is the demo of `flagon serve -demo`: a small shop whose
+// pages depend on flags, demo identities a visitor picks (staff, beta
+// tester, customer) and the flags they exercise. Nothing in it is wired
+// outside demo mode, which refuses to run in production: its identities
+// are cookies anyone can set.
+package demo
 
 import (
 	"time"
@@ -6,10 +11,10 @@ import (
 	"github.com/flagon/flagon"
 )
 
-// DemoDefinitions are the flags `flagon serve` seeds an empty store with:
-// the articles' scenario (a new home page, a new e-mail service) and one
-// flag of each kind Flagon offers.
-func DemoDefinitions() flagon.Definitions {
+// Definitions are the flags demo mode seeds an empty store with: the
+// articles' scenario (a new home page, a new e-mail service) and one flag
+// of each kind Flagon offers.
+func Definitions() flagon.Definitions {
 	staffRule := flagon.Rule{ID: "staff", Audiences: []string{"staff"}, Serve: flagon.Serve{Variant: "on"}}
 	return flagon.Definitions{
 		Audiences: []flagon.Audience{

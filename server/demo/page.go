@@ -1,4 +1,4 @@
-package server
+package demo
 
 import (
 	"crypto/rand"
@@ -41,9 +41,11 @@ func findDemoUser(id string) demoUser {
 	return demoUsers[0]
 }
 
-// demoContext is the demo's flagonhttp.Options.Context: the signed-in demo
-// user, or the anonymous visitor ID.
-func demoContext(r *http.Request) flagon.EvalContext {
+// Context is the demo's flagonhttp.Options.Context: the demo identity the
+// visitor chose, or the anonymous visitor ID. Anyone can choose any
+// identity: that is the point of the demo, and why it never runs in
+// production.
+func Context(r *http.Request) flagon.EvalContext {
 	u := findDemoUser(cookie(r, demoUserCookie))
 	ec := flagon.EvalContext{Key: u.ID, Attrs: map[string]any{"is_staff": u.Staff}}
 	if u.ID == "" {
@@ -62,9 +64,23 @@ func cookie(r *http.Request, name string) string {
 	return ""
 }
 
-// withVisitor gives a browser a random visitor ID on its first request, so
+// CanOverride is the demo's flagonhttp.Options.CanOverride: a visitor who
+// chose a staff identity may override staff-policy flags.
+func CanOverride(r *http.Request, _ flagon.Flag) bool {
+	return findDemoUser(cookie(r, demoUserCookie)).Staff
+}
+
+// Routes adds the demo shop at "GET /" and the identity switch at "POST
+// /demo/as" to mux, which is to be served behind flagonhttp's middleware
+// with Context and CanOverride, and WithVisitor.
+func Routes(mux *http.ServeMux, client *flagon.Client) {
+	mux.Handle("GET /{$}", newPage(client))
+	mux.Handle("POST /demo/as", http.NewCrossOriginProtection().Handler(http.HandlerFunc(switchUser)))
+}
+
+// WithVisitor gives a browser a random visitor ID on its first request, so
 // that percentage rollouts treat it as one stable visitor.
-func withVisitor(next http.Handler) http.Handler {
+func WithVisitor(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := r.Cookie(demoVisitorCookie); err != nil {
 			var b [12]byte
@@ -84,7 +100,7 @@ type demoPage struct {
 	tmpl   *template.Template
 }
 
-func newDemoPage(client *flagon.Client) *demoPage {
+func newPage(client *flagon.Client) *demoPage {
 	funcs := flagonhttp.FuncMap(client)
 	funcs["why"] = func(r *http.Request, key string) string {
 		res := client.Evaluate(r.Context(), key)
@@ -127,9 +143,9 @@ func (p *demoPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// demoAs switches the demo identity: a POST, checked against cross-origin
-// requests by the caller's CrossOriginProtection.
-func demoAs(w http.ResponseWriter, r *http.Request) {
+// switchUser switches the demo identity: a POST, checked against
+// cross-origin requests by Handler's CrossOriginProtection.
+func switchUser(w http.ResponseWriter, r *http.Request) {
 	u := findDemoUser(r.PostFormValue("user"))
 	http.SetCookie(w, &http.Cookie{Name: demoUserCookie, Value: u.ID, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: 30 * 24 * 3600})
