@@ -6,7 +6,7 @@
 //
 // To start, wrap your handler and mount the link:
 //
-//	keys, err := flagonhttp.ParseKeys(os.Getenv("FLAGON_KEYS")) // "k1:<base64 secret>"
+//	keys, err := flagonhttp.ParseKeys(os.Getenv("FLAGON_COOKIE_KEYS")) // "k1:<base64 secret>"
 //	opts := &flagonhttp.Options{
 //		Keys: keys,
 //		Context: func(r *http.Request) flagon.EvalContext {

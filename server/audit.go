@@ -25,6 +25,12 @@ const (
 	// then steadily); the overrides beyond it still take effect, and
 	// are counted in /metrics instead.
 	DefaultAnonymousAuditRate = 30
+	// DefaultAnonymousAuditTotal is how many browser-override entries an
+	// hour all anonymous clients together may add, however many
+	// addresses a flood comes from. With the size limits of
+	// flagon.AuditEntry.Validate and the retention, it bounds the
+	// database's growth: see docs/decisions/0008.
+	DefaultAnonymousAuditTotal = 1000
 	// maxRateClients bounds how many clients the rate limit remembers.
 	maxRateClients = 10000
 	// pruneEvery is how often the audit log is pruned.
@@ -46,7 +52,8 @@ type browserAudit struct {
 	env      string
 	who      func(*http.Request) (admin.Principal, error)
 	clientIP func(*http.Request) string
-	limit    *rateLimit
+	limit    *rateLimit // per client
+	total    *rateLimit // all anonymous clients together, as client ""
 	dropped  atomic.Int64
 	now      func() time.Time
 }
@@ -58,7 +65,7 @@ func (b *browserAudit) onOverride(r *http.Request, ev flagonhttp.OverrideEvent) 
 		actor = p.Name
 	} else {
 		client := b.clientIP(r)
-		if !b.limit.allow(client, b.now()) {
+		if now := b.now(); !b.limit.allow(client, now) || !b.total.allow("", now) {
 			b.dropped.Add(1)
 			return
 		}

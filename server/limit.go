@@ -27,9 +27,11 @@ type bucket struct {
 	at     time.Time
 }
 
-func newRateLimit(perMinute, max int) *rateLimit {
+// newRateLimit allows each client a burst of n events, refilled at n per
+// period.
+func newRateLimit(n int, per time.Duration, max int) *rateLimit {
 	return &rateLimit{
-		burst: float64(perMinute), rate: float64(perMinute) / 60, max: max,
+		burst: float64(n), rate: float64(n) / per.Seconds(), max: max,
 		clients: make(map[string]*list.Element), recency: list.New(),
 	}
 }

@@ -95,6 +95,9 @@ type Options struct {
 	// anonymous client may add to the audit log; zero means
 	// DefaultAnonymousAuditRate.
 	AnonymousAuditRate int
+	// AnonymousAuditTotal is how many such entries an hour all anonymous
+	// clients together may add; zero means DefaultAnonymousAuditTotal.
+	AnonymousAuditTotal int
 
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -171,7 +174,9 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	}
 	audit := &browserAudit{
 		log: st, logger: s.log, env: opts.Environment, who: auth.Authorize, clientIP: clientIP,
-		limit: newRateLimit(cmp(opts.AnonymousAuditRate, DefaultAnonymousAuditRate), maxRateClients), now: time.Now,
+		limit: newRateLimit(cmp(opts.AnonymousAuditRate, DefaultAnonymousAuditRate), time.Minute, maxRateClients),
+		total: newRateLimit(cmp(opts.AnonymousAuditTotal, DefaultAnonymousAuditTotal), time.Hour, 1),
+		now:   time.Now,
 	}
 	s.metrics.auditDropped = audit.dropped.Load
 	s.httpOpts = &flagonhttp.Options{

@@ -218,9 +218,11 @@ func TestLoadAndWrites(t *testing.T) {
 	})
 }
 
-// openPostgres opens a PostgreSQL store in a schema of its own, dropped
-// when the test ends; it skips without FLAGON_TEST_POSTGRES_DSN.
-func openPostgres(t *testing.T) server.Store {
+// postgresDSN returns the DSN of a schema of its own on the test
+// PostgreSQL, dropped when the test ends; it skips without
+// FLAGON_TEST_POSTGRES_DSN.
+func postgresDSN(t *testing.T) string {
+	t.Helper()
 	dsn := os.Getenv("FLAGON_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		t.Skip("FLAGON_TEST_POSTGRES_DSN is not set")
@@ -248,7 +250,14 @@ func openPostgres(t *testing.T) server.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	st, err := postgres.Open(context.Background(), u.String())
+	return u.String()
+}
+
+// openPostgres opens a PostgreSQL store in a schema of its own (see
+// postgresDSN).
+func openPostgres(t *testing.T) server.Store {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), postgresDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,11 +38,29 @@ type storeFlags struct {
 
 func (s *storeFlags) register(fs *flag.FlagSet, withConfig bool) {
 	s.fs = fs
-	fs.StringVar(&s.store, "store", env("STORE", DefaultStore), envHelp("STORE", "the store: sqlite://PATH or postgres://…"))
+	fs.StringVar(&s.store, "store", storeDefault(), "the store: sqlite://PATH or postgres://… (FLAGON_STORE, or FLAGON_STORE_FILE for a URL with a password)")
 	if withConfig {
 		fs.StringVar(&s.config, "config", env("CONFIG", ""), envHelp("CONFIG", "read flags from this YAML/JSON file instead of the store"))
 	}
 	fs.StringVar(&s.env, "env", env("ENV", ""), envHelp("ENV", "the environment whose settings apply (development, staging, production, …)"))
+}
+
+// storeDefault returns the store that FLAGON_STORE names, or the one in
+// the file FLAGON_STORE_FILE names (a URL with a password is a secret),
+// or DefaultStore. A file that cannot be read gives a store URL that
+// OpenStore refuses, naming the file.
+func storeDefault() string {
+	if v, ok := os.LookupEnv("FLAGON_STORE"); ok {
+		return v
+	}
+	if path := os.Getenv("FLAGON_STORE_FILE"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "unreadable://FLAGON_STORE_FILE " + path
+		}
+		return strings.TrimSpace(string(b))
+	}
+	return DefaultStore
 }
 
 // storeNamed reports whether the store was named, by -store or
@@ -51,7 +69,7 @@ func (s *storeFlags) storeNamed() bool {
 	named := false
 	s.fs.Visit(func(f *flag.Flag) { named = named || f.Name == "store" })
 	_, inEnv := os.LookupEnv("FLAGON_STORE")
-	return named || inEnv
+	return named || inEnv || os.Getenv("FLAGON_STORE_FILE") != ""
 }
 
 // open opens the store. A command that only reads opens it with

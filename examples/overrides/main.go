@@ -8,7 +8,7 @@
 //	go run ./examples/overrides
 //
 // and open http://localhost:8080. The flags are in flags.yaml next to this
-// file; edit it while the app runs and it reloads. Set FLAGON_KEYS
+// file; edit it while the app runs and it reloads. Set FLAGON_COOKIE_KEYS
 // (id:base64-secret, see flagonhttp.ParseKeys) to keep override cookies
 // across restarts.
 package main
@@ -55,9 +55,9 @@ func run(addr, flagsFile string, log *slog.Logger) error {
 	defer client.Close()
 
 	var keys *flagonhttp.Keys
-	if s := os.Getenv("FLAGON_KEYS"); s != "" {
+	if s := os.Getenv("FLAGON_COOKIE_KEYS"); s != "" {
 		if keys, err = flagonhttp.ParseKeys(s); err != nil {
-			return fmt.Errorf("FLAGON_KEYS: %w", err)
+			return fmt.Errorf("FLAGON_COOKIE_KEYS: %w", err)
 		}
 	}
 

@@ -1,0 +1,115 @@
+package server_test
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/flagonhttp"
+	"github.com/flagon/flagon/flagontest"
+	"github.com/flagon/flagon/server"
+)
+
+// TestBehindProxy: X-Forwarded-For is believed only from a trusted
+// proxy, and then its last untrusted hop is the client; -public-url
+// https makes cookies Secure and limits Host headers.
+func TestBehindProxy(t *testing.T) {
+	actor := func(t *testing.T, opts server.Options, xff string) string {
+		t.Helper()
+		st := flagontest.NewMemoryStore()
+		seed(t, st)
+		ts := startProd(t, st, opts)
+		req, _ := http.NewRequest("GET", ts.URL+flagonhttp.Link("anyone", true, time.Hour, "/"), nil)
+		req.Header.Set("X-Forwarded-For", xff)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		es, err := st.Audit(t.Context(), flagon.AuditQuery{Target: "anyone"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if strings.HasPrefix(e.Action, "override.browser.") {
+				return e.Actor
+			}
+		}
+		t.Fatalf("no override entry in %+v", es)
+		return ""
+	}
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	tests := []struct {
+		name    string
+		trusted []netip.Prefix
+		xff     string
+		want    string
+	}{
+		{"no trusted proxies: the header is ignored", nil, "203.0.113.9", "anonymous 127.0.0.1"},
+		{"trusted proxy: its client", loopback, "203.0.113.9", "anonymous 203.0.113.9"},
+		{"a spoofed first hop is not believed", loopback, "6.6.6.6, 203.0.113.9", "anonymous 203.0.113.9"},
+		{"trusted hops are skipped", loopback, "203.0.113.9, 127.0.0.5", "anonymous 203.0.113.9"},
+		{"garbage is not an address", loopback, "<script>", "anonymous 127.0.0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := actor(t, server.Options{TrustedProxies: tt.trusted}, tt.xff); got != tt.want {
+				t.Errorf("actor = %q, want %q", got, tt.want)
+			}
+		})
+	}
+
+	t.Run("public URL", func(t *testing.T) {
+		ts := startProd(t, flagontest.NewMemoryStore(), server.Options{PublicURL: "https://flags.example.com"})
+		for _, tt := range []struct {
+			host string
+			want int
+		}{
+			{"flags.example.com", http.StatusOK},
+			{"localhost", http.StatusOK},
+			{"attacker.example", http.StatusMisdirectedRequest},
+		} {
+			req, _ := http.NewRequest("GET", ts.URL+"/admin/signin", nil)
+			req.Host = tt.host
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("Host %s: %d, want %d", tt.host, resp.StatusCode, tt.want)
+			}
+			if tt.want == http.StatusOK {
+				for _, c := range resp.Cookies() {
+					if !c.Secure {
+						t.Errorf("Host %s: cookie %s is not Secure behind an https public URL", tt.host, c.Name)
+					}
+				}
+			}
+		}
+		// A link sets an override cookie: Secure too.
+		req, _ := http.NewRequest("GET", ts.URL+flagonhttp.Link("anyone", true, time.Hour, "/"), nil)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, c := range resp.Cookies() {
+			if !c.Secure {
+				t.Errorf("override cookie %s is not Secure", c.Name)
+			}
+		}
+	})
+
+	for _, bad := range []string{"flags.example.com", "ftp://x", "https://"} {
+		if _, err := server.New(t.Context(), flagontest.NewMemoryStore(), &server.Options{PublicURL: bad, Logger: quiet}); err == nil || !strings.Contains(err.Error(), "public URL") {
+			t.Errorf("New with public URL %q: %v; want an error", bad, err)
+		}
+	}
+	if _, err := server.ParsePrefixes("10.0.0.0/8, 192.168.1.1, nonsense"); err == nil || !strings.Contains(err.Error(), "nonsense") {
+		t.Errorf("ParsePrefixes with a bad entry: %v", err)
+	}
+}
