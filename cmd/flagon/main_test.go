@@ -821,3 +821,47 @@ func TestEvalRevision(t *testing.T) {
 		}
 	}
 }
+
+// TestKeys rotates and retires the signing keys of a store a server
+// started.
+func TestKeys(t *testing.T) {
+	db := "sqlite://" + filepath.Join(t.TempDir(), "flagon.db")
+	s := startServe(t, "-store", db)
+	s.stop()
+	keys := func(args ...string) string {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), append([]string{"keys", "-store", db}, args...), &stdout, &stderr); code != 0 {
+			t.Fatalf("flagon keys %q: exit %d: %s", args, code, stderr.String())
+		}
+		return stdout.String()
+	}
+	list := keys("list")
+	if strings.Count(list, " signing ") != 1 || strings.Count(list, "\n") != 2 {
+		t.Fatalf("keys list after the first start:\n%s\nwant a header and one signing key", list)
+	}
+	first := strings.Fields(strings.Split(list, "\n")[1])[0]
+	out := keys("rotate", "-activate-after", "1h")
+	if !strings.HasPrefix(out, "added key ") {
+		t.Errorf("rotate: %q", out)
+	}
+	list = keys("list")
+	if !strings.Contains(list, first+"  ") || !strings.Contains(list, " pending ") {
+		t.Errorf("after rotate:\n%s\nwant %s signing and the new key pending", list, first)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"keys", "-store", db, "retire", "nosuchkey"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "not found") {
+		t.Errorf("retire an unknown key: exit %d, %s", code, stderr.String())
+	}
+	if out := keys("retire", first); !strings.Contains(out, "the signing key") {
+		t.Errorf("retire the signing key: %q; want a warning that what it signed no longer verifies", out)
+	}
+	if list := keys("list"); strings.Contains(list, first) || strings.Count(list, "\n") != 2 {
+		t.Errorf("after retire:\n%s", list)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(context.Background(), []string{"keys", "-store", "sqlite://" + filepath.Join(t.TempDir(), "none.db"), "list"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "no store at") {
+		t.Errorf("keys list on a missing store: exit %d, %s", code, stderr.String())
+	}
+}
