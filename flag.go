@@ -354,125 +354,161 @@ func (f Flag) Validate(audiences map[string]bool) error {
 // validate is Validate; with clauses false it leaves the rules' clauses
 // unchecked, for a caller that compiles them next and reports their errors.
 func (f Flag) validate(audiences map[string]bool, clauses bool) error {
-	var errs FieldErrors
-	add := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Flag: f.Key, Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	c := &flagCheck{f: f, audiences: audiences, clauses: clauses}
 	if !ValidKey(f.Key) {
-		add("key", "invalid key %q: use 1 to %d lowercase letters, digits, '-', '_' or '.'", f.Key, MaxKeyLen)
+		c.add("key", "invalid key %q: use 1 to %d lowercase letters, digits, '-', '_' or '.'", f.Key, MaxKeyLen)
 	}
 	switch f.Type {
 	case TypeBool, TypeString, TypeInt, TypeFloat, TypeObject:
 	default:
-		add("type", "unknown type %q (want bool, string, int, float or object)", f.Type)
-		return errs
+		c.add("type", "unknown type %q (want bool, string, int, float or object)", f.Type)
+		return c.errs
 	}
-	if len(f.Variants) == 0 {
-		add("variants", "a %s flag needs at least one variant", f.Type)
-	}
-	names := make(nameSet, 0, len(f.Variants))
-	for i, v := range f.Variants {
-		if !validVariantName(v.Name) {
-			add(indexed("variants", i)+".name", "invalid variant name %q", v.Name)
-		}
-		if names.has(v.Name) {
-			add(indexed("variants", i)+".name", "duplicate variant %q", v.Name)
-		}
-		names = append(names, v.Name)
-		if _, err := ConvertValue(f.Type, v.Value); err != nil {
-			add(indexed("variants", i)+".value", "%v", err)
-		}
-	}
-	if f.Default != "" && !names.has(f.Default) {
-		add("default", "default names unknown variant %q", f.Default)
-	}
-	checkServe := func(field string, s Serve, optional bool) {
-		switch {
-		case s.Variant != "" && len(s.Split) > 0:
-			add(field, "serves both a variant and a split; choose one")
-		case s.Variant != "":
-			if !names.has(s.Variant) {
-				add(field+".variant", "unknown variant %q", s.Variant)
-			}
-		case len(s.Split) > 0:
-			total := 0
-			for i, sp := range s.Split {
-				if !names.has(sp.Variant) {
-					add(indexed(field+".split", i)+".variant", "unknown variant %q", sp.Variant)
-				}
-				if !(sp.Percent >= 0 && sp.Percent <= 100) {
-					add(indexed(field+".split", i)+".percent", "percent %v is not between 0 and 100", sp.Percent)
-					continue
-				}
-				w := math.Round(sp.Percent * 1000)
-				if math.Abs(w-sp.Percent*1000) > 1e-6 {
-					add(indexed(field+".split", i)+".percent", "percent %v is finer than 0.001", sp.Percent)
-				}
-				total += int(w)
-			}
-			if total != Buckets {
-				add(field+".split", "percentages add up to %v, not 100", float64(total)/1000)
-			}
-		case !optional:
-			add(field, "serves nothing: name a variant or a split")
-		}
-	}
-	for i, r := range f.Rules {
-		if len(r.Audiences) == 0 && len(r.Clauses) == 0 {
-			add(indexed("rules", i), "a rule needs at least one audience or clause")
-		}
-		for j, a := range r.Audiences {
-			if !audiences[a] {
-				add(indexed(indexed("rules", i)+".audiences", j), "unknown audience %q", a)
-			}
-		}
-		for j, c := range r.Clauses {
-			if !clauses {
-				break
-			}
-			if err := checkClause(c); err != nil {
-				add(indexed(indexed("rules", i)+".clauses", j), "%v", err)
-			}
-		}
-		if r.Serve.Variant != "" && len(r.Serve.Split) == 0 && names.has(r.Serve.Variant) {
-			continue // the common case, checked without building the field's name
-		}
-		checkServe(indexed("rules", i)+".serve", r.Serve, false)
-	}
-	checkServe("fallthrough", f.Fallthrough, true)
-	switch f.Override.Who {
-	case "", WhoNone, WhoStaff, WhoAnyone:
-	default:
-		add("override.who", "unknown policy %q (want none, staff or anyone)", f.Override.Who)
-	}
-	if f.Override.Audience != "" && !audiences[f.Override.Audience] {
-		add("override.audience", "unknown audience %q", f.Override.Audience)
-	}
-	for i, v := range f.Override.Variants {
-		if !names.has(v) {
-			add(fmt.Sprintf("override.variants[%d]", i), "unknown variant %q", v)
-		}
-	}
-	if f.Override.MaxDuration < 0 {
-		add("override.max_duration", "negative duration %v", f.Override.MaxDuration)
-	}
-	for env := range f.Environments {
-		if !ValidKey(env) {
-			add("environments", "invalid environment name %q", env)
-			continue
-		}
-		ef := f.In(env)
-		if err := ef.validate(audiences, clauses); err != nil {
-			for _, e := range err.(FieldErrors) {
-				e.Field = "environments." + env + "." + e.Field
-				errs = append(errs, e)
-			}
-		}
-	}
-	if len(errs) == 0 {
+	c.variants()
+	c.rules()
+	c.serve("fallthrough", f.Fallthrough, true)
+	c.policy()
+	c.environments()
+	if len(c.errs) == 0 {
 		return nil
 	}
-	return errs
+	return c.errs
+}
+
+// flagCheck collects the field errors of one flag, one part at a time.
+type flagCheck struct {
+	f         Flag
+	audiences map[string]bool
+	clauses   bool
+	names     nameSet // the variants' names
+	errs      FieldErrors
+}
+
+func (c *flagCheck) add(field, format string, args ...any) {
+	c.errs = append(c.errs, &FieldError{Flag: c.f.Key, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// variants checks the variants and the default, and records the names.
+func (c *flagCheck) variants() {
+	f := c.f
+	if len(f.Variants) == 0 {
+		c.add("variants", "a %s flag needs at least one variant", f.Type)
+	}
+	c.names = make(nameSet, 0, len(f.Variants))
+	for i, v := range f.Variants {
+		if !validVariantName(v.Name) {
+			c.add(indexed("variants", i)+".name", "invalid variant name %q", v.Name)
+		}
+		if c.names.has(v.Name) {
+			c.add(indexed("variants", i)+".name", "duplicate variant %q", v.Name)
+		}
+		c.names = append(c.names, v.Name)
+		if _, err := ConvertValue(f.Type, v.Value); err != nil {
+			c.add(indexed("variants", i)+".value", "%v", err)
+		}
+	}
+	if f.Default != "" && !c.names.has(f.Default) {
+		c.add("default", "default names unknown variant %q", f.Default)
+	}
+}
+
+// serve checks what a rule or the fallthrough serves: a known variant,
+// or a split of known variants adding up to 100 percent.
+func (c *flagCheck) serve(field string, s Serve, optional bool) {
+	switch {
+	case s.Variant != "" && len(s.Split) > 0:
+		c.add(field, "serves both a variant and a split; choose one")
+	case s.Variant != "":
+		if !c.names.has(s.Variant) {
+			c.add(field+".variant", "unknown variant %q", s.Variant)
+		}
+	case len(s.Split) > 0:
+		total := 0
+		for i, sp := range s.Split {
+			if !c.names.has(sp.Variant) {
+				c.add(indexed(field+".split", i)+".variant", "unknown variant %q", sp.Variant)
+			}
+			if !(sp.Percent >= 0 && sp.Percent <= 100) {
+				c.add(indexed(field+".split", i)+".percent", "percent %v is not between 0 and 100", sp.Percent)
+				continue
+			}
+			w := math.Round(sp.Percent * 1000)
+			if math.Abs(w-sp.Percent*1000) > 1e-6 {
+				c.add(indexed(field+".split", i)+".percent", "percent %v is finer than 0.001", sp.Percent)
+			}
+			total += int(w)
+		}
+		if total != Buckets {
+			c.add(field+".split", "percentages add up to %v, not 100", float64(total)/1000)
+		}
+	case !optional:
+		c.add(field, "serves nothing: name a variant or a split")
+	}
+}
+
+// rules checks each rule's audiences, clauses and what it serves.
+func (c *flagCheck) rules() {
+	for i, r := range c.f.Rules {
+		if len(r.Audiences) == 0 && len(r.Clauses) == 0 {
+			c.add(indexed("rules", i), "a rule needs at least one audience or clause")
+		}
+		for j, a := range r.Audiences {
+			if !c.audiences[a] {
+				c.add(indexed(indexed("rules", i)+".audiences", j), "unknown audience %q", a)
+			}
+		}
+		for j, cl := range r.Clauses {
+			if !c.clauses {
+				break
+			}
+			if err := checkClause(cl); err != nil {
+				c.add(indexed(indexed("rules", i)+".clauses", j), "%v", err)
+			}
+		}
+		if r.Serve.Variant != "" && len(r.Serve.Split) == 0 && c.names.has(r.Serve.Variant) {
+			continue // the common case, checked without building the field's name
+		}
+		c.serve(indexed("rules", i)+".serve", r.Serve, false)
+	}
+}
+
+// policy checks the override policy.
+func (c *flagCheck) policy() {
+	p := c.f.Override
+	switch p.Who {
+	case "", WhoNone, WhoStaff, WhoAnyone:
+	default:
+		c.add("override.who", "unknown policy %q (want none, staff or anyone)", p.Who)
+	}
+	if p.Audience != "" && !c.audiences[p.Audience] {
+		c.add("override.audience", "unknown audience %q", p.Audience)
+	}
+	for i, v := range p.Variants {
+		if !c.names.has(v) {
+			c.add(fmt.Sprintf("override.variants[%d]", i), "unknown variant %q", v)
+		}
+	}
+	if p.MaxDuration < 0 {
+		c.add("override.max_duration", "negative duration %v", p.MaxDuration)
+	}
+}
+
+// environments checks each environment's view of the flag, reporting its
+// errors under environments.NAME.
+func (c *flagCheck) environments() {
+	for env := range c.f.Environments {
+		if !ValidKey(env) {
+			c.add("environments", "invalid environment name %q", env)
+			continue
+		}
+		ef := c.f.In(env)
+		if err := ef.validate(c.audiences, c.clauses); err != nil {
+			for _, e := range err.(FieldErrors) {
+				e.Field = "environments." + env + "." + e.Field
+				c.errs = append(c.errs, e)
+			}
+		}
+	}
 }
 
 // Validate reports the problems with a, or nil. Audiences cannot refer to
