@@ -130,34 +130,38 @@ func (fi *flagInfo) permits(i int) bool {
 
 // fromJSON returns the canonical value of the flag's type that the JSON
 // text raw holds, and its variant index (-1 if none). A variant's value
-// comes back boxed already. Numbers are read as encoding/json reads them;
-// an int flag also takes a whole number written with a fraction or an
-// exponent (1e3).
+// comes back boxed already. The text is decoded by encoding/json into the
+// flag's Go type, so a value of another JSON type is refused.
 func (fi *flagInfo) fromJSON(raw []byte) (v any, idx int, ok bool) {
-	if fi.typ == flagon.TypeObject {
+	var err error
+	switch fi.typ {
+	case flagon.TypeBool:
+		var b bool
+		err = json.Unmarshal(raw, &b)
+		v = b
+	case flagon.TypeString:
+		var s string
+		err = json.Unmarshal(raw, &s)
+		v = s
+	case flagon.TypeInt:
+		var n int64
+		err = json.Unmarshal(raw, &n)
+		v = n
+	case flagon.TypeFloat:
+		var f float64
+		err = json.Unmarshal(raw, &f)
+		v = f
+	case flagon.TypeObject:
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
 			return nil, -1, false
 		}
 		return m, -1, true
-	}
-	v, ok = decodeValue(raw)
-	if !ok {
+	default:
 		return nil, -1, false
 	}
-	if n, isNum := v.(json.Number); isNum {
-		if fi.typ != flagon.TypeInt && fi.typ != flagon.TypeFloat {
-			return nil, -1, false
-		}
-		f, err := n.Float64()
-		if err != nil {
-			return nil, -1, false
-		}
-		if i, err := n.Int64(); err == nil && fi.typ == flagon.TypeInt {
-			v = i
-		} else {
-			v = f
-		}
+	if err != nil || len(raw) == 0 || raw[0] == 'n' {
+		return nil, -1, false // null decodes into any Go type as its zero value
 	}
 	return fi.fromGo(v)
 }
