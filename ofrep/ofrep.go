@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -224,7 +225,8 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ov := h.overrides(r)
-	etag := h.etag(body, snap, ov, r)
+	ctxHash := contextHash(body)
+	etag := h.etag(ctxHash, snap, ov, r)
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 && etagMatch(inm, etag) {
 		hdr := w.Header()
 		hdr["Etag"] = []string{etag}
@@ -271,7 +273,7 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 	}
 	if evaluated != "" {
 		if snap.Revision() == evaluated {
-			etag = h.etag(body, snap, ov, r)
+			etag = h.etag(ctxHash, snap, ov, r)
 		} else {
 			etag = ""
 		}
@@ -279,7 +281,7 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 	out = append(out, `],"metadata":{"revision":`...)
 	out = appendString(out, snap.Revision())
 	out = append(out, '}')
-	if events := h.eventsURL(r); events != "" {
+	if events := h.eventsURL(r, ctxHash); events != "" {
 		out = append(out, `,"refreshConnections":[{"type":"sse","url":`...)
 		out = appendString(out, events)
 		if d := h.opts.InactivityDelay; d > 0 {
@@ -309,8 +311,23 @@ func (h *handler) configuration(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h.config)
 }
 
-// eventsURL returns the event stream's URL for the bulk response, or "".
-func (h *handler) eventsURL(r *http.Request) string {
+// eventsURL returns the event stream's URL for the bulk response whose
+// context hash is ctxHash, or "".
+func (h *handler) eventsURL(r *http.Request, ctxHash string) string {
+	base := h.eventsBase(r)
+	if base == "" {
+		return ""
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "context=" + ctxHash
+}
+
+// eventsBase returns the event stream's URL without the context hash, or
+// "" when events are off.
+func (h *handler) eventsBase(r *http.Request) string {
 	if h.opts.DisableEvents {
 		return ""
 	}

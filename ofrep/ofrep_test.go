@@ -2,6 +2,8 @@ package ofrep_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -270,7 +272,8 @@ func TestBulk(t *testing.T) {
 		}
 	}
 	rc := jsonText(got["refreshConnections"])
-	if want := `[{"inactivityDelaySec":90,"type":"sse","url":"http://example.com/ofrep/v1/events"}]`; rc != want {
+	sum := sha256.Sum256([]byte(body))
+	if want := `[{"inactivityDelaySec":90,"type":"sse","url":"http://example.com/ofrep/v1/events?context=` + hex.EncodeToString(sum[:16]) + `"}]`; rc != want {
 		t.Errorf("refreshConnections = %s, want %s", rc, want)
 	}
 	etag := w.Header().Get("ETag")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/internal/sse"
 )
 
 // The server's endpoints.
@@ -102,75 +103,34 @@ func (h *handler) encode(snap *flagon.Snapshot) *encoded {
 //	event: snapshot
 //	data: {"revision":"<revision>"}
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's WriteTimeout
-
 	ch := make(chan *flagon.Snapshot, 1)
-	unsubscribe := h.src.Subscribe(func(s *flagon.Snapshot) {
-		for { // keep only the latest, so that a slow client never blocks the source
-			select {
-			case ch <- s:
-				return
-			default:
-			}
-			select {
-			case <-ch:
-			default:
-			}
-		}
-	})
+	unsubscribe := h.src.Subscribe(func(s *flagon.Snapshot) { sse.SendLatest(ch, s) })
 	defer unsubscribe()
 
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
 	last := ""
-	buf := []byte(": flagon snapshot events\n\n")
-	if s := h.src.Snapshot(); s != nil {
-		last = s.Revision()
-		buf = appendEvent(buf, last)
-	}
-	tick := time.NewTicker(heartbeat)
-	defer tick.Stop()
-	for {
-		if len(buf) > 0 {
-			if _, err := w.Write(buf); err != nil {
-				return
+	sse.Serve(w, r, ch, sse.Stream[*flagon.Snapshot]{
+		Heartbeat: heartbeat,
+		Open: func(sw *sse.Writer) {
+			sw.Comment("flagon snapshot events")
+			if s := h.src.Snapshot(); s != nil {
+				last = s.Revision()
+				addEvent(sw, last)
 			}
-			if rc.Flush() != nil {
-				return
-			}
-		}
-		buf = buf[:0]
-		select {
-		case <-r.Context().Done():
-			return
-		case s := <-ch:
+		},
+		Send: func(sw *sse.Writer, s *flagon.Snapshot) {
 			if s != nil && s.Revision() != last {
 				last = s.Revision()
-				buf = appendEvent(buf, last)
+				addEvent(sw, last)
 			}
-		case <-tick.C:
-			buf = append(buf, ": ping\n\n"...)
-		}
-	}
+		},
+	})
 }
 
-func appendEvent(b []byte, rev string) []byte {
+func addEvent(sw *sse.Writer, rev string) {
 	data, _ := json.Marshal(struct {
 		Revision string `json:"revision"`
 	}{rev})
-	if !strings.ContainsAny(rev, "\r\n") {
-		b = append(b, "id: "...)
-		b = append(b, rev...)
-		b = append(b, '\n')
-	}
-	b = append(b, "event: snapshot\ndata: "...)
-	b = append(b, data...)
-	return append(b, "\n\n"...)
+	sw.Event(rev, "snapshot", data)
 }
 
 // etagMatch reports whether an If-None-Match header names etag, weakly
