@@ -25,7 +25,7 @@ func FeaturesHandler(c *flagon.Client, opts *Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, r, http.StatusMethodNotAllowed, fieldError{"method", r.Method + " is not allowed: use GET"})
+			writeError(w, r, fail(errMethod, fieldError{"method", r.Method + " is not allowed: use GET"}))
 			return
 		}
 		body := cfg.features(r)
