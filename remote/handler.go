@@ -2,6 +2,8 @@ package remote
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -60,8 +62,7 @@ func Handler(src flagon.Source) http.Handler {
 func (h *handler) snapshot(w http.ResponseWriter, r *http.Request) {
 	snap := h.src.Snapshot()
 	if snap == nil {
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "no snapshot yet", http.StatusServiceUnavailable)
+		writeError(w, errNoSnapshot)
 		return
 	}
 	etag := `"` + snap.Revision() + `"`
@@ -78,7 +79,7 @@ func (h *handler) snapshot(w http.ResponseWriter, r *http.Request) {
 	enc := h.encode(snap)
 	if enc.err != nil {
 		slog.Error("remote: encoding snapshot", "revision", snap.Revision(), "err", enc.err)
-		http.Error(w, "encoding the snapshot failed", http.StatusInternalServerError)
+		writeError(w, fmt.Errorf("%w: %w", errEncode, enc.err))
 		return
 	}
 	hdr.Set("Content-Type", "application/json")
@@ -131,6 +132,50 @@ func addEvent(sw *sse.Writer, rev string) {
 		Revision string `json:"revision"`
 	}{rev})
 	sw.Event(rev, "snapshot", data)
+}
+
+// The handler's failures.
+var (
+	errNoSnapshot = errors.New("no snapshot yet")
+	errEncode     = errors.New("encoding the snapshot failed")
+)
+
+// statusTable maps every error the handler answers with to its HTTP
+// status; the first entry the error matches (errors.Is) decides, and an
+// error that matches none is a 500.
+var statusTable = []struct {
+	err    error
+	status int
+}{
+	{errNoSnapshot, http.StatusServiceUnavailable},
+	{errEncode, http.StatusInternalServerError},
+}
+
+// statusOf returns the HTTP status that answers err.
+func statusOf(err error) int {
+	for _, e := range statusTable {
+		if errors.Is(err, e.err) {
+			return e.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with err's status and the table's words for it (not
+// the details, which go to the log). A 503 asks the client to retry soon.
+func writeError(w http.ResponseWriter, err error) {
+	status := statusOf(err)
+	msg := http.StatusText(status)
+	for _, e := range statusTable {
+		if errors.Is(err, e.err) {
+			msg = e.err.Error()
+			break
+		}
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	http.Error(w, msg, status)
 }
 
 // etagMatch reports whether an If-None-Match header names etag, weakly
