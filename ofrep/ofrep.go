@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/internal/cors"
 )
 
 // The paths the handler serves. Mount the handler at "/ofrep/" (or at "/")
@@ -88,6 +89,18 @@ type Options struct {
 	// DefaultHeartbeat.
 	Heartbeat time.Duration
 
+	// CORSOrigins are the origins (scheme://host[:port], exactly as
+	// browsers send them, or "*" for any) whose pages may call the
+	// endpoints, as OpenFeature's web providers do. Responses then carry
+	// Access-Control-Allow-Origin for those origins (and expose ETag) and
+	// Vary: Origin, and preflight requests (OPTIONS) are answered 204
+	// before authentication, allowing Authorization, Content-Type and
+	// X-API-Key. None, the default, sends no CORS headers.
+	CORSOrigins []string
+	// CORSCredentials lets those pages send cookies (an override cookie,
+	// say) with their requests. Off by default.
+	CORSCredentials bool
+
 	// MinPollInterval is the shortest polling interval the configuration
 	// endpoint advertises; zero means DefaultMinPollInterval.
 	MinPollInterval time.Duration
@@ -154,7 +167,8 @@ func Handler(client *flagon.Client, opts *Options) http.Handler {
 		mux.HandleFunc("GET "+EventsPath, h.events)
 	}
 	h.mux = mux
-	return h
+	policy := cors.Policy{Origins: o.CORSOrigins, Credentials: o.CORSCredentials, Methods: []string{http.MethodGet, http.MethodPost}}
+	return cors.Handler(policy, h)
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
