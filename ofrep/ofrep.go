@@ -121,6 +121,7 @@ type handler struct {
 	info    atomic.Pointer[snapInfo]
 	config  []byte // the configuration response
 	configT string // its ETag
+	std     bool   // encode responses with encoding/json
 }
 
 // Handler returns an http.Handler that serves the OFREP endpoints for the
@@ -214,7 +215,16 @@ func (h *handler) single(w http.ResponseWriter, r *http.Request) {
 	info := h.snapInfo(h.client.Snapshot(), res.Revision)
 	op := getBuf()
 	defer putBuf(op)
-	out, err := appendSuccess((*op)[:0], &res, info.meta[res.Key])
+	var out []byte
+	var err error
+	if h.std {
+		var s *successJSON
+		if s, err = stdSuccess(&res, info.metaMap[res.Key]); err == nil {
+			out = stdEncode((*op)[:0], s)
+		}
+	} else {
+		out, err = appendSuccess((*op)[:0], &res, info.meta[res.Key])
+	}
 	*op = out[:0]
 	if err != nil {
 		h.fail(w, key, &failure{code: flagon.ErrorGeneral, details: err.Error()}, false)
@@ -263,7 +273,27 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 	out := append((*op)[:0], `{"flags":[`...)
 	evaluated := ""
 	i := 0
+	var results []any
 	for res := range h.client.All(flagon.WithScope(r.Context(), ec, evalOv)) {
+		if h.std {
+			if i == 0 && res.Revision != snap.Revision() {
+				evaluated = res.Revision
+				snap = h.client.Snapshot()
+				info = h.snapInfo(snap, snap.Revision())
+			}
+			i++
+			if res.ErrorCode != flagon.ErrorNone {
+				results = append(results, stdFailure(res.Key, resultFailure(&res)))
+				continue
+			}
+			s, err := stdSuccess(&res, info.metaMap[res.Key])
+			if err != nil {
+				results = append(results, stdFailure(res.Key, &failure{code: flagon.ErrorGeneral, details: err.Error()}))
+				continue
+			}
+			results = append(results, s)
+			continue
+		}
 		if i == 0 && res.Revision != snap.Revision() {
 			// The snapshot changed between the ETag and the evaluation.
 			evaluated = res.Revision
@@ -292,6 +322,13 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 			etag = ""
 		}
 	}
+	if h.std {
+		if results == nil {
+			results = []any{}
+		}
+		out = stdBulk((*op)[:0], results, snap.Revision(), h.eventsURL(r, ctxHash), h.opts.InactivityDelay)
+		goto write
+	}
 	out = append(out, `],"metadata":{"revision":`...)
 	out = appendString(out, snap.Revision())
 	out = append(out, '}')
@@ -305,6 +342,7 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 		out = append(out, "}]"...)
 	}
 	out = append(out, '}')
+write:
 	*op = out[:0]
 	hdr := w.Header()
 	if etag != "" {
@@ -365,6 +403,7 @@ func scheme(r *http.Request) string {
 type snapInfo struct {
 	revision string
 	meta     map[string][]byte
+	metaMap  map[string]map[string]string // the same, for encoding/json
 }
 
 // snapInfo returns the precomputed information for snap, whose revision
@@ -373,7 +412,7 @@ func (h *handler) snapInfo(snap *flagon.Snapshot, rev string) *snapInfo {
 	if in := h.info.Load(); in != nil && in.revision == rev {
 		return in
 	}
-	in := &snapInfo{revision: rev, meta: map[string][]byte{}}
+	in := &snapInfo{revision: rev, meta: map[string][]byte{}, metaMap: map[string]map[string]string{}}
 	if snap == nil || snap.Revision() != rev {
 		return in // a race with a reload; serve without flag metadata
 	}
@@ -381,6 +420,13 @@ func (h *handler) snapInfo(snap *flagon.Snapshot, rev string) *snapInfo {
 		f, _ := snap.Flag(k)
 		if len(f.Metadata) > 0 {
 			in.meta[k] = appendMetadata(nil, f.Metadata)
+			m := make(map[string]string, len(f.Metadata))
+			for mk, mv := range f.Metadata {
+				if !reservedMeta[mk] {
+					m[mk] = mv
+				}
+			}
+			in.metaMap[k] = m
 		}
 	}
 	h.info.Store(in)
