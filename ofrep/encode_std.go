@@ -10,6 +10,12 @@ import (
 	"github.com/flagon/flagon"
 )
 
+// This file holds the reference encoder of evaluation responses, by
+// encoding/json. The handler serves with the hand-written one in encode.go,
+// which BenchmarkOFREPServer measured a third faster over HTTP for bulk
+// evaluations (decision 0110); TestEncodersAgree checks that the two write
+// the same JSON, and the benchmark keeps the comparison repeatable.
+
 // The protocol's response objects, for encoding/json.
 type (
 	successJSON struct {

@@ -121,7 +121,7 @@ type handler struct {
 	info    atomic.Pointer[snapInfo]
 	config  []byte // the configuration response
 	configT string // its ETag
-	std     bool   // encode responses with encoding/json
+	std     bool   // encode evaluations with encoding/json, the reference encoder (decision 0110); only tests set it
 }
 
 // Handler returns an http.Handler that serves the OFREP endpoints for the
@@ -327,8 +327,21 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 			results = []any{}
 		}
 		out = stdBulk((*op)[:0], results, snap.Revision(), h.eventsURL(r, ctxHash), h.opts.InactivityDelay)
-		goto write
+	} else {
+		out = h.appendBulkEnd(out, snap, r, ctxHash)
 	}
+	*op = out[:0]
+	hdr := w.Header()
+	if etag != "" {
+		hdr["Etag"] = []string{etag}
+	}
+	hdr["Cache-Control"] = cacheControl
+	writeJSON(w, http.StatusOK, out)
+}
+
+// appendBulkEnd appends what follows the flags of a bulk response: the
+// metadata and the event stream's announcement.
+func (h *handler) appendBulkEnd(out []byte, snap *flagon.Snapshot, r *http.Request, ctxHash string) []byte {
 	out = append(out, `],"metadata":{"revision":`...)
 	out = appendString(out, snap.Revision())
 	out = append(out, '}')
@@ -341,15 +354,7 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, "}]"...)
 	}
-	out = append(out, '}')
-write:
-	*op = out[:0]
-	hdr := w.Header()
-	if etag != "" {
-		hdr["Etag"] = []string{etag}
-	}
-	hdr["Cache-Control"] = cacheControl
-	writeJSON(w, http.StatusOK, out)
+	return append(out, '}')
 }
 
 // configuration serves GET /ofrep/v1/configuration.
