@@ -1,6 +1,7 @@
 package flagonhttp
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -174,31 +175,74 @@ func encodePayload(entries []Entry, now time.Time) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// Decode verifies a cookie value and returns its entries as written, in
-// the cookie's order, with values as encoding/json decodes them with
-// UseNumber (numbers are json.Number). It checks neither the flags nor the
-// time; Read does. The error wraps ErrTooLarge, ErrMalformed,
-// ErrUnknownVersion, ErrUnknownKey or ErrBadSignature.
+// Decode verifies a cookie value and returns its entries as written,
+// sorted by flag, with values as encoding/json decodes them with UseNumber
+// (numbers are json.Number). It checks neither the flags nor the time;
+// Read does. The error wraps ErrTooLarge, ErrMalformed, ErrUnknownVersion,
+// ErrUnknownKey or ErrBadSignature.
 func (c *Codec) Decode(value string) ([]Entry, error) {
 	payload, err := c.open(value, nil)
 	if err != nil {
 		return nil, fmt.Errorf("flagonhttp: decode cookie: %w", err)
 	}
-	var out []Entry
-	p := payloadParser{b: payload}
-	var e rawEntry
-	for p.next(&e) {
-		key, ok := decodeString(e.key, e.keyEsc)
-		if !ok {
-			return nil, fmt.Errorf("flagonhttp: decode cookie: %w", ErrMalformed)
-		}
-		v, _ := rawValue(e.val)
-		out = append(out, Entry{Flag: key, Value: v, SetAt: unixTime(e.setAt), ExpiresAt: unixTime(e.expiresAt)})
+	wire, err := decodePayload(payload)
+	if err != nil {
+		return nil, fmt.Errorf("flagonhttp: decode cookie: %w", err)
 	}
-	if p.err != nil {
-		return nil, fmt.Errorf("flagonhttp: decode cookie: %w", ErrMalformed)
+	out := make([]Entry, 0, len(wire))
+	for _, w := range wire {
+		v, _ := decodeValue(w.Value)
+		out = append(out, Entry{Flag: w.flag, Value: v, SetAt: unixTime(w.SetAt), ExpiresAt: unixTime(w.ExpiresAt)})
 	}
 	return out, nil
+}
+
+// maxClockSkew is how far in the future an override's set time may lie
+// (the clock of the instance that set it may run ahead); an entry set
+// later than that is refused.
+const maxClockSkew = time.Minute
+
+// wireEntry is one entry of a cookie or header payload, as its JSON holds
+// it: {"value": V, "setAt": <Unix s>, "expiresAt": <Unix s>}. Unknown
+// fields are ignored, so that later versions may add some.
+type wireEntry struct {
+	flag      string          // the object member's name
+	Value     json.RawMessage `json:"value"`
+	SetAt     int64           `json:"setAt"`
+	ExpiresAt int64           `json:"expiresAt"`
+}
+
+// decodePayload decodes a payload, a JSON object of flag keys to entries,
+// into entries sorted by flag. It fails with ErrMalformed on anything
+// else, and on negative times.
+func decodePayload(payload []byte) ([]wireEntry, error) {
+	var m map[string]wireEntry
+	if err := json.Unmarshal(payload, &m); err != nil || m == nil {
+		return nil, ErrMalformed
+	}
+	out := make([]wireEntry, 0, len(m))
+	for k, w := range m {
+		if w.SetAt < 0 || w.ExpiresAt < 0 {
+			return nil, ErrMalformed
+		}
+		w.flag = k
+		out = append(out, w)
+	}
+	slices.SortFunc(out, func(a, b wireEntry) int { return strings.Compare(a.flag, b.flag) })
+	return out, nil
+}
+
+// decodeValue returns the Go value of a JSON value as encoding/json
+// decodes it with UseNumber: bool, string, json.Number, map[string]any,
+// []any or nil.
+func decodeValue(raw []byte) (any, bool) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, false
+	}
+	return v, true
 }
 
 // open verifies a cookie value and returns its decoded JSON payload,
@@ -250,17 +294,16 @@ func (c *Codec) Read(r *http.Request, snap *flagon.Snapshot) ([]Entry, error) {
 
 // judgeAll reads a payload into entries marked with their status.
 func judgeAll(payload []byte, si *snapInfo, now time.Time) ([]Entry, error) {
-	var out []Entry
-	p := payloadParser{b: payload}
-	var e rawEntry
-	for p.next(&e) {
-		key, ok := decodeString(e.key, e.keyEsc)
-		if !ok {
-			return nil, fmt.Errorf("flagonhttp: read cookie: %w", ErrMalformed)
-		}
-		ent := Entry{Flag: key, SetAt: unixTime(e.setAt), ExpiresAt: unixTime(e.expiresAt)}
-		fi := si.flags[key]
-		v, exp, st := fi.judge(&e, now.Unix())
+	wire, err := decodePayload(payload)
+	if err != nil {
+		return nil, fmt.Errorf("flagonhttp: read cookie: %w", err)
+	}
+	out := make([]Entry, 0, len(wire))
+	for i := range wire {
+		w := &wire[i]
+		ent := Entry{Flag: w.flag, SetAt: unixTime(w.SetAt), ExpiresAt: unixTime(w.ExpiresAt)}
+		fi := si.flags[w.flag]
+		v, exp, st := fi.judge(w, now.Unix())
 		ent.Status = st
 		if fi != nil && st != EntryInvalid {
 			ent.ExpiresAt = unixTime(exp)
@@ -268,43 +311,50 @@ func judgeAll(payload []byte, si *snapInfo, now time.Time) ([]Entry, error) {
 		if v != nil {
 			ent.Value = v
 		} else {
-			ent.Value, _ = rawValue(e.val)
+			ent.Value, _ = decodeValue(w.Value)
 		}
-		switch st {
-		case EntryStale:
-			ent.Problem = "flag " + strconv.Quote(key) + " no longer exists"
-		case EntryRefused:
-			ent.Problem = "flag " + strconv.Quote(key) + " may not be overridden"
-		case EntryInvalid:
-			ent.Problem = fmt.Sprintf("value %s is not a %s value that flag %q allows", e.val, fi.typ, key)
-		case EntryExpired:
+		switch {
+		case st == EntryStale:
+			ent.Problem = "flag " + strconv.Quote(w.flag) + " no longer exists"
+		case st == EntryRefused:
+			ent.Problem = "flag " + strconv.Quote(w.flag) + " may not be overridden"
+		case st == EntryInvalid && w.future(now.Unix()):
+			ent.Problem = "set in the future, at " + ent.SetAt.UTC().Format(time.RFC3339)
+		case st == EntryInvalid:
+			ent.Problem = fmt.Sprintf("value %s is not a %s value that flag %q allows", w.Value, fi.typ, w.flag)
+		case st == EntryExpired:
 			ent.Problem = "expired " + ent.ExpiresAt.UTC().Format(time.RFC3339)
 		}
 		out = append(out, ent)
 	}
-	if p.err != nil {
-		return nil, fmt.Errorf("flagonhttp: read cookie: %w", ErrMalformed)
-	}
-	slices.SortStableFunc(out, func(a, b Entry) int { return strings.Compare(a.Flag, b.Flag) })
 	return out, nil
+}
+
+// future reports whether the entry claims to have been set later than
+// Unix time now allows, clock skew included.
+func (w *wireEntry) future(now int64) bool {
+	return w.SetAt > now+int64(maxClockSkew/time.Second)
 }
 
 // judge decides whether a cookie entry applies to flag fi (nil when the
 // snapshot has no such flag) at Unix time now. It returns the canonical
-// value and the effective expiry when it can tell them. It does not
-// allocate for an active entry whose value is one of the flag's variants.
-func (fi *flagInfo) judge(e *rawEntry, now int64) (v any, exp int64, st EntryStatus) {
+// value and the effective expiry when it can tell them. An entry set in
+// the future is invalid.
+func (fi *flagInfo) judge(w *wireEntry, now int64) (v any, exp int64, st EntryStatus) {
 	if fi == nil {
 		return nil, 0, EntryStale
 	}
 	if fi.who == flagon.WhoNone {
 		return nil, 0, EntryRefused
 	}
-	v, i, ok := fi.fromJSON(e.val)
+	if w.future(now) {
+		return nil, 0, EntryInvalid
+	}
+	v, i, ok := fi.fromJSON(w.Value)
 	if !ok || !fi.permits(i) {
 		return nil, 0, EntryInvalid
 	}
-	exp = fi.expiry(e.setAt, e.expiresAt)
+	exp = fi.expiry(w.SetAt, w.ExpiresAt)
 	if now >= exp {
 		return v, exp, EntryExpired
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/internal/cors"
 )
 
 // FeaturesHandler returns a handler that serves the flags evaluated for
@@ -20,12 +21,14 @@ import (
 // response has a strong ETag of its body and answers If-None-Match with
 // 304; it is private to the user (Cache-Control: private, no-cache; Vary:
 // Cookie). Options.Expose selects the flags shown; by default, all.
+// Options.CORSOrigins opens it to pages of other origins.
 func FeaturesHandler(c *flagon.Client, opts *Options) http.Handler {
 	cfg := newConfig(c, opts)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	policy := cors.Policy{Origins: cfg.opts.CORSOrigins, Credentials: cfg.opts.CORSCredentials, Methods: []string{http.MethodGet, http.MethodHead}}
+	return cors.Handler(policy, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, r, http.StatusMethodNotAllowed, fieldError{"method", r.Method + " is not allowed: use GET"})
+			writeError(w, r, fail(errMethod, fieldError{"method", r.Method + " is not allowed: use GET"}))
 			return
 		}
 		body := cfg.features(r)
@@ -45,7 +48,7 @@ func FeaturesHandler(c *flagon.Client, opts *Options) http.Handler {
 			return
 		}
 		_, _ = w.Write(body)
-	})
+	}))
 }
 
 type featureJSON struct {

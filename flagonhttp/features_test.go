@@ -132,3 +132,43 @@ func TestActiveOverrides(t *testing.T) {
 		t.Errorf("ActiveOverrides: %+v", got)
 	}
 }
+
+func TestFeaturesCORS(t *testing.T) {
+	client, _ := newTestClient(t, testDefs())
+	const app = "https://app.example"
+	tests := []struct {
+		name                 string
+		origins              []string
+		creds                bool
+		method               string
+		wantStatus           int
+		wantOrigin, wantCred string
+		wantVary             string
+	}{
+		{"off", nil, false, "GET", 200, "", "", "Cookie"},
+		{"allowed", []string{app}, false, "GET", 200, app, "", "Origin, Cookie"},
+		{"with credentials", []string{app}, true, "GET", 200, app, "true", "Origin, Cookie"},
+		{"preflight", []string{app}, false, "OPTIONS", 204, app, "", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := testOptions()
+			opts.CORSOrigins, opts.CORSCredentials = tt.origins, tt.creds
+			h := Middleware(client, opts)(FeaturesHandler(client, opts))
+			r := httptest.NewRequest(tt.method, "/features.json", nil)
+			r.Header.Set("Origin", app)
+			if tt.method == "OPTIONS" {
+				r.Header.Set("Access-Control-Request-Method", "GET")
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			hdr := w.Header()
+			got := strings.Join(hdr.Values("Vary"), ", ")
+			if w.Code != tt.wantStatus || hdr.Get("Access-Control-Allow-Origin") != tt.wantOrigin || hdr.Get("Access-Control-Allow-Credentials") != tt.wantCred || got != tt.wantVary {
+				t.Errorf("got %d, origin %q, credentials %q, Vary %q; want %d, %q, %q, %q", w.Code,
+					hdr.Get("Access-Control-Allow-Origin"), hdr.Get("Access-Control-Allow-Credentials"), got,
+					tt.wantStatus, tt.wantOrigin, tt.wantCred, tt.wantVary)
+			}
+		})
+	}
+}

@@ -1,7 +1,6 @@
 package flagonhttp
 
 import (
-	"bytes"
 	"encoding/json"
 	"strconv"
 	"sync/atomic"
@@ -130,80 +129,41 @@ func (fi *flagInfo) permits(i int) bool {
 }
 
 // fromJSON returns the canonical value of the flag's type that the JSON
-// text tok holds, and its variant index (-1 if none). A variant's value
-// comes back boxed already, so that the common case does not allocate.
-func (fi *flagInfo) fromJSON(tok []byte) (v any, idx int, ok bool) {
-	k := firstByte(tok)
+// text raw holds, and its variant index (-1 if none). A variant's value
+// comes back boxed already. The text is decoded by encoding/json into the
+// flag's Go type, so a value of another JSON type is refused.
+func (fi *flagInfo) fromJSON(raw []byte) (v any, idx int, ok bool) {
+	var err error
 	switch fi.typ {
 	case flagon.TypeBool:
-		switch k {
-		case 't':
-			v = true
-		case 'f':
-			v = false
-		default:
-			return nil, -1, false
-		}
+		var b bool
+		err = json.Unmarshal(raw, &b)
+		v = b
 	case flagon.TypeString:
-		if k != '"' {
-			return nil, -1, false
-		}
-		body := tok[1 : len(tok)-1]
-		if bytes.IndexByte(body, '\\') < 0 && fi.byString != nil {
-			if i, found := fi.byString[string(body)]; found {
-				return fi.values[i], i, true
-			}
-		}
-		s, ok := decodeString(body, bytes.IndexByte(body, '\\') >= 0)
-		if !ok {
-			return nil, -1, false
-		}
+		var s string
+		err = json.Unmarshal(raw, &s)
 		v = s
 	case flagon.TypeInt:
-		if k != '-' && (k < '0' || k > '9') {
-			return nil, -1, false
-		}
-		n, ok := parseInt64(tok)
-		if !ok {
-			return nil, -1, false
-		}
-		for i, w := range fi.values {
-			if x, isInt := w.(int64); isInt && x == n {
-				return w, i, true
-			}
-		}
+		var n int64
+		err = json.Unmarshal(raw, &n)
 		v = n
 	case flagon.TypeFloat:
-		if k != '-' && (k < '0' || k > '9') {
-			return nil, -1, false
-		}
-		f, ok := parseFloat64(tok)
-		if !ok {
-			return nil, -1, false
-		}
-		for i, w := range fi.values {
-			if x, isFloat := w.(float64); isFloat && x == f {
-				return w, i, true
-			}
-		}
+		var f float64
+		err = json.Unmarshal(raw, &f)
 		v = f
 	case flagon.TypeObject:
-		if k != '{' {
-			return nil, -1, false
-		}
 		var m map[string]any
-		if err := json.Unmarshal(tok, &m); err != nil || m == nil {
+		if err := json.Unmarshal(raw, &m); err != nil || m == nil {
 			return nil, -1, false
 		}
 		return m, -1, true
 	default:
 		return nil, -1, false
 	}
-	i := fi.index(v)
-	if i >= 0 {
-		return fi.values[i], i, true
+	if err != nil || len(raw) == 0 || raw[0] == 'n' {
+		return nil, -1, false // null decodes into any Go type as its zero value
 	}
-	return v, -1, true
+	return fi.fromGo(v)
 }
 
 // fromGo returns the canonical value of the flag's type for v, a Go value

@@ -111,27 +111,49 @@ type linkRequest struct {
 	redirect string
 	token    *ShareToken
 	form     url.Values
+	snap     *flagon.Snapshot // the snapshot the flag was found in
 }
 
+// ServeHTTP answers an override link in three steps: parse the request,
+// check it against the method rules and the flag's policy, and apply it to
+// the cookie.
 func (h *overrideHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	cfg := h.cfg
 	w.Header().Set("Cache-Control", "no-store")
+	lr, err := h.parse(w, r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	confirm, err := h.check(r, lr)
+	switch {
+	case err != nil:
+		writeError(w, r, err)
+	case confirm:
+		h.confirm(w, r, lr)
+	default:
+		if err := h.apply(w, r, lr); err != nil {
+			writeError(w, r, err)
+		}
+	}
+}
+
+// parse checks the method (and a POST's origin), reads the parameters and
+// finds the flag. The error is a *requestError.
+func (h *overrideHandler) parse(w http.ResponseWriter, r *http.Request) (*linkRequest, error) {
+	cfg := h.cfg
 	switch r.Method {
 	case http.MethodGet:
 	case http.MethodPost:
 		if err := cfg.opts.CrossOrigin.Check(r); err != nil {
-			writeError(w, r, http.StatusForbidden, fieldError{"origin", "cross-origin request refused: " + err.Error()})
-			return
+			return nil, fail(errCrossOrigin, fieldError{"origin", "cross-origin request refused: " + err.Error()})
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormSize)
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		writeError(w, r, http.StatusMethodNotAllowed, fieldError{"method", r.Method + " is not allowed: use GET or POST"})
-		return
+		return nil, fail(errMethod, fieldError{"method", r.Method + " is not allowed: use GET or POST"})
 	}
 	if err := r.ParseForm(); err != nil {
-		writeError(w, r, http.StatusBadRequest, fieldError{"query", "cannot parse the parameters: " + err.Error()})
-		return
+		return nil, fail(errBadRequest, fieldError{"query", "cannot parse the parameters: " + err.Error()})
 	}
 	name := r.PathValue("name")
 	if name == "" {
@@ -139,56 +161,51 @@ func (h *overrideHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	snap := cfg.client.Snapshot()
 	if snap == nil {
-		writeError(w, r, http.StatusServiceUnavailable, fieldError{"name", "flags are not loaded yet"})
-		return
+		return nil, fail(ErrNotReady, fieldError{"name", "flags are not loaded yet"})
 	}
-	si := cfg.info.get(snap)
-	fi := si.flags[name]
+	fi := cfg.info.get(snap).flags[name]
 	if fi == nil {
-		writeError(w, r, http.StatusNotFound, fieldError{"name", fmt.Sprintf("no flag named %q", name)})
-		return
+		return nil, fail(flagon.ErrFlagNotFound, fieldError{"name", fmt.Sprintf("no flag named %q", name)})
 	}
 	lr, errs := cfg.parseLink(r, fi)
 	if len(errs) > 0 {
-		writeError(w, r, http.StatusBadRequest, errs...)
-		return
+		return nil, fail(errBadRequest, errs...)
 	}
-	now := cfg.now()
+	lr.snap = snap
+	return lr, nil
+}
 
-	// Who may do what, and by which method.
+// check decides who may do what, and by which method: it returns an error
+// for a request the policy refuses, and confirm for a GET that may not
+// change state itself, which a browser confirms with a POST.
+func (h *overrideHandler) check(r *http.Request, lr *linkRequest) (confirm bool, err error) {
+	fi, get := lr.fi, r.Method == http.MethodGet
 	switch {
 	case lr.token != nil:
 		if fi.who == flagon.WhoNone {
-			writeError(w, r, http.StatusForbidden, fieldError{"name", fmt.Sprintf("flag %q may not be overridden", name)})
-			return
+			return false, fail(ErrNotOverridable, fieldError{"name", fmt.Sprintf("flag %q may not be overridden", fi.key)})
 		}
 		if err := checkDuration(fi.flag, lr.duration); err != nil {
-			writeError(w, r, http.StatusForbidden, fieldError{"token", "the flag's policy no longer allows this link: " + err.Error()})
-			return
+			return false, fail(errRefused, fieldError{"token", "the flag's policy no longer allows this link: " + err.Error()})
 		}
+		return false, nil
 	case lr.remove:
-		if fi.who != flagon.WhoAnyone && r.Method == http.MethodGet {
-			h.confirm(w, r, lr)
-			return
-		}
-	default:
-		if _, err := cfg.policy.Permit(r, snap, name); err != nil {
-			writeError(w, r, http.StatusForbidden, fieldError{"name", policyMessage(err)})
-			return
-		}
-		if err := checkDuration(fi.flag, lr.duration); err != nil {
-			writeError(w, r, http.StatusBadRequest, fieldError{"duration", policyMessage(err)})
-			return
-		}
-		if fi.who != flagon.WhoAnyone && r.Method == http.MethodGet {
-			h.confirm(w, r, lr)
-			return
-		}
+		return fi.who != flagon.WhoAnyone && get, nil
 	}
+	if _, err := h.cfg.policy.Permit(r, lr.snap, fi.key); err != nil {
+		return false, fail(err, fieldError{"name", policyMessage(err)})
+	}
+	if err := checkDuration(fi.flag, lr.duration); err != nil {
+		return false, fail(err, fieldError{"duration", policyMessage(err)})
+	}
+	return fi.who != flagon.WhoAnyone && get, nil
+}
 
-	// Rewrite the cookie: the entries that still apply, with this one set
-	// or removed.
-	current, err := cfg.codec.Read(r, snap)
+// apply rewrites the cookie (the entries that still apply, with this one
+// set or removed), logs the change, tells Options.OnOverride and redirects.
+func (h *overrideHandler) apply(w http.ResponseWriter, r *http.Request, lr *linkRequest) error {
+	cfg, name, now := h.cfg, lr.fi.key, h.cfg.now()
+	current, err := cfg.codec.Read(r, lr.snap)
 	if err != nil {
 		cfg.warnOnce("override cookie", err.Error(), err)
 	}
@@ -207,8 +224,7 @@ func (h *overrideHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		entries = append(entries, Entry{Flag: name, Value: lr.value, SetAt: now, ExpiresAt: now.Add(lr.duration)})
 	}
 	if err := cfg.codec.Write(w, r, entries); err != nil {
-		writeError(w, r, http.StatusBadRequest, fieldError{"cookie", fmt.Sprintf("cannot store %d overrides in one cookie: clear some first (%v)", len(entries), err)})
-		return
+		return fail(err, fieldError{"cookie", fmt.Sprintf("cannot store %d overrides in one cookie: clear some first (%v)", len(entries), err)})
 	}
 	attrs := []slog.Attr{slog.String("flag", name), slog.String("method", r.Method)}
 	if lr.remove {
@@ -232,6 +248,7 @@ func (h *overrideHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", lr.redirect)
 	w.WriteHeader(http.StatusSeeOther)
+	return nil
 }
 
 // policyMessage returns the words of a policy error without its flag,
@@ -399,7 +416,7 @@ func allowedList(fi *flagInfo) string {
 func (h *overrideHandler) confirm(w http.ResponseWriter, r *http.Request, lr *linkRequest) {
 	if negotiate(r) != "html" {
 		w.Header().Set("Allow", "POST")
-		writeError(w, r, http.StatusMethodNotAllowed, fieldError{"method", fmt.Sprintf("flag %q is not open to anyone: POST this request", lr.flag.Key)})
+		writeError(w, r, fail(errMethod, fieldError{"method", fmt.Sprintf("flag %q is not open to anyone: POST this request", lr.flag.Key)}))
 		return
 	}
 	action := "Turn " + lr.flag.Key + " to " + fmt.Sprint(lr.value)
@@ -450,9 +467,17 @@ func negotiate(r *http.Request) string {
 	return "text"
 }
 
-// writeError writes an error response naming the bad fields, in the form
-// the client prefers.
-func writeError(w http.ResponseWriter, r *http.Request, status int, errs ...fieldError) {
+// writeError writes the response to a refused request, with the status
+// statusOf gives err, naming the bad fields (those of a *requestError) in
+// the form the client prefers.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusOf(err)
+	var errs []fieldError
+	if re, ok := err.(*requestError); ok {
+		errs = re.fields
+	} else {
+		errs = []fieldError{{"request", err.Error()}}
+	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")

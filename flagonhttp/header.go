@@ -76,7 +76,7 @@ func openHeader(keys *Keys, v string, now time.Time, maxAge time.Duration) ([]by
 	if dot < 0 {
 		return nil, ErrMalformed
 	}
-	iat, ok := parseUnix(body[:dot])
+	iat, ok := parseUnix(string(body[:dot]))
 	if !ok || iat == 0 {
 		return nil, ErrMalformed
 	}
@@ -140,4 +140,13 @@ func (t *Transport) forward(req *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// parseUnix reads a time in Unix seconds written as decimal digits only.
+func parseUnix(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 12 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }

@@ -3,6 +3,7 @@ package flagonhttp
 import (
 	"bufio"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -310,38 +311,33 @@ func (c *collector) addCached(cc *cachedCookie) {
 }
 
 // addPayload adds the active entries of a verified payload, and records
-// them in cc if it is not nil. A payload that turns out malformed adds
-// nothing, and addPayload returns false.
+// them in cc if it is not nil. A payload that is malformed adds nothing,
+// and addPayload returns false. Entries set in the future are logged.
 func (c *collector) addPayload(payload []byte, source string, cc *cachedCookie) bool {
-	p := payloadParser{b: payload}
-	var e rawEntry
-	unix := c.now.Unix()
-	start := -1
-	for p.next(&e) {
-		if e.keyEsc {
-			continue
-		}
-		fi := c.si.flags[string(e.key)]
-		v, exp, st := fi.judge(&e, unix)
-		if st != EntryActive {
-			continue
-		}
-		ro := c.get()
-		if start < 0 {
-			start = len(ro.list)
-		}
-		ro.add(fi.key, v, source, e.setAt, exp)
-		if cc != nil {
-			cc.entries = append(cc.entries, cachedEntry{fi.key, v, e.setAt, exp})
-		}
-	}
-	if p.err != nil {
-		if start >= 0 {
-			c.ro.list = c.ro.list[:start]
-		}
+	wire, err := decodePayload(payload)
+	if err != nil {
 		return false
 	}
-	if start >= 0 && len(c.ro.list) > start {
+	unix := c.now.Unix()
+	added := false
+	for i := range wire {
+		w := &wire[i]
+		fi := c.si.flags[w.flag]
+		v, exp, st := fi.judge(w, unix)
+		if st != EntryActive {
+			if fi != nil && w.future(unix) {
+				c.cfg.warnOnce("override "+source+" entry", w.flag+"\x00"+string(payload), errFuture,
+					slog.String("flag", w.flag), slog.Time("setAt", time.Unix(w.SetAt, 0)))
+			}
+			continue
+		}
+		c.get().add(fi.key, v, source, w.SetAt, exp)
+		added = true
+		if cc != nil {
+			cc.entries = append(cc.entries, cachedEntry{fi.key, v, w.SetAt, exp})
+		}
+	}
+	if added {
 		if source == SourceHeader {
 			c.ro.addVary(HeaderOverrides)
 		} else {
@@ -350,6 +346,10 @@ func (c *collector) addPayload(payload []byte, source string, cc *cachedCookie) 
 	}
 	return true
 }
+
+// errFuture is logged for an override entry set later than now, beyond
+// the clock skew allowed.
+var errFuture = errors.New("override set in the future")
 
 // readUser adds the signed-in user's stored overrides.
 func (c *collector) readUser(r *http.Request) {

@@ -113,6 +113,19 @@ type Options struct {
 	// Expose selects the flags that FeaturesHandler shows; nil shows all.
 	Expose func(f flagon.Flag) bool
 
+	// CORSOrigins are the origins (scheme://host[:port], exactly as
+	// browsers send them, or "*" for any) whose pages may read
+	// FeaturesHandler's JSON from another origin. Responses then carry
+	// Access-Control-Allow-Origin for those origins and Vary: Origin, and
+	// preflight requests (OPTIONS) are answered 204. None, the default,
+	// sends no CORS headers.
+	CORSOrigins []string
+	// CORSCredentials lets those pages send the browser's cookies, the
+	// override cookie among them (Access-Control-Allow-Credentials). Off
+	// by default: without it, a cross-origin page sees the flags without
+	// the browser's overrides.
+	CORSCredentials bool
+
 	// OnOverride, if set, is called by the override link (OverrideHandler)
 	// each time it has set or removed an override in the cookie, before
 	// it sends the redirect: for example, to append an audit entry.

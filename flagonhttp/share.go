@@ -101,7 +101,7 @@ func VerifyShareToken(keys *Keys, token string, now time.Time) (ShareToken, erro
 	if err := json.Unmarshal(js, &tb); err != nil || tb.ID == "" || !flagon.ValidKey(tb.Flag) || tb.Duration <= 0 || tb.ExpiresAt <= 0 {
 		return ShareToken{}, fmt.Errorf("flagonhttp: share token: %w", ErrMalformed)
 	}
-	value, ok := rawValue(tb.Value)
+	value, ok := decodeValue(tb.Value)
 	if !ok {
 		return ShareToken{}, fmt.Errorf("flagonhttp: share token: %w", ErrMalformed)
 	}

@@ -12,27 +12,24 @@ import (
 )
 
 // etag returns the bulk response's ETag: a hash of the snapshot's revision,
-// the announced event stream's URL, the request body (so the context, byte for
-// byte) and the overrides that apply. A client that sends the same context
-// gets 304 until a flag or its overrides change. The body is hashed before
-// it is parsed, so a 304 costs no JSON decoding; a body that is not a valid
-// request never got an ETag to match.
-func (h *handler) etag(body []byte, snap *flagon.Snapshot, ov flagon.Overrides, r *http.Request) string {
+// the announced event stream's URL, the hash of the request body (so the
+// context, byte for byte; see contextHash) and the overrides that apply. A
+// client that sends the same context gets 304 until a flag or its overrides
+// change. The body is hashed before it is parsed, so a 304 costs no JSON
+// decoding; a body that is not a valid request never got an ETag to match.
+//
+// The event stream computes the same ETag for each new snapshot from the
+// context hash its URL carries and its own request's overrides, so that its
+// events name the ETag a client's bulk request would now get, and a client
+// whose flags did not change need not refetch.
+func (h *handler) etag(ctxHash string, snap *flagon.Snapshot, ov flagon.Overrides, r *http.Request) string {
 	bp := getBuf()
 	defer putBuf(bp)
 	b := append((*bp)[:0], snap.Revision()...)
 	b = append(b, 0)
-	// What the event stream's announced URL depends on.
-	switch {
-	case h.opts.DisableEvents:
-	case h.opts.EventsURL != "":
-		b = append(b, h.opts.EventsURL...)
-	default:
-		b = append(b, scheme(r)...)
-		b = append(b, r.Host...)
-	}
+	b = append(b, h.eventsBase(r)...)
 	b = append(b, 0)
-	b = append(b, body...)
+	b = append(b, ctxHash...)
 	b = append(b, 0)
 	b = appendOverrides(b, ov, snap)
 	*bp = b[:0]
@@ -41,6 +38,31 @@ func (h *handler) etag(body []byte, snap *flagon.Snapshot, ov flagon.Overrides, 
 	out[0], out[33] = '"', '"'
 	hex.Encode(out[1:33], sum[:16])
 	return string(out[:])
+}
+
+// contextHashLen is the length of a context hash: 32 hex digits.
+const contextHashLen = 32
+
+// contextHash returns the hash of a bulk request's body that the ETag
+// covers and the announced event stream's URL carries (in its context
+// query parameter).
+func contextHash(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:contextHashLen/2])
+}
+
+// validContextHash reports whether s is a context hash as contextHash
+// writes it.
+func validContextHash(s string) bool {
+	if len(s) != contextHashLen {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // appendOverrides appends a canonical form of the overrides that apply to

@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/internal/cors"
 )
 
 // The paths the handler serves. Mount the handler at "/ofrep/" (or at "/")
@@ -87,6 +89,18 @@ type Options struct {
 	// DefaultHeartbeat.
 	Heartbeat time.Duration
 
+	// CORSOrigins are the origins (scheme://host[:port], exactly as
+	// browsers send them, or "*" for any) whose pages may call the
+	// endpoints, as OpenFeature's web providers do. Responses then carry
+	// Access-Control-Allow-Origin for those origins (and expose ETag) and
+	// Vary: Origin, and preflight requests (OPTIONS) are answered 204
+	// before authentication, allowing Authorization, Content-Type and
+	// X-API-Key. None, the default, sends no CORS headers.
+	CORSOrigins []string
+	// CORSCredentials lets those pages send cookies (an override cookie,
+	// say) with their requests. Off by default.
+	CORSCredentials bool
+
 	// MinPollInterval is the shortest polling interval the configuration
 	// endpoint advertises; zero means DefaultMinPollInterval.
 	MinPollInterval time.Duration
@@ -107,6 +121,7 @@ type handler struct {
 	info    atomic.Pointer[snapInfo]
 	config  []byte // the configuration response
 	configT string // its ETag
+	std     bool   // encode evaluations with encoding/json, the reference encoder (decision 0110); only tests set it
 }
 
 // Handler returns an http.Handler that serves the OFREP endpoints for the
@@ -153,7 +168,8 @@ func Handler(client *flagon.Client, opts *Options) http.Handler {
 		mux.HandleFunc("GET "+EventsPath, h.events)
 	}
 	h.mux = mux
-	return h
+	policy := cors.Policy{Origins: o.CORSOrigins, Credentials: o.CORSCredentials, Methods: []string{http.MethodGet, http.MethodPost}}
+	return cors.Handler(policy, h)
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -199,7 +215,16 @@ func (h *handler) single(w http.ResponseWriter, r *http.Request) {
 	info := h.snapInfo(h.client.Snapshot(), res.Revision)
 	op := getBuf()
 	defer putBuf(op)
-	out, err := appendSuccess((*op)[:0], &res, info.meta[res.Key])
+	var out []byte
+	var err error
+	if h.std {
+		var s *successJSON
+		if s, err = stdSuccess(&res, info.metaMap[res.Key]); err == nil {
+			out = stdEncode((*op)[:0], s)
+		}
+	} else {
+		out, err = appendSuccess((*op)[:0], &res, info.meta[res.Key])
+	}
 	*op = out[:0]
 	if err != nil {
 		h.fail(w, key, &failure{code: flagon.ErrorGeneral, details: err.Error()}, false)
@@ -224,7 +249,8 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ov := h.overrides(r)
-	etag := h.etag(body, snap, ov, r)
+	ctxHash := contextHash(body)
+	etag := h.etag(ctxHash, snap, ov, r)
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 && etagMatch(inm, etag) {
 		hdr := w.Header()
 		hdr["Etag"] = []string{etag}
@@ -247,7 +273,27 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 	out := append((*op)[:0], `{"flags":[`...)
 	evaluated := ""
 	i := 0
+	var results []any
 	for res := range h.client.All(flagon.WithScope(r.Context(), ec, evalOv)) {
+		if h.std {
+			if i == 0 && res.Revision != snap.Revision() {
+				evaluated = res.Revision
+				snap = h.client.Snapshot()
+				info = h.snapInfo(snap, snap.Revision())
+			}
+			i++
+			if res.ErrorCode != flagon.ErrorNone {
+				results = append(results, stdFailure(res.Key, resultFailure(&res)))
+				continue
+			}
+			s, err := stdSuccess(&res, info.metaMap[res.Key])
+			if err != nil {
+				results = append(results, stdFailure(res.Key, &failure{code: flagon.ErrorGeneral, details: err.Error()}))
+				continue
+			}
+			results = append(results, s)
+			continue
+		}
 		if i == 0 && res.Revision != snap.Revision() {
 			// The snapshot changed between the ETag and the evaluation.
 			evaluated = res.Revision
@@ -271,15 +317,35 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 	}
 	if evaluated != "" {
 		if snap.Revision() == evaluated {
-			etag = h.etag(body, snap, ov, r)
+			etag = h.etag(ctxHash, snap, ov, r)
 		} else {
 			etag = ""
 		}
 	}
+	if h.std {
+		if results == nil {
+			results = []any{}
+		}
+		out = stdBulk((*op)[:0], results, snap.Revision(), h.eventsURL(r, ctxHash), h.opts.InactivityDelay)
+	} else {
+		out = h.appendBulkEnd(out, snap, r, ctxHash)
+	}
+	*op = out[:0]
+	hdr := w.Header()
+	if etag != "" {
+		hdr["Etag"] = []string{etag}
+	}
+	hdr["Cache-Control"] = cacheControl
+	writeJSON(w, http.StatusOK, out)
+}
+
+// appendBulkEnd appends what follows the flags of a bulk response: the
+// metadata and the event stream's announcement.
+func (h *handler) appendBulkEnd(out []byte, snap *flagon.Snapshot, r *http.Request, ctxHash string) []byte {
 	out = append(out, `],"metadata":{"revision":`...)
 	out = appendString(out, snap.Revision())
 	out = append(out, '}')
-	if events := h.eventsURL(r); events != "" {
+	if events := h.eventsURL(r, ctxHash); events != "" {
 		out = append(out, `,"refreshConnections":[{"type":"sse","url":`...)
 		out = appendString(out, events)
 		if d := h.opts.InactivityDelay; d > 0 {
@@ -288,14 +354,7 @@ func (h *handler) bulk(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, "}]"...)
 	}
-	out = append(out, '}')
-	*op = out[:0]
-	hdr := w.Header()
-	if etag != "" {
-		hdr["Etag"] = []string{etag}
-	}
-	hdr["Cache-Control"] = cacheControl
-	writeJSON(w, http.StatusOK, out)
+	return append(out, '}')
 }
 
 // configuration serves GET /ofrep/v1/configuration.
@@ -309,8 +368,23 @@ func (h *handler) configuration(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, h.config)
 }
 
-// eventsURL returns the event stream's URL for the bulk response, or "".
-func (h *handler) eventsURL(r *http.Request) string {
+// eventsURL returns the event stream's URL for the bulk response whose
+// context hash is ctxHash, or "".
+func (h *handler) eventsURL(r *http.Request, ctxHash string) string {
+	base := h.eventsBase(r)
+	if base == "" {
+		return ""
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "context=" + ctxHash
+}
+
+// eventsBase returns the event stream's URL without the context hash, or
+// "" when events are off.
+func (h *handler) eventsBase(r *http.Request) string {
 	if h.opts.DisableEvents {
 		return ""
 	}
@@ -334,6 +408,7 @@ func scheme(r *http.Request) string {
 type snapInfo struct {
 	revision string
 	meta     map[string][]byte
+	metaMap  map[string]map[string]string // the same, for encoding/json
 }
 
 // snapInfo returns the precomputed information for snap, whose revision
@@ -342,7 +417,7 @@ func (h *handler) snapInfo(snap *flagon.Snapshot, rev string) *snapInfo {
 	if in := h.info.Load(); in != nil && in.revision == rev {
 		return in
 	}
-	in := &snapInfo{revision: rev, meta: map[string][]byte{}}
+	in := &snapInfo{revision: rev, meta: map[string][]byte{}, metaMap: map[string]map[string]string{}}
 	if snap == nil || snap.Revision() != rev {
 		return in // a race with a reload; serve without flag metadata
 	}
@@ -350,6 +425,13 @@ func (h *handler) snapInfo(snap *flagon.Snapshot, rev string) *snapInfo {
 		f, _ := snap.Flag(k)
 		if len(f.Metadata) > 0 {
 			in.meta[k] = appendMetadata(nil, f.Metadata)
+			m := make(map[string]string, len(f.Metadata))
+			for mk, mv := range f.Metadata {
+				if !reservedMeta[mk] {
+					m[mk] = mv
+				}
+			}
+			in.metaMap[k] = m
 		}
 	}
 	h.info.Store(in)

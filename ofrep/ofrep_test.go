@@ -2,6 +2,8 @@ package ofrep_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -270,7 +272,8 @@ func TestBulk(t *testing.T) {
 		}
 	}
 	rc := jsonText(got["refreshConnections"])
-	if want := `[{"inactivityDelaySec":90,"type":"sse","url":"http://example.com/ofrep/v1/events"}]`; rc != want {
+	sum := sha256.Sum256([]byte(body))
+	if want := `[{"inactivityDelaySec":90,"type":"sse","url":"http://example.com/ofrep/v1/events?context=` + hex.EncodeToString(sum[:16]) + `"}]`; rc != want {
 		t.Errorf("refreshConnections = %s, want %s", rc, want)
 	}
 	etag := w.Header().Get("ETag")
@@ -587,5 +590,58 @@ func TestLayer(t *testing.T) {
 				t.Errorf("%s (cookie %q, bulk %v): %v, want %s from %q", tt.body, tt.cookie, bulk, got, tt.value, tt.source)
 			}
 		}
+	}
+}
+
+// TestCORS checks CORS on the OFREP endpoints: off without origins; with
+// them, preflights answered before the API key is asked for, and allowed
+// origins named on responses.
+func TestCORS(t *testing.T) {
+	client, _ := newClient(t, testDefs())
+	const app = "https://app.example"
+	tests := []struct {
+		name                        string
+		origins                     []string
+		method, origin              string
+		preflight, key              bool
+		wantStatus                  int
+		wantOrigin, wantVary, allow string
+	}{
+		{"off: no headers", nil, "POST", app, false, true, 200, "", "", ""},
+		{"off: a preflight meets the API key check", nil, "OPTIONS", app, true, false, 401, "", "", ""},
+		{"preflight answered before auth", []string{app}, "OPTIONS", app, true, false, 204, app, "Origin", "GET, POST, OPTIONS"},
+		{"allowed origin", []string{app}, "POST", app, false, true, 200, app, "Origin", ""},
+		{"other origin", []string{app}, "POST", "https://evil.example", false, true, 200, "", "Origin", ""},
+		{"any origin", []string{"*"}, "POST", "https://evil.example", false, true, 200, "*", "Origin", ""},
+		{"errors carry the headers too", []string{app}, "POST", app, false, false, 401, app, "Origin", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := ofrep.Handler(client, &ofrep.Options{APIKeys: []string{"k"}, CORSOrigins: tt.origins, Logger: discard})
+			r := httptest.NewRequest(tt.method, ofrep.EvaluatePath, strings.NewReader(`{"context":{"targetingKey":"u1"}}`))
+			r.Header.Set("Origin", tt.origin)
+			if tt.preflight {
+				r.Header.Set("Access-Control-Request-Method", "POST")
+			}
+			if tt.key {
+				r.Header.Set("Authorization", "Bearer k")
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			hdr := w.Header()
+			if w.Code != tt.wantStatus || hdr.Get("Access-Control-Allow-Origin") != tt.wantOrigin || hdr.Get("Vary") != tt.wantVary || hdr.Get("Access-Control-Allow-Methods") != tt.allow {
+				t.Errorf("got %d, origin %q, Vary %q, methods %q; want %d, %q, %q, %q", w.Code,
+					hdr.Get("Access-Control-Allow-Origin"), hdr.Get("Vary"), hdr.Get("Access-Control-Allow-Methods"),
+					tt.wantStatus, tt.wantOrigin, tt.wantVary, tt.allow)
+			}
+			if tt.preflight && tt.wantStatus == 204 {
+				if got := hdr.Get("Access-Control-Allow-Headers"); !strings.Contains(got, "Authorization") || !strings.Contains(got, "Content-Type") {
+					t.Errorf("Access-Control-Allow-Headers %q, want Authorization and Content-Type", got)
+				}
+				if hdr.Get("Access-Control-Max-Age") == "" {
+					t.Error("no Access-Control-Max-Age")
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,8 @@ package remote
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/internal/sse"
 )
 
 // The server's endpoints.
@@ -59,8 +62,7 @@ func Handler(src flagon.Source) http.Handler {
 func (h *handler) snapshot(w http.ResponseWriter, r *http.Request) {
 	snap := h.src.Snapshot()
 	if snap == nil {
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "no snapshot yet", http.StatusServiceUnavailable)
+		writeError(w, errNoSnapshot)
 		return
 	}
 	etag := `"` + snap.Revision() + `"`
@@ -77,7 +79,7 @@ func (h *handler) snapshot(w http.ResponseWriter, r *http.Request) {
 	enc := h.encode(snap)
 	if enc.err != nil {
 		slog.Error("remote: encoding snapshot", "revision", snap.Revision(), "err", enc.err)
-		http.Error(w, "encoding the snapshot failed", http.StatusInternalServerError)
+		writeError(w, fmt.Errorf("%w: %w", errEncode, enc.err))
 		return
 	}
 	hdr.Set("Content-Type", "application/json")
@@ -102,75 +104,78 @@ func (h *handler) encode(snap *flagon.Snapshot) *encoded {
 //	event: snapshot
 //	data: {"revision":"<revision>"}
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's WriteTimeout
-
 	ch := make(chan *flagon.Snapshot, 1)
-	unsubscribe := h.src.Subscribe(func(s *flagon.Snapshot) {
-		for { // keep only the latest, so that a slow client never blocks the source
-			select {
-			case ch <- s:
-				return
-			default:
-			}
-			select {
-			case <-ch:
-			default:
-			}
-		}
-	})
+	unsubscribe := h.src.Subscribe(func(s *flagon.Snapshot) { sse.SendLatest(ch, s) })
 	defer unsubscribe()
 
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
 	last := ""
-	buf := []byte(": flagon snapshot events\n\n")
-	if s := h.src.Snapshot(); s != nil {
-		last = s.Revision()
-		buf = appendEvent(buf, last)
-	}
-	tick := time.NewTicker(heartbeat)
-	defer tick.Stop()
-	for {
-		if len(buf) > 0 {
-			if _, err := w.Write(buf); err != nil {
-				return
+	sse.Serve(w, r, ch, sse.Stream[*flagon.Snapshot]{
+		Heartbeat: heartbeat,
+		Open: func(sw *sse.Writer) {
+			sw.Comment("flagon snapshot events")
+			if s := h.src.Snapshot(); s != nil {
+				last = s.Revision()
+				addEvent(sw, last)
 			}
-			if rc.Flush() != nil {
-				return
-			}
-		}
-		buf = buf[:0]
-		select {
-		case <-r.Context().Done():
-			return
-		case s := <-ch:
+		},
+		Send: func(sw *sse.Writer, s *flagon.Snapshot) {
 			if s != nil && s.Revision() != last {
 				last = s.Revision()
-				buf = appendEvent(buf, last)
+				addEvent(sw, last)
 			}
-		case <-tick.C:
-			buf = append(buf, ": ping\n\n"...)
-		}
-	}
+		},
+	})
 }
 
-func appendEvent(b []byte, rev string) []byte {
+func addEvent(sw *sse.Writer, rev string) {
 	data, _ := json.Marshal(struct {
 		Revision string `json:"revision"`
 	}{rev})
-	if !strings.ContainsAny(rev, "\r\n") {
-		b = append(b, "id: "...)
-		b = append(b, rev...)
-		b = append(b, '\n')
+	sw.Event(rev, "snapshot", data)
+}
+
+// The handler's failures.
+var (
+	errNoSnapshot = errors.New("no snapshot yet")
+	errEncode     = errors.New("encoding the snapshot failed")
+)
+
+// statusTable maps every error the handler answers with to its HTTP
+// status; the first entry the error matches (errors.Is) decides, and an
+// error that matches none is a 500.
+var statusTable = []struct {
+	err    error
+	status int
+}{
+	{errNoSnapshot, http.StatusServiceUnavailable},
+	{errEncode, http.StatusInternalServerError},
+}
+
+// statusOf returns the HTTP status that answers err.
+func statusOf(err error) int {
+	for _, e := range statusTable {
+		if errors.Is(err, e.err) {
+			return e.status
+		}
 	}
-	b = append(b, "event: snapshot\ndata: "...)
-	b = append(b, data...)
-	return append(b, "\n\n"...)
+	return http.StatusInternalServerError
+}
+
+// writeError answers with err's status and the table's words for it (not
+// the details, which go to the log). A 503 asks the client to retry soon.
+func writeError(w http.ResponseWriter, err error) {
+	status := statusOf(err)
+	msg := http.StatusText(status)
+	for _, e := range statusTable {
+		if errors.Is(err, e.err) {
+			msg = e.err.Error()
+			break
+		}
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	http.Error(w, msg, status)
 }
 
 // etagMatch reports whether an If-None-Match header names etag, weakly

@@ -552,3 +552,73 @@ func TestStreamIdleTimeout(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestToken checks that Options.Token goes with every request, the
+// snapshot fetch and the event stream, to a server that refuses requests
+// without it.
+func TestToken(t *testing.T) {
+	const token = "s3cret-token"
+	for _, tt := range []struct {
+		name    string
+		token   string
+		stream  bool
+		wantErr bool
+	}{
+		{"polling with token", token, false, false},
+		{"stream with token", token, true, false},
+		{"wrong token", "nope", false, true},
+		{"no token", "", true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src0, _ := flagon.NewMemorySource(defs(1), "")
+			h := remote.Handler(src0)
+			var mu sync.Mutex
+			paths := map[string]int{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "Bearer "+token {
+					http.Error(w, "no token", http.StatusUnauthorized)
+					return
+				}
+				mu.Lock()
+				paths[r.URL.Path]++
+				mu.Unlock()
+				h.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			o := fastOptions(nil)
+			o.Token, o.Stream = tt.token, tt.stream
+			if tt.stream {
+				o.PollInterval = time.Hour // only the stream can bring the change
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			src, err := remote.New(ctx, srv.URL, o)
+			if tt.wantErr {
+				if err == nil {
+					src.Close()
+					t.Fatal("New: no error from a server that refuses the token")
+				}
+				if !strings.Contains(err.Error(), "401") {
+					t.Errorf("New: %v, want the 401 named", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			defer src.Close()
+			if err := src0.Set(defs(2)); err != nil {
+				t.Fatal(err)
+			}
+			waitRevision(t, src, src0.Snapshot().Revision())
+			mu.Lock()
+			defer mu.Unlock()
+			if paths[remote.SnapshotPath] < 2 {
+				t.Errorf("%d authorized snapshot fetches, want at least 2", paths[remote.SnapshotPath])
+			}
+			if tt.stream && paths[remote.EventsPath] == 0 {
+				t.Errorf("no authorized event stream request")
+			}
+		})
+	}
+}

@@ -55,9 +55,12 @@ type Options struct {
 	// Environment selects the flags' per-environment settings; empty
 	// means the server's environment.
 	Environment string
-	// Header holds headers to send with every request, such as
-	// Authorization.
+	// Header holds headers to send with every request.
 	Header http.Header
+	// Token, if set, is sent with every request (the snapshot fetch and
+	// the event stream) as "Authorization: Bearer <Token>", replacing any
+	// Authorization in Header.
+	Token string
 	// HTTPClient makes the requests; nil means http.DefaultClient. Its
 	// Timeout, if any, must be longer than StreamIdleTimeout when Stream
 	// is on.
@@ -366,6 +369,9 @@ func (s *Source) newRequest(ctx context.Context, path string) (*http.Request, er
 	}
 	for k, v := range s.opts.Header {
 		req.Header[k] = v
+	}
+	if s.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.opts.Token)
 	}
 	return req, nil
 }
