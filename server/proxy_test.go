@@ -113,3 +113,40 @@ func TestBehindProxy(t *testing.T) {
 		t.Errorf("ParsePrefixes with a bad entry: %v", err)
 	}
 }
+
+// TestCORS: OFREP and /features.json answer pages of the configured
+// origins, preflight included, and no others.
+func TestCORS(t *testing.T) {
+	st := flagontest.NewMemoryStore()
+	seed(t, st)
+	ts := startProd(t, st, server.Options{CORSOrigins: []string{"https://app.example.com"}})
+	for _, tt := range []struct {
+		method, path, origin string
+		want                 string // Access-Control-Allow-Origin
+	}{
+		{"OPTIONS", "/ofrep/v1/evaluate/flags", "https://app.example.com", "https://app.example.com"},
+		{"POST", "/ofrep/v1/evaluate/flags", "https://app.example.com", "https://app.example.com"},
+		{"GET", "/features.json", "https://app.example.com", "https://app.example.com"},
+		{"POST", "/ofrep/v1/evaluate/flags", "https://evil.example", ""},
+		{"GET", "/features.json", "https://evil.example", ""},
+	} {
+		req, _ := http.NewRequest(tt.method, ts.URL+tt.path, strings.NewReader(`{"context":{"targetingKey":"a"}}`))
+		req.Header.Set("Origin", tt.origin)
+		req.Header.Set("Content-Type", "application/json")
+		if tt.method == "OPTIONS" {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			req.Header.Set("Access-Control-Request-Headers", "content-type")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tt.want {
+			t.Errorf("%s %s from %s: Access-Control-Allow-Origin %q, want %q", tt.method, tt.path, tt.origin, got, tt.want)
+		}
+		if got := resp.Header.Get("Access-Control-Allow-Credentials"); got != "" {
+			t.Errorf("%s %s: credentials %q; want none by default", tt.method, tt.path, got)
+		}
+	}
+}

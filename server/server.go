@@ -84,6 +84,11 @@ type Options struct {
 	// accepted; otherwise others get 421, which stops DNS rebinding.
 	// Loopback names are always accepted.
 	AllowedHosts []string
+	// CORSOrigins are the origins of pages on other sites that may call
+	// OFREP and /features.json from a browser ("*" for any); none sends
+	// no CORS headers. Cookies are not sent cross-origin.
+	CORSOrigins []string
+
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed,
 	// for throttling and the audit log; none believes no one.
 	TrustedProxies []netip.Prefix
@@ -182,6 +187,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	s.httpOpts = &flagonhttp.Options{
 		Keys:          opts.Keys,
 		CookieSecure:  secure,
+		CORSOrigins:   opts.CORSOrigins,
 		Production:    opts.Production,
 		ManageURL:     "/admin/overrides",
 		Logger:        s.log,
@@ -232,7 +238,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	ofrepOpts := *s.httpOpts
 	ofrepOpts.Context = nil
 	mux.Handle("/ofrep/", flagonhttp.Middleware(s.client, &ofrepOpts)(
-		ofrep.Handler(s.client, &ofrep.Options{APIKeys: opts.OFREPKeys, Logger: s.log})))
+		ofrep.Handler(s.client, &ofrep.Options{APIKeys: opts.OFREPKeys, Logger: s.log, CORSOrigins: opts.CORSOrigins})))
 	snapshots := requireToken(opts.APITokens, "the snapshot endpoint", remote.Handler(s.source))
 	mux.Handle("/api/v1/snapshot", snapshots)
 	mux.Handle("/api/v1/snapshot/", snapshots)

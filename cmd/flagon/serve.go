@@ -44,6 +44,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	demoMode := fs.Bool("demo", envBool("DEMO", false), envHelp("DEMO", "demo mode: the demo shop at / with self-chosen identities, and demo flags in an empty store; refused with -env production or PostgreSQL"))
 	publicURL := fs.String("public-url", env("PUBLIC_URL", ""), envHelp("PUBLIC_URL", "the URL browsers use, such as https://flags.example.com: https makes cookies Secure, and its host is the one accepted"))
 	allowedHosts := fs.String("allowed-hosts", env("ALLOWED_HOSTS", ""), envHelp("ALLOWED_HOSTS", "further Host header values accepted, comma-separated; loopback names always are"))
+	corsOrigins := fs.String("cors-origins", env("CORS_ORIGINS", ""), envHelp("CORS_ORIGINS", "origins of pages on other sites that may call OFREP and /features.json from a browser, comma-separated (* for any)"))
 	trustedProxies := fs.String("trusted-proxies", env("TRUSTED_PROXIES", ""), envHelp("TRUSTED_PROXIES", "CIDR prefixes or addresses of proxies whose X-Forwarded-For is believed, comma-separated"))
 	auditRetention := fs.String("audit-retention", env("AUDIT_RETENTION", "90d"), envHelp("AUDIT_RETENTION", "how long audit entries are kept, such as 90d or 2160h; 0 keeps them forever"))
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), envHelp("LOG_LEVEL", "debug, info, warn or error"))
@@ -111,6 +112,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Keys:           ring.Keys(),
 		PublicURL:      *publicURL,
 		AllowedHosts:   splitList(*allowedHosts),
+		CORSOrigins:    splitList(*corsOrigins),
 		TrustedProxies: proxies,
 		AuditRetention: retention,
 	}
