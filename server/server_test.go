@@ -266,7 +266,11 @@ func openPostgres(t *testing.T) server.Store {
 }
 
 func loadAndWrites(t *testing.T, st server.Store) {
-	_, ts := newServer(t, st, true)
+	// The demo's flags, without demo mode (refused on PostgreSQL).
+	if _, err := server.Import(t.Context(), st, demo.Definitions(), flagon.Change{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	_, ts := newServer(t, st, false)
 
 	const writers, writesEach, readers, readsEach = 4, 25, 4, 200
 	var wg sync.WaitGroup
