@@ -59,6 +59,32 @@ func (u *UsageCount) Validate() error {
 	return errs
 }
 
+// MaxUsageBatch bounds how many counts one UsageStore.AddUsage call may
+// carry.
+const MaxUsageBatch = 10000
+
+// ValidateUsage checks a batch for UsageStore.AddUsage: at most
+// MaxUsageBatch counts, each valid. It returns FieldErrors naming each
+// bad count by its index.
+func ValidateUsage(counts []UsageCount) error {
+	if len(counts) > MaxUsageBatch {
+		return FieldErrors{{Field: "counts", Msg: fmt.Sprintf("%d counts in one batch; at most %d", len(counts), MaxUsageBatch)}}
+	}
+	var errs FieldErrors
+	for i := range counts {
+		if err := counts[i].Validate(); err != nil {
+			for _, fe := range err.(FieldErrors) {
+				fe.Field = fmt.Sprintf("counts[%d].%s", i, fe.Field)
+				errs = append(errs, fe)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
 // printable reports whether s has no control characters.
 func printable(s string) bool {
 	for _, r := range s {
@@ -84,7 +110,7 @@ type UsageQuery struct {
 // -server` read it to show which flags are used and which are ready to
 // remove.
 type UsageStore interface {
-	// AddUsage adds each count, after UsageCount.Validate, to the row of
+	// AddUsage adds each count, after ValidateUsage, to the row of
 	// its hour, flag, variant, environment and app (creating it). It is
 	// all or nothing.
 	AddUsage(ctx context.Context, counts []UsageCount) error

@@ -14,7 +14,7 @@ import (
 	"github.com/flagon/flagon/flagonhttp"
 )
 
-// MemoryStore is a flagon.Store, flagon.AuditLog,
+// MemoryStore is a flagon.Store, flagon.AuditLog, flagon.UsageStore,
 // flagonhttp.UserOverrideStore and flagonhttp.ShareTokenStore held in
 // memory, for tests and for programs
 // that need a writable store without a database. It behaves as the SQL
@@ -31,6 +31,7 @@ type MemoryStore struct {
 	overrides map[[2]string]memValue[flagonhttp.UserOverride]
 	tokens    map[string]memValue[flagonhttp.ShareToken]
 	keys      []memKey
+	usage     map[usageKey]int64
 	audit     []flagon.AuditEntry
 	fail      error
 	closed    bool
@@ -62,6 +63,7 @@ var (
 	_ flagonhttp.UserOverrideStore = (*MemoryStore)(nil)
 	_ flagonhttp.ShareTokenStore   = (*MemoryStore)(nil)
 	_ flagonhttp.KeyStore          = (*MemoryStore)(nil)
+	_ flagon.UsageStore            = (*MemoryStore)(nil)
 )
 
 // NewMemoryStore returns an empty store at revision 0.
@@ -731,4 +733,72 @@ func (m *MemoryStore) Close() error {
 	m.mu.Unlock()
 	m.hub.Close()
 	return nil
+}
+
+// usageKey identifies one row of a MemoryStore's usage.
+type usageKey struct {
+	hour                            time.Time
+	flag, variant, environment, app string
+}
+
+// AddUsage implements flagon.UsageStore.
+func (m *MemoryStore) AddUsage(ctx context.Context, counts []flagon.UsageCount) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("add usage"); err != nil {
+		return err
+	}
+	if err := flagon.ValidateUsage(counts); err != nil {
+		return fmt.Errorf("memory store: add usage: %w", err)
+	}
+	if m.usage == nil {
+		m.usage = make(map[usageKey]int64)
+	}
+	for _, c := range counts {
+		m.usage[usageKey{c.Hour.UTC(), c.Flag, c.Variant, c.Environment, c.App}] += c.Count
+	}
+	return nil
+}
+
+// Usage implements flagon.UsageStore.
+func (m *MemoryStore) Usage(ctx context.Context, q flagon.UsageQuery) ([]flagon.UsageCount, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("read usage"); err != nil {
+		return nil, err
+	}
+	var out []flagon.UsageCount
+	for k, n := range m.usage {
+		if (q.Flag != "" && k.flag != q.Flag) || (q.Environment != "" && k.environment != q.Environment) ||
+			(q.App != "" && k.app != q.App) || (!q.Since.IsZero() && k.hour.Before(q.Since)) ||
+			(!q.Until.IsZero() && !k.hour.Before(q.Until)) {
+			continue
+		}
+		out = append(out, flagon.UsageCount{Hour: k.hour, Flag: k.flag, Variant: k.variant, Environment: k.environment, App: k.app, Count: n})
+	}
+	slices.SortFunc(out, func(a, b flagon.UsageCount) int {
+		if c := a.Hour.Compare(b.Hour); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Flag+"\x00"+a.Variant+"\x00"+a.Environment+"\x00"+a.App,
+			b.Flag+"\x00"+b.Variant+"\x00"+b.Environment+"\x00"+b.App)
+	})
+	return out, nil
+}
+
+// PruneUsage implements flagon.UsageStore.
+func (m *MemoryStore) PruneUsage(ctx context.Context, before time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("prune usage"); err != nil {
+		return 0, err
+	}
+	var n int64
+	for k := range m.usage {
+		if k.hour.Before(before) {
+			delete(m.usage, k)
+			n++
+		}
+	}
+	return n, nil
 }

@@ -14,4 +14,5 @@ func TestMemoryStore(t *testing.T) {
 	flagontest.TestUserOverrideStore(t, func(t *testing.T) flagonhttp.UserOverrideStore { return flagontest.NewMemoryStore() })
 	flagontest.TestShareTokenStore(t, func(t *testing.T) flagonhttp.ShareTokenStore { return flagontest.NewMemoryStore() })
 	flagontest.TestKeyStore(t, func(t *testing.T) flagonhttp.KeyStore { return flagontest.NewMemoryStore() })
+	flagontest.TestUsageStore(t, func(t *testing.T) flagon.UsageStore { return flagontest.NewMemoryStore() })
 }

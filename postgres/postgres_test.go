@@ -163,6 +163,7 @@ func TestStore(t *testing.T) {
 	flagontest.TestUserOverrideStore(t, func(t *testing.T) flagonhttp.UserOverrideStore { return open(t) })
 	flagontest.TestShareTokenStore(t, func(t *testing.T) flagonhttp.ShareTokenStore { return open(t) })
 	flagontest.TestKeyStore(t, func(t *testing.T) flagonhttp.KeyStore { return open(t) })
+	flagontest.TestUsageStore(t, func(t *testing.T) flagon.UsageStore { return open(t) })
 }
 
 func TestOpenErrors(t *testing.T) {
