@@ -109,21 +109,22 @@ func valueJSON(v any) (json.RawMessage, error) {
 	return b, nil
 }
 
-// pruneAudit deletes audit entries older than retention now and then
-// every pruneEvery, until ctx is done. Instances that share a database
-// each prune; the deletes do not conflict.
-func pruneAudit(ctx context.Context, log flagon.AuditLog, retention time.Duration, logger *slog.Logger) {
+// prune deletes the records of what (the audit log, usage) older than
+// retention now and then every pruneEvery, until ctx is done. Instances
+// that share a database each prune; the deletes do not conflict.
+func prune(ctx context.Context, what string, fn func(ctx context.Context, before time.Time) (int64, error), retention time.Duration, logger *slog.Logger) {
 	t := time.NewTicker(pruneEvery)
 	defer t.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, time.Minute)
-		n, err := log.PruneAudit(pctx, time.Now().Add(-retention))
+		before := time.Now().Add(-retention)
+		n, err := fn(pctx, before)
 		cancel()
 		switch {
 		case err != nil && ctx.Err() == nil:
-			logger.Warn("flagon: prune the audit log", "err", err)
+			logger.Warn("flagon: prune "+what, "err", err)
 		case n > 0:
-			logger.Info("flagon: pruned the audit log", "deleted", n, "older_than", time.Now().Add(-retention).UTC().Format(time.RFC3339))
+			logger.Info("flagon: pruned "+what, "deleted", n, "older_than", before.UTC().Format(time.RFC3339))
 		}
 		select {
 		case <-ctx.Done():

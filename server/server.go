@@ -96,6 +96,9 @@ type Options struct {
 	// AuditRetention is how long audit entries are kept; zero means
 	// DefaultAuditRetention, negative forever.
 	AuditRetention time.Duration
+	// UsageRetention is how long hourly usage counts are kept; zero means
+	// DefaultUsageRetention, negative forever.
+	UsageRetention time.Duration
 	// AnonymousAuditRate is how many override-link entries a minute one
 	// anonymous client may add to the audit log; zero means
 	// DefaultAnonymousAuditRate.
@@ -231,7 +234,9 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	}
 	mux.Handle("/admin/", http.StripPrefix("/admin", admin.Handler(consoleOpts)))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
-	(&api{store: apiStore, tokens: opts.APITokens, log: s.log, env: opts.Environment}).register(mux)
+	rest := &api{store: apiStore, tokens: opts.APITokens, log: s.log, env: opts.Environment}
+	rest.register(mux)
+	rest.registerUsage(mux, st, time.Now)
 	// OFREP requests carry their own context in the body; the middleware
 	// adds the overrides of a signed Flagon-Overrides header or override
 	// cookie, which the OFREP handler applies.
@@ -268,7 +273,10 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
 	if retention := cmp(opts.AuditRetention, DefaultAuditRetention); retention > 0 {
-		go pruneAudit(bg, st, retention, s.log)
+		go prune(bg, "the audit log", st.PruneAudit, retention, s.log)
+	}
+	if retention := cmp(opts.UsageRetention, DefaultUsageRetention); retention > 0 {
+		go prune(bg, "usage", st.PruneUsage, retention, s.log)
 	}
 	return s, nil
 }

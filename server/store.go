@@ -16,7 +16,8 @@ import (
 )
 
 // Store is what flagon serve keeps in its database: flags and audiences,
-// the audit log, per-login overrides, share links and signing keys.
+// the audit log, per-login overrides, share links, signing keys and
+// usage counts.
 // sqlite.Store and
 // postgres.Store are each all of these; the interfaces are defined by the
 // packages that use them.
@@ -26,6 +27,7 @@ type Store interface {
 	flagonhttp.UserOverrideStore
 	flagonhttp.ShareTokenStore
 	flagonhttp.KeyStore
+	flagon.UsageStore
 	io.Closer
 }
 

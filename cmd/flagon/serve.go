@@ -46,6 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	allowedHosts := fs.String("allowed-hosts", env("ALLOWED_HOSTS", ""), envHelp("ALLOWED_HOSTS", "further Host header values accepted, comma-separated; loopback names always are"))
 	corsOrigins := fs.String("cors-origins", env("CORS_ORIGINS", ""), envHelp("CORS_ORIGINS", "origins of pages on other sites that may call OFREP and /features.json from a browser, comma-separated (* for any)"))
 	trustedProxies := fs.String("trusted-proxies", env("TRUSTED_PROXIES", ""), envHelp("TRUSTED_PROXIES", "CIDR prefixes or addresses of proxies whose X-Forwarded-For is believed, comma-separated"))
+	usageRetention := fs.String("usage-retention", env("USAGE_RETENTION", "90d"), envHelp("USAGE_RETENTION", "how long hourly flag usage counts are kept, such as 90d; 0 keeps them forever"))
 	auditRetention := fs.String("audit-retention", env("AUDIT_RETENTION", "90d"), envHelp("AUDIT_RETENTION", "how long audit entries are kept, such as 90d or 2160h; 0 keeps them forever"))
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), envHelp("LOG_LEVEL", "debug, info, warn or error"))
 	if err := parse(fs, args); err != nil {
@@ -79,6 +80,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	retention, err := parseRetention(*auditRetention)
 	if err != nil {
 		return fmt.Errorf("%w: -audit-retention: %v", errUsage, err)
+	}
+	usageKeep, err := parseRetention(*usageRetention)
+	if err != nil {
+		return fmt.Errorf("%w: -usage-retention: %v", errUsage, err)
 	}
 	if sf.env == "production" {
 		*production = true
@@ -115,6 +120,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		CORSOrigins:    splitList(*corsOrigins),
 		TrustedProxies: proxies,
 		AuditRetention: retention,
+		UsageRetention: usageKeep,
 	}
 	if sf.config != "" {
 		// The config file is the source of truth: watched and reloaded;

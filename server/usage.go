@@ -1,0 +1,129 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/flagon/flagon"
+)
+
+// Limits of what one usage report may make the server keep.
+const (
+	// DefaultUsageRetention is how long usage rows are kept when
+	// Options.UsageRetention is zero; a negative retention keeps them
+	// forever.
+	DefaultUsageRetention = 90 * 24 * time.Hour
+	// maxUsageAge is how old an hour a report may still add to: a client
+	// that was cut off for longer loses those counts rather than rewriting
+	// history.
+	maxUsageAge = 7 * 24 * time.Hour
+	// maxUsageAhead is how far ahead of the server's clock a reported hour
+	// may start (clock skew).
+	maxUsageAhead = time.Hour
+)
+
+// usageReport is the body of POST /api/v1/usage: what one application
+// evaluated in one environment, as hourly counts.
+type usageReport struct {
+	App         string         `json:"app"`
+	Environment string         `json:"environment"`
+	Counts      []usageReport1 `json:"counts"`
+}
+
+type usageReport1 struct {
+	Hour    time.Time `json:"hour"`
+	Flag    string    `json:"flag"`
+	Variant string    `json:"variant"`
+	Count   int64     `json:"count"`
+}
+
+// registerUsage adds the usage endpoints: POST reports counts (any token,
+// as clients that follow a server hold read tokens), GET reads them.
+func (a *api) registerUsage(mux *http.ServeMux, usage flagon.UsageStore, now func() time.Time) {
+	u := &usageAPI{api: a, usage: usage, now: now}
+	mux.Handle("POST /api/v1/usage", a.auth(false, u.report))
+	mux.Handle("GET /api/v1/usage", a.auth(false, u.read))
+}
+
+type usageAPI struct {
+	*api
+	usage flagon.UsageStore
+	now   func() time.Time
+}
+
+// report stores a usage report. Counts of flags the store does not know
+// (deleted, or keys misspelled in code) and of hours too old are dropped
+// and counted as such, so one bad count does not lose the rest; a count
+// that is malformed refuses the report.
+func (u *usageAPI) report(w http.ResponseWriter, r *http.Request, _ string) error {
+	var rep usageReport
+	if err := decode(r, &rep); err != nil {
+		return err
+	}
+	if len(rep.Counts) > flagon.MaxUsageBatch {
+		return badField("counts", "%d counts in one report; at most %d", len(rep.Counts), flagon.MaxUsageBatch)
+	}
+	if rep.Environment == "" {
+		rep.Environment = u.env
+	}
+	flags, err := u.store.Flags(r.Context())
+	if err != nil {
+		return err
+	}
+	known := make(map[string]bool, len(flags))
+	for _, f := range flags {
+		known[f.Key] = true
+	}
+	now := u.now()
+	counts := make([]flagon.UsageCount, 0, len(rep.Counts))
+	dropped := int64(0)
+	for _, c := range rep.Counts {
+		uc := flagon.UsageCount{Hour: c.Hour.UTC(), Flag: c.Flag, Variant: c.Variant, Environment: rep.Environment, App: rep.App, Count: c.Count}
+		if !known[c.Flag] || uc.Hour.Before(now.Add(-maxUsageAge)) || uc.Hour.After(now.Add(maxUsageAhead)) {
+			dropped += max(c.Count, 0)
+			continue
+		}
+		counts = append(counts, uc)
+	}
+	if err := u.usage.AddUsage(r.Context(), counts); err != nil {
+		return err
+	}
+	accepted := int64(0)
+	for _, c := range counts {
+		accepted += c.Count
+	}
+	writeJSON(w, http.StatusAccepted, struct {
+		Accepted int64 `json:"accepted"`
+		Dropped  int64 `json:"dropped"`
+	}{accepted, dropped})
+	return nil
+}
+
+// read returns the usage rows the query selects: flag, environment, app,
+// since and until (RFC 3339; since defaults to 7 days ago).
+func (u *usageAPI) read(w http.ResponseWriter, r *http.Request, _ string) error {
+	q := r.URL.Query()
+	uq := flagon.UsageQuery{Flag: q.Get("flag"), Environment: q.Get("environment"), App: q.Get("app"),
+		Since: u.now().Add(-maxUsageAge).Truncate(time.Hour)}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &uq.Since}, {"until", &uq.Until}} {
+		if s := q.Get(p.name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return badField(p.name, "want an RFC 3339 time, got %q", s)
+			}
+			*p.dst = t
+		}
+	}
+	rows, err := u.usage.Usage(r.Context(), uq)
+	if err != nil {
+		return err
+	}
+	if rows == nil {
+		rows = []flagon.UsageCount{}
+	}
+	writeJSON(w, http.StatusOK, rows)
+	return nil
+}

@@ -1,0 +1,107 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/server"
+	"github.com/flagon/flagon/sqlite"
+)
+
+// TestUsageAPI reports counts as a client following the server would,
+// with a read token: counts of known flags are stored per hour, flag,
+// variant, environment and app; unknown flags and hours too old are
+// dropped and said so; a malformed count refuses the report naming the
+// field; and GET returns the rows.
+func TestUsageAPI(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "usage.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		usageAPI(t, st)
+	})
+	t.Run("postgres", func(t *testing.T) { usageAPI(t, openPostgres(t)) })
+}
+
+func usageAPI(t *testing.T, st server.Store) {
+	seed(t, st)
+	_, ts := newServer(t, st, false)
+	const reader = "reader-token-0123456789"
+	hour := time.Now().UTC().Truncate(time.Hour)
+	report := func(counts ...string) string {
+		return fmt.Sprintf(`{"app": "web", "environment": "production", "counts": [%s]}`, strings.Join(counts, ","))
+	}
+	count := func(h time.Time, flag, variant string, n int) string {
+		return fmt.Sprintf(`{"hour": %q, "flag": %q, "variant": %q, "count": %d}`, h.Format(time.RFC3339), flag, variant, n)
+	}
+
+	if code, _, body := do(t, "POST", ts.URL+"/api/v1/usage", "", report(count(hour, "staff-only", "on", 1))); code != 401 {
+		t.Errorf("report without a token = %d %s, want 401", code, body)
+	}
+	code, _, body := do(t, "POST", ts.URL+"/api/v1/usage", reader, report(
+		count(hour, "staff-only", "on", 3),
+		count(hour, "staff-only", "off", 2),
+		count(hour.Add(-time.Hour), "anyone", "on", 5),
+		count(hour, "no-such-flag", "on", 7),
+		count(hour.Add(-8*24*time.Hour), "anyone", "on", 11),
+	))
+	if code != 202 {
+		t.Fatalf("report = %d %s, want 202", code, body)
+	}
+	var res struct{ Accepted, Dropped int64 }
+	if err := json.Unmarshal([]byte(body), &res); err != nil || res.Accepted != 10 || res.Dropped != 18 {
+		t.Errorf("report = %s, want 10 accepted, 18 dropped", body)
+	}
+	// The same counts again add up.
+	if code, _, body := do(t, "POST", ts.URL+"/api/v1/usage", token, report(count(hour, "staff-only", "on", 1))); code != 202 {
+		t.Fatalf("second report = %d %s", code, body)
+	}
+
+	for _, bad := range []struct{ body, field string }{
+		{report(count(hour, "staff-only", "bad variant!", 1)), "variant"},
+		{report(count(hour.Add(time.Minute), "staff-only", "on", 1)), "hour"},
+		{report(count(hour, "staff-only", "on", -1)), "count"},
+		{`{"app": "web", "counts": [{"flag": "staff-only", "count": "many"}]}`, "count"},
+		{`{"app": "web", "counts": [], "extra": 1}`, "body"},
+	} {
+		code, _, body := do(t, "POST", ts.URL+"/api/v1/usage", reader, bad.body)
+		if code != 400 || !strings.Contains(body, `"field": "`) || !strings.Contains(body, bad.field) {
+			t.Errorf("report %s = %d %s, want 400 naming %s", bad.body, code, body, bad.field)
+		}
+	}
+	many := make([]string, flagon.MaxUsageBatch+1)
+	for i := range many {
+		many[i] = count(hour, "anyone", "on", 1)
+	}
+	if code, _, body := do(t, "POST", ts.URL+"/api/v1/usage", reader, report(many...)); code != 400 || !strings.Contains(body, "counts") {
+		t.Errorf("report of %d counts = %d %.200s, want 400 naming counts", len(many), code, body)
+	}
+
+	code, _, body = do(t, "GET", ts.URL+"/api/v1/usage?flag=staff-only", reader, "")
+	if code != 200 {
+		t.Fatalf("GET usage = %d %s", code, body)
+	}
+	var rows []flagon.UsageCount
+	if err := json.Unmarshal([]byte(body), &rows); err != nil {
+		t.Fatal(err)
+	}
+	want := []flagon.UsageCount{
+		{Hour: hour, Flag: "staff-only", Variant: "off", Environment: "production", App: "web", Count: 2},
+		{Hour: hour, Flag: "staff-only", Variant: "on", Environment: "production", App: "web", Count: 4},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("GET usage = %v, want %v", rows, want)
+	}
+	for i := range want {
+		if !rows[i].Hour.Equal(want[i].Hour) || rows[i].Variant != want[i].Variant || rows[i].Count != want[i].Count || rows[i].App != "web" || rows[i].Environment != "production" {
+			t.Errorf("row %d = %+v, want %+v", i, rows[i], want[i])
+		}
+	}
+}
