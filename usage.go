@@ -3,6 +3,8 @@ package flagon
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -120,4 +122,126 @@ type UsageStore interface {
 	// PruneUsage deletes the rows of hours before before, returning how
 	// many it deleted.
 	PruneUsage(ctx context.Context, before time.Time) (int64, error)
+}
+
+// FlagUsage sums the usage counts of one flag.
+type FlagUsage struct {
+	Flag  string `json:"flag"`
+	Total int64  `json:"total"`
+	// First and Last are the first and last hours with counts.
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	// Variants counts the evaluations per variant served ("" for none).
+	Variants map[string]int64 `json:"variants"`
+	// Apps lists the applications that reported counts, sorted.
+	Apps []string `json:"apps"`
+}
+
+// SummarizeUsage sums counts per flag.
+func SummarizeUsage(counts []UsageCount) map[string]*FlagUsage {
+	out := make(map[string]*FlagUsage)
+	apps := make(map[[2]string]bool)
+	for _, c := range counts {
+		u := out[c.Flag]
+		if u == nil {
+			u = &FlagUsage{Flag: c.Flag, First: c.Hour, Last: c.Hour, Variants: map[string]int64{}}
+			out[c.Flag] = u
+		}
+		u.Total += c.Count
+		u.Variants[c.Variant] += c.Count
+		if c.Hour.Before(u.First) {
+			u.First = c.Hour
+		}
+		if c.Hour.After(u.Last) {
+			u.Last = c.Hour
+		}
+		if k := [2]string{c.Flag, c.App}; !apps[k] {
+			apps[k] = true
+			u.Apps = append(u.Apps, c.App)
+		}
+	}
+	for _, u := range out {
+		slices.Sort(u.Apps)
+	}
+	return out
+}
+
+// A RemovalReason says why a flag looks ready to be removed from code.
+type RemovalReason string
+
+// The reasons ReadyToRemove gives.
+const (
+	// RemovalNotEvaluated: nothing evaluated the flag in the window.
+	RemovalNotEvaluated RemovalReason = "not-evaluated"
+	// RemovalOneVariant: every evaluation in the window served one
+	// variant, and the flag has been evaluated for at least the window.
+	RemovalOneVariant RemovalReason = "one-variant"
+	// RemovalExpired: the flag's expiry date has passed.
+	RemovalExpired RemovalReason = "expired"
+)
+
+// A RemovalCandidate is a flag that looks ready to be removed, with why.
+type RemovalCandidate struct {
+	Flag    string          `json:"flag"`
+	Reasons []RemovalReason `json:"reasons"`
+	// Detail says it in words: "last evaluated 2026-10-21", "served on to
+	// all 12400 evaluations since 2026-11-10", "expired 2026-11-01".
+	Detail string `json:"detail"`
+	// LastEvaluated is the last hour with counts, zero if none are kept.
+	LastEvaluated time.Time `json:"last_evaluated,omitzero"`
+	// Variant is the one variant served, for RemovalOneVariant.
+	Variant string `json:"variant,omitempty"`
+}
+
+// ReadyToRemove lists the flags that look ready to be removed at now:
+// those nothing evaluated in the window before now, those that served a
+// single variant to every evaluation in the window (and were evaluated
+// for at least that long), and those past their expiry. counts should
+// reach back further than the window (a store's whole retention), so that
+// the last evaluation of a flag unused for longer is known. The result is
+// sorted by flag key.
+func ReadyToRemove(flags []Flag, counts []UsageCount, now time.Time, window time.Duration) []RemovalCandidate {
+	since := now.Add(-window)
+	var recent []UsageCount
+	for _, c := range counts {
+		if !c.Hour.Before(since) {
+			recent = append(recent, c)
+		}
+	}
+	all, inWindow := SummarizeUsage(counts), SummarizeUsage(recent)
+	var out []RemovalCandidate
+	for _, f := range flags {
+		c := RemovalCandidate{Flag: f.Key}
+		var details []string
+		if u := all[f.Key]; u != nil {
+			c.LastEvaluated = u.Last
+		}
+		w := inWindow[f.Key]
+		switch {
+		case w == nil && c.LastEvaluated.IsZero():
+			c.Reasons = append(c.Reasons, RemovalNotEvaluated)
+			details = append(details, "no evaluation kept")
+		case w == nil:
+			c.Reasons = append(c.Reasons, RemovalNotEvaluated)
+			details = append(details, "last evaluated "+c.LastEvaluated.Format(time.DateOnly))
+		case len(w.Variants) == 1 && !all[f.Key].First.After(since):
+			for v := range w.Variants {
+				c.Variant = v
+			}
+			if c.Variant != "" {
+				c.Reasons = append(c.Reasons, RemovalOneVariant)
+				details = append(details, fmt.Sprintf("served %s to all %d evaluations since %s", c.Variant, w.Total, since.Format(time.DateOnly)))
+			}
+		}
+		if !f.Expires.IsZero() && f.Expires.Before(now) {
+			c.Reasons = append(c.Reasons, RemovalExpired)
+			details = append(details, "expired "+f.Expires.Format(time.DateOnly))
+		}
+		if len(c.Reasons) > 0 {
+			c.Detail = strings.Join(details, "; ")
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b RemovalCandidate) int { return strings.Compare(a.Flag, b.Flag) })
+	return out
 }
