@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/flagon/flagon"
@@ -43,6 +44,8 @@ func (a *api) registerUsage(mux *http.ServeMux, usage flagon.UsageStore, now fun
 	u := &usageAPI{api: a, usage: usage, now: now}
 	mux.Handle("POST /api/v1/usage", a.auth(false, u.report))
 	mux.Handle("GET /api/v1/usage", a.auth(false, u.read))
+	mux.Handle("GET /api/v1/usage/flags", a.auth(false, u.flags))
+	mux.Handle("GET /api/v1/usage/removable", a.auth(false, u.removable))
 }
 
 type usageAPI struct {
@@ -125,5 +128,99 @@ func (u *usageAPI) read(w http.ResponseWriter, r *http.Request, _ string) error 
 		rows = []flagon.UsageCount{}
 	}
 	writeJSON(w, http.StatusOK, rows)
+	return nil
+}
+
+// windowParam reads the days query parameter: the window in days, 1 to
+// 365, def when absent.
+func windowParam(r *http.Request, def int) (time.Duration, error) {
+	s := r.URL.Query().Get("days")
+	if s == "" {
+		return time.Duration(def) * 24 * time.Hour, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 365 {
+		return 0, badField("days", "want a whole number of days from 1 to 365, got %q", s)
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
+}
+
+// flagUsage is one flag's line in GET /api/v1/usage/flags.
+type flagUsage struct {
+	Flag          string           `json:"flag"`
+	LastEvaluated *time.Time       `json:"last_evaluated"` // the last hour with counts; null if none kept
+	Count         int64            `json:"count"`          // in the window
+	Variants      map[string]int64 `json:"variants"`       // in the window
+	Apps          []string         `json:"apps"`           // in the window
+}
+
+// summary reads every kept count and every flag, the inputs of the
+// per-flag views.
+func (u *usageAPI) summary(r *http.Request) ([]flagon.Flag, []flagon.UsageCount, error) {
+	stored, err := u.store.Flags(r.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	flags := make([]flagon.Flag, 0, len(stored))
+	for _, f := range stored {
+		if !f.Archived {
+			flags = append(flags, f.Flag)
+		}
+	}
+	counts, err := u.usage.Usage(r.Context(), flagon.UsageQuery{Environment: r.URL.Query().Get("environment")})
+	return flags, counts, err
+}
+
+// flags returns, for every live flag, when it was last evaluated and how
+// often in the window (days, default 7), per variant and app.
+func (u *usageAPI) flags(w http.ResponseWriter, r *http.Request, _ string) error {
+	window, err := windowParam(r, 7)
+	if err != nil {
+		return err
+	}
+	flags, counts, err := u.summary(r)
+	if err != nil {
+		return err
+	}
+	since := u.now().Add(-window)
+	var recent []flagon.UsageCount
+	for _, c := range counts {
+		if !c.Hour.Before(since) {
+			recent = append(recent, c)
+		}
+	}
+	all, inWindow := flagon.SummarizeUsage(counts), flagon.SummarizeUsage(recent)
+	out := make([]flagUsage, 0, len(flags))
+	for _, f := range flags {
+		fu := flagUsage{Flag: f.Key, Variants: map[string]int64{}, Apps: []string{}}
+		if a := all[f.Key]; a != nil {
+			fu.LastEvaluated = &a.Last
+		}
+		if w := inWindow[f.Key]; w != nil {
+			fu.Count, fu.Variants, fu.Apps = w.Total, w.Variants, w.Apps
+		}
+		out = append(out, fu)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// removable returns the flags that look ready to be removed: not
+// evaluated in the window (days, default 14), serving one variant to all
+// of it, or past their expiry.
+func (u *usageAPI) removable(w http.ResponseWriter, r *http.Request, _ string) error {
+	window, err := windowParam(r, 14)
+	if err != nil {
+		return err
+	}
+	flags, counts, err := u.summary(r)
+	if err != nil {
+		return err
+	}
+	out := flagon.ReadyToRemove(flags, counts, u.now(), window)
+	if out == nil {
+		out = []flagon.RemovalCandidate{}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

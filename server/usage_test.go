@@ -104,4 +104,33 @@ func usageAPI(t *testing.T, st server.Store) {
 			t.Errorf("row %d = %+v, want %+v", i, rows[i], want[i])
 		}
 	}
+
+	code, _, body = do(t, "GET", ts.URL+"/api/v1/usage/flags?days=7", reader, "")
+	if code != 200 || !strings.Contains(body, `"flag": "staff-only"`) {
+		t.Fatalf("GET usage/flags = %d %s", code, body)
+	}
+	var flags []struct {
+		Flag          string
+		LastEvaluated *time.Time `json:"last_evaluated"`
+		Count         int64
+		Variants      map[string]int64
+		Apps          []string
+	}
+	if err := json.Unmarshal([]byte(body), &flags); err != nil || len(flags) != 2 {
+		t.Fatalf("usage/flags = %s (%v)", body, err)
+	}
+	for _, f := range flags {
+		want := map[string]int64{"staff-only": 6, "anyone": 5}[f.Flag]
+		if f.Count != want || f.LastEvaluated == nil || len(f.Apps) != 1 || f.Apps[0] != "web" {
+			t.Errorf("usage of %s = %+v, want %d evaluations by web", f.Flag, f, want)
+		}
+	}
+	if code, _, body := do(t, "GET", ts.URL+"/api/v1/usage/flags?days=0", reader, ""); code != 400 || !strings.Contains(body, "days") {
+		t.Errorf("days=0 = %d %s, want 400 naming days", code, body)
+	}
+	// Both flags were evaluated within the last day, and "anyone" only
+	// for an hour: nothing is ready to remove yet.
+	if code, _, body := do(t, "GET", ts.URL+"/api/v1/usage/removable?days=1", reader, ""); code != 200 || strings.TrimSpace(body) != "[]" {
+		t.Errorf("usage/removable = %d %s, want []", code, body)
+	}
 }
