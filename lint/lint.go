@@ -52,6 +52,9 @@ const (
 	Undefined Kind = "undefined" // used in code, not defined
 	Unused    Kind = "unused"    // defined, never used in code
 	Expired   Kind = "expired"   // past its expiry date
+	// Removable: a Flagon server's usage counts say the flag is ready to
+	// be removed (see CheckUsage).
+	Removable Kind = "ready-to-remove"
 )
 
 // A Finding is one problem lint reports.
@@ -396,7 +399,7 @@ func Check(defs flagon.Definitions, refs []Ref, now time.Time) []Finding {
 			out = append(out, Finding{Kind: Expired, Key: key, Refs: byKey[key], Msg: msg + ": remove it from code and config"})
 		}
 	}
-	order := map[Kind]int{Undefined: 0, Expired: 1, Unused: 2}
+	order := map[Kind]int{Undefined: 0, Expired: 1, Unused: 2, Removable: 3}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {
 			return order[out[i].Kind] < order[out[j].Kind]
@@ -454,4 +457,24 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// CheckUsage turns the removal candidates a Flagon server reports (GET
+// /api/v1/usage/removable, from flagon.ReadyToRemove) into findings,
+// each with the places the code still uses the flag. Expiry alone is left
+// to Check, which reads it from the definitions.
+func CheckUsage(candidates []flagon.RemovalCandidate, refs []Ref) []Finding {
+	byKey := map[string][]Ref{}
+	for _, r := range refs {
+		byKey[r.Key] = append(byKey[r.Key], r)
+	}
+	var out []Finding
+	for _, c := range candidates {
+		if !slices.ContainsFunc(c.Reasons, func(r flagon.RemovalReason) bool { return r != flagon.RemovalExpired }) {
+			continue
+		}
+		msg := fmt.Sprintf("flag %q looks ready to remove: %s", c.Flag, c.Detail)
+		out = append(out, Finding{Kind: Removable, Key: c.Flag, Refs: byKey[c.Flag], Msg: msg})
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"sort"
@@ -323,6 +324,10 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var exclude listFlag
 	fs.Var(&exclude, "exclude", "skip files and directories matching these comma-separated patterns: one with a slash is matched against the path relative to DIR (examples/*), one without against names at any depth (*_gen.go)")
 	date := fs.String("date", "", "judge expiry as of this date, YYYY-MM-DD, instead of today")
+	serverURL := fs.String("server", "", "also ask this Flagon server which flags its usage counts say are ready to remove (token from FLAGON_API_TOKEN or FLAGON_API_TOKEN_FILE)")
+	usageDays := fs.Int("usage-days", 14, "with -server: flags not evaluated, or serving one variant to all traffic, for this many days are ready to remove")
+	failRemovable := fs.Bool("fail-removable", false, "with -server: exit 1 when a flag is ready to remove (by default they are reported and pass)")
+	apiToken := registerSecret(fs, "", "API_TOKEN", "")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -349,6 +354,23 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var nfindings, nflags int
 	var from []string
+	if *serverURL != "" {
+		tok, err := apiToken.resolve(fs, stderr)
+		if err != nil {
+			return err
+		}
+		candidates, err := fetchRemovable(ctx, *serverURL, tok, *usageDays)
+		if err != nil {
+			return err
+		}
+		from = append(from, "usage at "+*serverURL)
+		for _, f := range lint.CheckUsage(candidates, refs) {
+			fmt.Fprintln(stdout, f)
+			if *failRemovable {
+				nfindings++
+			}
+		}
+	}
 	for _, g := range groups {
 		nflags += len(g.defs.Flags)
 		from = append(from, g.name)
@@ -377,6 +399,49 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stderr, "flagon lint: %s; no findings\n", summary)
 	return nil
+}
+
+// fetchRemovable asks a Flagon server which flags are ready to remove.
+func fetchRemovable(ctx context.Context, base, token string, days int) ([]flagon.RemovalCandidate, error) {
+	if days < 1 || days > 365 {
+		return nil, fmt.Errorf("%w: -usage-days: want 1 to 365, got %d", errUsage, days)
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: -server: want an http:// or https:// URL, got %q", errUsage, base)
+	}
+	u = u.JoinPath("/api/v1/usage/removable")
+	u.RawQuery = url.Values{"days": {strconv.Itoa(days)}}.Encode()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("usage from %s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("usage from %s: %w", base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		hint := ""
+		if resp.StatusCode == http.StatusUnauthorized && token == "" {
+			hint = " (set FLAGON_API_TOKEN or FLAGON_API_TOKEN_FILE)"
+		}
+		return nil, fmt.Errorf("usage from %s: %s: %s%s", base, resp.Status, strings.TrimSpace(string(body)), hint)
+	}
+	var out []flagon.RemovalCandidate
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("usage from %s: %w", base, err)
+	}
+	return out, nil
 }
 
 // plural returns n and noun, with an s unless n is 1.

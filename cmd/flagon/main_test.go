@@ -865,3 +865,52 @@ func TestKeys(t *testing.T) {
 		t.Errorf("keys list on a missing store: exit %d, %s", code, stderr.String())
 	}
 }
+
+// TestLintServer adds a server's usage to the code scan: a flag the code
+// uses but nothing evaluated is reported as ready to remove, which fails
+// the run only with -fail-removable.
+func TestLintServer(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "flags.yaml"), "flags:\n  used:\n    default: true\n  forgotten:\n    default: false\n")
+	writeFile(t, filepath.Join(dir, "main.go"), `package main
+
+import (
+	"context"
+
+	"github.com/flagon/flagon"
+)
+
+func main() {
+	ctx := context.Background()
+	_ = flagon.Bool(ctx, "used", false)
+	_ = flagon.Bool(ctx, "forgotten", false)
+}
+`)
+	t.Setenv("FLAGON_API_TOKENS", "ci:token-0123456789abcdef:ro")
+	s := startServe(t, "-store", "sqlite://"+filepath.Join(dir, "flagon.db"), "-config", filepath.Join(dir, "flags.yaml"))
+	hour := time.Now().UTC().Truncate(time.Hour).Format(time.RFC3339)
+	req, _ := http.NewRequest("POST", s.base+"/api/v1/usage", strings.NewReader(
+		`{"app":"web","counts":[{"hour":"`+hour+`","flag":"used","variant":"on","count":3},{"hour":"`+hour+`","flag":"used","variant":"off","count":1}]}`))
+	req.Header.Set("Authorization", "Bearer token-0123456789abcdef")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("usage report: %s", resp.Status)
+	}
+
+	if code, _, stderr := cli(t, "lint", "-server", s.base, dir); code != 1 || !strings.Contains(stderr, "FLAGON_API_TOKEN") {
+		t.Errorf("lint -server without a token = %d, %s; want a failure that names FLAGON_API_TOKEN", code, stderr)
+	}
+	t.Setenv("FLAGON_API_TOKEN", "token-0123456789abcdef")
+	code, stdout, stderr := cli(t, "lint", "-server", s.base, "-usage-days", "1", dir)
+	want := `main.go:12: flag "forgotten" looks ready to remove: no evaluation kept (ready-to-remove)`
+	if code != 0 || !strings.Contains(stdout, want) || strings.Contains(stdout, `"used"`) {
+		t.Errorf("lint -server = %d\n%s%s\nwant exit 0 and %q only", code, stdout, stderr, want)
+	}
+	if code, _, _ := cli(t, "lint", "-server", s.base, "-fail-removable", dir); code != 1 {
+		t.Errorf("lint -server -fail-removable = %d, want 1", code)
+	}
+}
