@@ -124,6 +124,15 @@ type UsageStore interface {
 	PruneUsage(ctx context.Context, before time.Time) (int64, error)
 }
 
+// A UsageReporter is a Source that sends usage counts to where its flags
+// come from (remote.Source sends them to its Flagon server). NewClient
+// hands such a source take, which returns the counts the client collected
+// since the last call, attributed to the hour of now; the reporter calls
+// it every interval, from its own goroutine.
+type UsageReporter interface {
+	ReportUsage(take func(now time.Time) []UsageCount)
+}
+
 // FlagUsage sums the usage counts of one flag.
 type FlagUsage struct {
 	Flag  string `json:"flag"`

@@ -77,6 +77,13 @@ type Options struct {
 	StreamIdleTimeout time.Duration
 	// Logger receives failures and recoveries. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// App names the application in the usage counts the source sends to
+	// the server (see ReportUsage); empty means the executable's name.
+	App string
+	// UsageInterval is how often usage counts are sent; zero means
+	// DefaultUsageInterval, negative sends none.
+	UsageInterval time.Duration
 }
 
 // Source is a flagon.StatusSource that follows a Flagon server.
@@ -94,6 +101,10 @@ type Source struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
+
+	usageOnce sync.Once
+	usageStop context.CancelFunc // nil until ReportUsage starts the reporter
+	usageDone chan struct{}
 }
 
 var _ flagon.StatusSource = (*Source)(nil)
@@ -166,6 +177,7 @@ func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
 		s.cancel()
 		<-s.done
+		s.stopUsage()
 	})
 	return nil
 }
@@ -367,13 +379,18 @@ func (s *Source) newRequest(ctx context.Context, path string) (*http.Request, er
 	if err != nil {
 		return nil, fmt.Errorf("remote: %w", err)
 	}
+	s.setHeaders(req)
+	return req, nil
+}
+
+// setHeaders adds Options.Header and the token to req.
+func (s *Source) setHeaders(req *http.Request) {
 	for k, v := range s.opts.Header {
 		req.Header[k] = v
 	}
 	if s.opts.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.opts.Token)
 	}
-	return req, nil
 }
 
 // fetch asks the server for the snapshot, revalidating the current one,
