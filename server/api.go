@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -99,22 +100,61 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads a JSON body strictly: unknown fields and trailing data are
 // errors that name what is wrong.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return badField("body", "reading it: %v", err)
+	}
+	if len(body) > maxBody {
+		return badField("body", "more than %d bytes", maxBody)
+	}
+	return decodeBytes(body, v)
+}
+
+func decodeBytes(body []byte, v any) error {
+	if err := checkDurations(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return badField(te.Field, "want a JSON %s, got %s", te.Type, te.Value)
+			// The path names the embedded struct of StoredFlag or
+			// StoredAudience, which JSON does not show.
+			field := strings.TrimPrefix(strings.TrimPrefix(te.Field, "Flag."), "Audience.")
+			return badField(field, "want a JSON %s, got %s", te.Type, te.Value)
 		}
 		msg := strings.TrimPrefix(err.Error(), "json: ")
 		if f, ok := strings.CutPrefix(msg, "unknown field "); ok {
 			return badField(strings.Trim(f, `"`), "unknown field")
 		}
+		if d, ok := strings.CutPrefix(strings.TrimPrefix(msg, "override: "), "max_duration: "); ok {
+			return badField("override.max_duration", "%s", d)
+		}
 		return badField("body", "%s", msg)
 	}
 	if dec.More() {
 		return badField("body", "trailing data after the JSON value")
+	}
+	return nil
+}
+
+// checkDurations refuses a flag's override.max_duration given as a
+// number. The root package reads one as nanoseconds, as old stores wrote
+// it; from a person, 86400 means a day and would be 86 µs. The REST API
+// takes durations as strings only ("30d").
+func checkDurations(body []byte) error {
+	var f struct {
+		Override struct {
+			MaxDuration json.RawMessage `json:"max_duration"`
+		} `json:"override"`
+	}
+	if json.Unmarshal(body, &f) != nil {
+		return nil // decode says what is wrong
+	}
+	if d := f.Override.MaxDuration; len(d) > 0 && d[0] != '"' && string(d) != "null" {
+		return badField("override.max_duration", `want a duration string such as "30d", "12h" or "90m", got %s`, d)
 	}
 	return nil
 }
