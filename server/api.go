@@ -1,18 +1,18 @@
 package server
 
 import (
+	"bytes"
 	"context"
-	"database/sql/driver"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/flagon/flagon"
@@ -21,6 +21,16 @@ import (
 
 // maxBody is the largest request body the REST API reads.
 const maxBody = 1 << 20
+
+// openAPI describes the REST API and names the other public endpoints;
+// GET /api/v1/openapi.json serves it. docs/api.md is its guide.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPIPath is where the server serves its OpenAPI document, without a
+// token.
+const OpenAPIPath = "/api/v1/openapi.json"
 
 // api is the JSON REST API over a Store: flags, audiences, per-user
 // overrides and the audit log.
@@ -31,8 +41,12 @@ type api struct {
 	env    string
 }
 
-func (a *api) register(mux *http.ServeMux) {
-	h := func(pattern string, write bool, fn func(w http.ResponseWriter, r *http.Request, actor string) error) {
+// handleFunc is a REST API handler: it writes its answer, or returns an
+// error for fail to answer with.
+type handleFunc func(w http.ResponseWriter, r *http.Request, actor string) error
+
+func (a *api) register(mux *routeMux) {
+	h := func(pattern string, write bool, fn handleFunc) {
 		mux.Handle(pattern, a.auth(write, fn))
 	}
 	h("GET /api/v1/flags", false, a.listFlags)
@@ -41,113 +55,37 @@ func (a *api) register(mux *http.ServeMux) {
 	h("POST /api/v1/flags/{key}/archive", true, a.archiveFlag(true))
 	h("POST /api/v1/flags/{key}/restore", true, a.archiveFlag(false))
 	h("GET /api/v1/audiences", false, a.listAudiences)
+	h("GET /api/v1/audiences/{name}", false, a.getAudience)
 	h("PUT /api/v1/audiences/{name}", true, a.putAudience)
 	h("DELETE /api/v1/audiences/{name}", true, a.deleteAudience)
 	h("GET /api/v1/overrides", false, a.listOverrides)
 	h("PUT /api/v1/overrides/{user}/{flag}", true, a.putOverride)
 	h("DELETE /api/v1/overrides/{user}/{flag}", true, a.deleteOverride)
 	h("GET /api/v1/audit", false, a.audit)
+	mux.Handle("GET "+OpenAPIPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(openAPI)
+	}))
 }
 
 // auth checks the bearer token (or X-API-Key) against the configured
 // tokens in constant time. With no tokens configured the API is closed.
-func (a *api) auth(write bool, fn func(http.ResponseWriter, *http.Request, string) error) http.Handler {
+func (a *api) auth(write bool, fn handleFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, status, msg := authenticate(a.tokens, r, "the REST API")
-		if tok == nil {
-			writeAuthError(w, status, msg)
+		tok, err := authenticate(a.tokens, r, "the REST API")
+		if err != nil {
+			writeError(w, err)
 			return
 		}
 		if write && tok.ReadOnly {
-			writeError(w, http.StatusForbidden, "token "+tok.Name+" is read-only", nil)
+			writeError(w, newError(errForbidden, "token %q is read-only: writing needs a token without :ro", tok.Name))
 			return
 		}
 		if err := fn(w, r, "api:"+tok.Name); err != nil {
 			a.fail(w, r, err)
 		}
 	})
-}
-
-// statusOf is the one table that maps errors to HTTP status codes.
-func statusOf(err error) int {
-	var se *statusError
-	switch {
-	case errors.As(err, &se):
-		return se.status
-	case errors.Is(err, flagon.ErrNotFound), errors.Is(err, flagon.ErrFlagNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, flagon.ErrConflict):
-		return http.StatusConflict
-	case errors.Is(err, flagon.ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(err, flagon.ErrReadOnly):
-		return http.StatusMethodNotAllowed
-	case unavailable(err):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// unavailable reports whether err means the store cannot be reached, as
-// opposed to a bug: a network error, a refused connection, a timeout.
-func unavailable(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn)
-}
-
-// statusError is a request error with its status and the field it names.
-type statusError struct {
-	status int
-	field  string
-	msg    string
-}
-
-func (e *statusError) Error() string { return e.field + ": " + e.msg }
-
-func badField(field, format string, args ...any) error {
-	return &statusError{status: http.StatusBadRequest, field: field, msg: fmt.Sprintf(format, args...)}
-}
-
-type fieldJSON struct {
-	Flag     string `json:"flag,omitempty"`
-	Audience string `json:"audience,omitempty"`
-	Field    string `json:"field"`
-	Message  string `json:"message"`
-}
-
-func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status := statusOf(err)
-	var fields []fieldJSON
-	var fes flagon.FieldErrors
-	var fe *flagon.FieldError
-	var se *statusError
-	switch {
-	case errors.As(err, &fes):
-		for _, e := range fes {
-			fields = append(fields, fieldJSON{Flag: e.Flag, Audience: e.Audience, Field: e.Field, Message: e.Msg})
-		}
-	case errors.As(err, &fe):
-		fields = append(fields, fieldJSON{Flag: fe.Flag, Audience: fe.Audience, Field: fe.Field, Message: fe.Msg})
-	case errors.As(err, &se):
-		fields = append(fields, fieldJSON{Field: se.field, Message: se.msg})
-	}
-	msg := err.Error()
-	if status >= 500 {
-		a.log.LogAttrs(r.Context(), slog.LevelError, "flagon: api", slog.String("path", r.URL.Path), slog.Any("error", err))
-		msg = "internal error; see the server log"
-		if status == http.StatusServiceUnavailable {
-			msg = "the store is unavailable; try again"
-		}
-	}
-	writeError(w, status, msg, fields)
-}
-
-func writeError(w http.ResponseWriter, status int, msg string, fields []fieldJSON) {
-	writeJSON(w, status, struct {
-		Error  string      `json:"error"`
-		Fields []fieldJSON `json:"fields,omitempty"`
-	}{msg, fields})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -162,15 +100,39 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads a JSON body strictly: unknown fields and trailing data are
 // errors that name what is wrong.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return badField("body", "reading it: %v", err)
+	}
+	if len(body) > maxBody {
+		return badField("body", "more than %d bytes", maxBody)
+	}
+	return decodeBytes(body, v)
+}
+
+func decodeBytes(body []byte, v any) error {
+	if err := checkDurations(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return badField(te.Field, "want a JSON %s, got %s", te.Type, te.Value)
+			// The path names the embedded struct of StoredFlag or
+			// StoredAudience, which JSON does not show.
+			field := strings.TrimPrefix(strings.TrimPrefix(te.Field, "Flag."), "Audience.")
+			return badField(field, "want a JSON %s, got %s", te.Type, te.Value)
 		}
-		return badField("body", "%v", err)
+		msg := strings.TrimPrefix(err.Error(), "json: ")
+		if f, ok := strings.CutPrefix(msg, "unknown field "); ok {
+			return badField(strings.Trim(f, `"`), "unknown field")
+		}
+		if d, ok := strings.CutPrefix(strings.TrimPrefix(msg, "override: "), "max_duration: "); ok {
+			return badField("override.max_duration", "%s", d)
+		}
+		return badField("body", "%s", msg)
 	}
 	if dec.More() {
 		return badField("body", "trailing data after the JSON value")
@@ -178,26 +140,157 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
-// version reads the version a write is based on, from If-Match or the
-// version query parameter; absent means 0 (create).
-func version(r *http.Request) (int64, error) {
-	s := strings.Trim(r.Header.Get("If-Match"), `"W/`)
-	field := "If-Match"
-	if s == "" {
-		s, field = r.URL.Query().Get("version"), "version"
+// checkDurations refuses a flag's override.max_duration given as a
+// number. The root package reads one as nanoseconds, as old stores wrote
+// it; from a person, 86400 means a day and would be 86 µs. The REST API
+// takes durations as strings only ("30d").
+func checkDurations(body []byte) error {
+	var f struct {
+		Override struct {
+			MaxDuration json.RawMessage `json:"max_duration"`
+		} `json:"override"`
 	}
-	if s == "" {
-		return 0, nil
+	if json.Unmarshal(body, &f) != nil {
+		return nil // decode says what is wrong
+	}
+	if d := f.Override.MaxDuration; len(d) > 0 && d[0] != '"' && string(d) != "null" {
+		return badField("override.max_duration", `want a duration string such as "30d", "12h" or "90m", got %s`, d)
+	}
+	return nil
+}
+
+// A resource names what a request is about, for messages.
+type resource struct {
+	kind string // "flag" or "audience"
+	name string
+}
+
+func (r resource) String() string { return fmt.Sprintf("%s %q", r.kind, r.name) }
+
+// A precondition is the version a write is based on; zero means none,
+// which creates.
+type precondition struct {
+	version int64
+	// ifMatch says the version came from If-Match: when it is stale the
+	// answer is 412 Precondition Failed, as HTTP has it, not 409.
+	ifMatch bool
+}
+
+// precondition reads the version a write to res is based on, from
+// If-Match, the version query parameter or the body's version (body,
+// zero if it has none). When If-Match and the other disagree, the
+// stale one is reported.
+func (a *api) precondition(r *http.Request, res resource, body int64) (precondition, error) {
+	var header int64
+	s := r.Header.Get("If-Match")
+	if s != "" {
+		v, err := parseVersion(strings.TrimPrefix(s, "W/"), true)
+		if err != nil {
+			return precondition{}, badField("If-Match", "want the version in quotes, as ETag gives it (such as \"3\"), got %s", s)
+		}
+		header = v
+	}
+	if q := r.URL.Query().Get("version"); q != "" {
+		v, err := parseVersion(q, false)
+		if err != nil {
+			return precondition{}, badField("version", "want a version number, got %q", q)
+		}
+		if body != 0 && body != v {
+			return precondition{}, badField("version", "the query says %d but the body says %d", v, body)
+		}
+		body = v
+	}
+	switch {
+	case header == 0:
+		return precondition{version: body}, nil
+	case body == 0 || body == header:
+		return precondition{version: header, ifMatch: true}, nil
+	}
+	cur, err := a.currentVersion(r.Context(), res)
+	if err != nil {
+		return precondition{}, a.explain(r.Context(), err, res, precondition{})
+	}
+	if cur != header {
+		return precondition{}, stale(res, cur, precondition{version: header, ifMatch: true}, nil)
+	}
+	return precondition{}, stale(res, cur, precondition{version: body}, nil)
+}
+
+// parseVersion reads a positive version number, quoted or not.
+func parseVersion(s string, quoted bool) (int64, error) {
+	if quoted {
+		if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+			s = s[1 : len(s)-1]
+		}
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 {
-		return 0, badField(field, "want a version number, got %q", s)
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("bad version %q", s)
 	}
 	return v, nil
 }
 
+// currentVersion returns res's version in the store.
+func (a *api) currentVersion(ctx context.Context, res resource) (int64, error) {
+	if res.kind == "flag" {
+		f, err := a.store.Flag(ctx, res.name)
+		return f.Version, err
+	}
+	aud, err := a.audience(ctx, res.name)
+	return aud.Version, err
+}
+
+// stale is the error of a write based on version pre when res is at cur.
+func stale(res resource, cur int64, pre precondition, cause error) error {
+	kind := flagon.ErrConflict
+	if pre.ifMatch {
+		kind = errPrecondition
+	}
+	return &apiError{kind: kind, cause: cause,
+		msg: fmt.Sprintf("%s was changed by someone else (version %d, you sent %d): read it again and redo your change", res, cur, pre.version)}
+}
+
+// explain turns a store's error about res into one for people, naming res
+// and leaving out the store's prefixes; pre is what the write was based
+// on. Errors it does not know pass through, to be answered as 5xx.
+func (a *api) explain(ctx context.Context, err error, res resource, pre precondition) error {
+	var ro *readOnlyError
+	switch {
+	case errors.As(err, &ro):
+		return err
+	case errors.Is(err, flagon.ErrConflict):
+		cur, cerr := a.currentVersion(ctx, res)
+		switch {
+		case cerr == nil && pre.version == 0:
+			return &apiError{kind: flagon.ErrConflict, cause: err,
+				msg: fmt.Sprintf("%s already exists (version %d): send the version you read, in If-Match or the body, to replace it", res, cur)}
+		case cerr == nil:
+			return stale(res, cur, pre, err)
+		}
+		return &apiError{kind: flagon.ErrConflict, cause: err,
+			msg: fmt.Sprintf("%s was changed by someone else (you sent version %d): read it again and redo your change", res, pre.version)}
+	case errors.Is(err, flagon.ErrNotFound), errors.Is(err, flagon.ErrFlagNotFound):
+		msg := fmt.Sprintf("%s does not exist", res)
+		if pre.version > 0 {
+			msg += fmt.Sprintf(" (you sent version %d; send none to create it)", pre.version)
+		}
+		return &apiError{kind: flagon.ErrNotFound, msg: msg, cause: err}
+	case errors.Is(err, flagon.ErrInvalid):
+		return invalid(err)
+	}
+	return err
+}
+
 func (a *api) change(r *http.Request, actor string) flagon.Change {
 	return flagon.Change{Actor: actor, Reason: r.Header.Get("Flagon-Reason"), Environment: a.env}
+}
+
+// setETag sets the ETag of a flag or audience at version v; a version of
+// zero (definitions from a file) has none.
+func setETag(w http.ResponseWriter, v int64) {
+	if v > 0 {
+		w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(v, 10)))
+	}
 }
 
 func (a *api) listFlags(w http.ResponseWriter, r *http.Request, _ string) error {
@@ -213,55 +306,61 @@ func (a *api) listFlags(w http.ResponseWriter, r *http.Request, _ string) error 
 }
 
 func (a *api) getFlag(w http.ResponseWriter, r *http.Request, _ string) error {
-	f, err := a.store.Flag(r.Context(), r.PathValue("key"))
+	return a.writeFlag(w, r, r.PathValue("key"))
+}
+
+// writeFlag answers with the flag as the store has it now.
+func (a *api) writeFlag(w http.ResponseWriter, r *http.Request, key string) error {
+	f, err := a.store.Flag(r.Context(), key)
 	if err != nil {
-		return err
+		return a.explain(r.Context(), err, resource{"flag", key}, precondition{})
 	}
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(f.Version, 10)))
+	setETag(w, f.Version)
 	writeJSON(w, http.StatusOK, f)
 	return nil
 }
 
+// putFlag creates or replaces a flag. The body is a flag as GET returns
+// it: its version is a precondition, as If-Match is, and the fields only
+// the store sets (archived, updated_at, updated_by) are ignored.
 func (a *api) putFlag(w http.ResponseWriter, r *http.Request, actor string) error {
-	v, err := version(r)
-	if err != nil {
-		return err
-	}
-	var f flagon.Flag
-	if err := decode(r, &f); err != nil {
+	var body flagon.StoredFlag
+	if err := decode(r, &body); err != nil {
 		return err
 	}
 	key := r.PathValue("key")
-	if f.Key == "" {
-		f.Key = key
+	res := resource{"flag", key}
+	if body.Key == "" {
+		body.Key = key
 	}
-	if f.Key != key {
-		return badField("key", "body names flag %q but the path names %q", f.Key, key)
+	if body.Key != key {
+		return badField("key", "the body names flag %q but the path names %q", body.Key, key)
 	}
-	nv, err := a.store.PutFlag(r.Context(), f, v, a.change(r, actor))
+	pre, err := a.precondition(r, res, body.Version)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(nv, 10)))
-	writeJSON(w, http.StatusOK, map[string]int64{"version": nv})
-	return nil
+	if _, err := a.store.PutFlag(r.Context(), body.Flag, pre.version, a.change(r, actor)); err != nil {
+		return a.explain(r.Context(), err, res, pre)
+	}
+	return a.writeFlag(w, r, key)
 }
 
-func (a *api) archiveFlag(archived bool) func(http.ResponseWriter, *http.Request, string) error {
+func (a *api) archiveFlag(archived bool) handleFunc {
 	return func(w http.ResponseWriter, r *http.Request, actor string) error {
-		v, err := version(r)
+		key := r.PathValue("key")
+		res := resource{"flag", key}
+		pre, err := a.precondition(r, res, 0)
 		if err != nil {
 			return err
 		}
-		if v == 0 {
-			return badField("If-Match", "archiving needs the version you read")
+		if pre.version == 0 {
+			return badField("If-Match", "archiving and restoring need the version you read, in If-Match (or ?version=)")
 		}
-		nv, err := a.store.ArchiveFlag(r.Context(), r.PathValue("key"), archived, v, a.change(r, actor))
-		if err != nil {
-			return err
+		if _, err := a.store.ArchiveFlag(r.Context(), key, archived, pre.version, a.change(r, actor)); err != nil {
+			return a.explain(r.Context(), err, res, pre)
 		}
-		writeJSON(w, http.StatusOK, map[string]int64{"version": nv})
-		return nil
+		return a.writeFlag(w, r, key)
 	}
 }
 
@@ -277,52 +376,124 @@ func (a *api) listAudiences(w http.ResponseWriter, r *http.Request, _ string) er
 	return nil
 }
 
-func (a *api) putAudience(w http.ResponseWriter, r *http.Request, actor string) error {
-	v, err := version(r)
+// audience returns the named audience, or flagon.ErrNotFound.
+func (a *api) audience(ctx context.Context, name string) (flagon.StoredAudience, error) {
+	auds, err := a.store.Audiences(ctx)
 	if err != nil {
-		return err
+		return flagon.StoredAudience{}, err
 	}
-	var aud flagon.Audience
-	if err := decode(r, &aud); err != nil {
-		return err
+	for _, aud := range auds {
+		if aud.Name == name {
+			return aud, nil
+		}
 	}
-	name := r.PathValue("name")
-	if aud.Name == "" {
-		aud.Name = name
-	}
-	if aud.Name != name {
-		return badField("name", "body names audience %q but the path names %q", aud.Name, name)
-	}
-	nv, err := a.store.PutAudience(r.Context(), aud, v, a.change(r, actor))
+	return flagon.StoredAudience{}, flagon.ErrNotFound
+}
+
+func (a *api) getAudience(w http.ResponseWriter, r *http.Request, _ string) error {
+	return a.writeAudience(w, r, r.PathValue("name"))
+}
+
+// writeAudience answers with the audience as the store has it now.
+func (a *api) writeAudience(w http.ResponseWriter, r *http.Request, name string) error {
+	aud, err := a.audience(r.Context(), name)
 	if err != nil {
-		return err
+		return a.explain(r.Context(), err, resource{"audience", name}, precondition{})
 	}
-	writeJSON(w, http.StatusOK, map[string]int64{"version": nv})
+	setETag(w, aud.Version)
+	writeJSON(w, http.StatusOK, aud)
 	return nil
 }
 
-func (a *api) deleteAudience(w http.ResponseWriter, r *http.Request, actor string) error {
-	v, err := version(r)
+// putAudience creates or replaces an audience; like putFlag, it takes
+// what GET returns.
+func (a *api) putAudience(w http.ResponseWriter, r *http.Request, actor string) error {
+	var body flagon.StoredAudience
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	res := resource{"audience", name}
+	if body.Name == "" {
+		body.Name = name
+	}
+	if body.Name != name {
+		return badField("name", "the body names audience %q but the path names %q", body.Name, name)
+	}
+	pre, err := a.precondition(r, res, body.Version)
 	if err != nil {
 		return err
 	}
-	if err := a.store.DeleteAudience(r.Context(), r.PathValue("name"), v, a.change(r, actor)); err != nil {
+	if _, err := a.store.PutAudience(r.Context(), body.Audience, pre.version, a.change(r, actor)); err != nil {
+		return a.explain(r.Context(), err, res, pre)
+	}
+	return a.writeAudience(w, r, name)
+}
+
+func (a *api) deleteAudience(w http.ResponseWriter, r *http.Request, actor string) error {
+	name := r.PathValue("name")
+	res := resource{"audience", name}
+	pre, err := a.precondition(r, res, 0)
+	if err != nil {
 		return err
+	}
+	if pre.version == 0 {
+		return badField("If-Match", "deleting needs the version you read, in If-Match (or ?version=)")
+	}
+	err = a.store.DeleteAudience(r.Context(), name, pre.version, a.change(r, actor))
+	if errors.Is(err, flagon.ErrInvalid) {
+		return inUse(name, err)
+	}
+	if err != nil {
+		return a.explain(r.Context(), err, res, pre)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
+// inUse is the error of deleting an audience that live flags refer to;
+// err lists where.
+func inUse(name string, err error) error {
+	ae := invalid(err)
+	seen := map[string]bool{}
+	var flags []string
+	for _, f := range ae.fields {
+		if f.Flag != "" && !seen[f.Flag] {
+			seen[f.Flag] = true
+			flags = append(flags, strconv.Quote(f.Flag))
+		}
+	}
+	sort.Strings(flags)
+	ae.kind = errInUse
+	ae.msg = fmt.Sprintf("audience %q is in use by flag %s: remove it from their rules first", name, strings.Join(flags, ", "))
+	return ae
+}
+
+// overrideJSON is a per-user override as the REST API shows it.
+type overrideJSON struct {
+	User      string    `json:"user"`
+	Flag      string    `json:"flag"`
+	Value     any       `json:"value"`
+	Source    string    `json:"source,omitempty"`
+	SetAt     time.Time `json:"set_at,omitzero"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+func toOverrideJSON(uo flagonhttp.UserOverride) overrideJSON {
+	return overrideJSON{User: uo.User, Flag: uo.Flag, Value: uo.Value, Source: uo.Source, SetAt: uo.SetAt, ExpiresAt: uo.ExpiresAt}
+}
+
 func (a *api) listOverrides(w http.ResponseWriter, r *http.Request, _ string) error {
+	out := []overrideJSON{}
 	if user := r.URL.Query().Get("user"); user != "" {
 		m, err := a.store.UserOverrides(r.Context(), user)
 		if err != nil {
 			return err
 		}
-		out := []flagonhttp.UserOverride{}
 		for k, o := range m {
-			out = append(out, flagonhttp.UserOverride{User: user, Flag: k, Override: o})
+			out = append(out, toOverrideJSON(flagonhttp.UserOverride{User: user, Flag: k, Override: o}))
 		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Flag < out[j].Flag })
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
@@ -330,22 +501,45 @@ func (a *api) listOverrides(w http.ResponseWriter, r *http.Request, _ string) er
 	if err != nil {
 		return err
 	}
-	if all == nil {
-		all = []flagonhttp.UserOverride{}
+	for _, uo := range all {
+		out = append(out, toOverrideJSON(uo))
 	}
-	writeJSON(w, http.StatusOK, all)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 // overrideRequest is the body of PUT /api/v1/overrides/{user}/{flag}.
 type overrideRequest struct {
-	Value    any   `json:"value"`
-	Duration int64 `json:"duration"` // seconds; 0 means the flag policy's longest
+	Value any `json:"value"`
+	// Duration is how long the override lasts, as config files write
+	// durations ("12h", "7d"); absent means the flag policy's longest.
+	Duration json.RawMessage `json:"duration"`
+}
+
+// parseDurationJSON reads a JSON duration string such as "12h" or "7d";
+// an absent one is zero.
+func parseDurationJSON(field string, raw json.RawMessage) (time.Duration, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return 0, badField(field, `want a duration string such as "12h", "90m" or "7d", got %s`, raw)
+	}
+	d, err := flagon.ParseDuration(s)
+	if err != nil {
+		return 0, badField(field, `want a duration such as "12h", "90m" or "7d", got %q`, s)
+	}
+	return d, nil
 }
 
 func (a *api) putOverride(w http.ResponseWriter, r *http.Request, actor string) error {
 	var req overrideRequest
 	if err := decode(r, &req); err != nil {
+		return err
+	}
+	d, err := parseDurationJSON("duration", req.Duration)
+	if err != nil {
 		return err
 	}
 	user, key := r.PathValue("user"), r.PathValue("flag")
@@ -359,7 +553,7 @@ func (a *api) putOverride(w http.ResponseWriter, r *http.Request, actor string) 
 	}
 	f, ok := snap.Flag(key)
 	if !ok {
-		return fmt.Errorf("flag %q: %w", key, flagon.ErrNotFound)
+		return newError(flagon.ErrNotFound, "flag %q does not exist (or is archived)", key)
 	}
 	v := req.Value
 	if n, ok := v.(json.Number); ok {
@@ -370,19 +564,21 @@ func (a *api) putOverride(w http.ResponseWriter, r *http.Request, actor string) 
 		return badField("value", "%v", err)
 	}
 	maxDur := f.Override.EffectiveMaxDuration()
-	d := time.Duration(req.Duration) * time.Second
-	if req.Duration < 0 || d > maxDur {
-		return badField("duration", "want 0 to %d seconds", int64(maxDur/time.Second))
+	if d > maxDur {
+		return badField("duration", "%s is longer than flag %q allows (%s)", flagon.FormatDuration(d), key, flagon.FormatDuration(maxDur))
 	}
 	if d == 0 {
 		d = maxDur
 	}
 	now := time.Now().UTC()
-	o := flagon.Override{Value: cv, Source: "user", SetAt: now, ExpiresAt: now.Add(d)}
-	if err := a.store.SetUserOverride(r.Context(), flagonhttp.UserOverride{User: user, Flag: key, Override: o}, a.change(r, actor)); err != nil {
+	uo := flagonhttp.UserOverride{User: user, Flag: key, Override: flagon.Override{Value: cv, Source: "user", SetAt: now, ExpiresAt: now.Add(d)}}
+	if err := a.store.SetUserOverride(r.Context(), uo, a.change(r, actor)); err != nil {
+		if errors.Is(err, flagon.ErrInvalid) {
+			return invalid(err)
+		}
 		return err
 	}
-	writeJSON(w, http.StatusOK, flagonhttp.UserOverride{User: user, Flag: key, Override: o})
+	writeJSON(w, http.StatusOK, toOverrideJSON(uo))
 	return nil
 }
 
@@ -398,23 +594,39 @@ func jsonNumber(n json.Number) any {
 
 func (a *api) deleteOverride(w http.ResponseWriter, r *http.Request, actor string) error {
 	if err := a.store.DeleteUserOverride(r.Context(), r.PathValue("user"), r.PathValue("flag"), a.change(r, actor)); err != nil {
+		if errors.Is(err, flagon.ErrInvalid) {
+			return invalid(err)
+		}
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
+// auditTime reads a time filter of the audit log: an RFC 3339 time, or a
+// duration ("24h", "7d") meaning that long before now.
+func auditTime(name, s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if d, err := flagon.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, badField(name, "want an RFC 3339 time or a duration such as 24h or 7d (that long ago), got %q", s)
+}
+
 func (a *api) audit(w http.ResponseWriter, r *http.Request, _ string) error {
 	q := r.URL.Query()
 	aq := flagon.AuditQuery{Target: q.Get("target"), Actor: q.Get("actor")}
+	now := time.Now()
 	for _, p := range []struct {
 		name string
 		dst  *time.Time
 	}{{"since", &aq.Since}, {"until", &aq.Until}} {
 		if s := q.Get(p.name); s != "" {
-			t, err := time.Parse(time.RFC3339, s)
+			t, err := auditTime(p.name, s, now)
 			if err != nil {
-				return badField(p.name, "want an RFC 3339 time, got %q", s)
+				return err
 			}
 			*p.dst = t
 		}
@@ -435,4 +647,17 @@ func (a *api) audit(w http.ResponseWriter, r *http.Request, _ string) error {
 	}
 	writeJSON(w, http.StatusOK, entries)
 	return nil
+}
+
+// routeMux is a ServeMux that remembers its patterns, so that tests can
+// hold what the server serves against what openapi.json describes.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+// Handle registers h for pattern and remembers the pattern.
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
 }

@@ -37,7 +37,7 @@ func (d *definitionsFrom) snapshot() *flagon.Snapshot {
 }
 
 func (d *definitionsFrom) readOnly() error {
-	return fmt.Errorf("%w: %s", flagon.ErrReadOnly, d.note)
+	return &readOnlyError{note: d.note}
 }
 
 // version is the source's revision as a number where it is one, so

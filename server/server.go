@@ -127,6 +127,7 @@ type Server struct {
 
 	generatedPassword string
 	httpOpts          *flagonhttp.Options
+	routes            []string // the patterns of the server's mux
 }
 
 // ErrDemoInProduction is New's refusal to run the demo where it would
@@ -212,7 +213,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		}
 	}
 
-	mux := http.NewServeMux()
+	mux := &routeMux{ServeMux: http.NewServeMux()}
 	consoleOpts := &admin.Options{
 		Client:        s.client,
 		Store:         st,
@@ -245,8 +246,8 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	mux.Handle("/ofrep/", flagonhttp.Middleware(s.client, &ofrepOpts)(
 		ofrep.Handler(s.client, &ofrep.Options{APIKeys: opts.OFREPKeys, Logger: s.log, CORSOrigins: opts.CORSOrigins})))
 	snapshots := requireToken(opts.APITokens, "the snapshot endpoint", remote.Handler(s.source))
-	mux.Handle("/api/v1/snapshot", snapshots)
-	mux.Handle("/api/v1/snapshot/", snapshots)
+	mux.Handle("GET "+remote.SnapshotPath, snapshots)
+	mux.Handle("GET "+remote.EventsPath, snapshots)
 	mux.Handle("GET /healthz", health(s.client))
 	mux.Handle("GET /metrics", s.metrics.handler(s.client))
 
@@ -269,6 +270,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	}
 	hosts = append(hosts, opts.AllowedHosts...)
 	s.handler = hostCheck(hosts, mux)
+	s.routes = mux.patterns
 
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel

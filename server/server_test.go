@@ -125,8 +125,8 @@ func TestAPI(t *testing.T) {
 	if code, _, body := do(t, "PUT", api+"/flags/new-home-page", token, `{"default":"on"}`, "If-Match", `"1"`); code != 200 || !strings.Contains(body, `"version": 2`) {
 		t.Errorf("update = %d %s", code, body)
 	}
-	if code, _, body := do(t, "PUT", api+"/flags/new-home-page", token, `{"default":"off"}`, "If-Match", `"1"`); code != 409 {
-		t.Errorf("stale update = %d %s, want 409", code, body)
+	if code, _, body := do(t, "PUT", api+"/flags/new-home-page", token, `{"default":"off"}`, "If-Match", `"1"`); code != 412 {
+		t.Errorf("stale update = %d %s, want 412", code, body)
 	}
 	code, _, body = do(t, "GET", api+"/flags/new-home-page", token, "")
 	var got flagon.StoredFlag
@@ -167,13 +167,13 @@ func TestAPI(t *testing.T) {
 	}
 
 	// Per-user overrides.
-	if code, _, body := do(t, "PUT", api+"/overrides/ann/new-home-page", token, `{"value":false,"duration":3600}`); code != 200 {
+	if code, _, body := do(t, "PUT", api+"/overrides/ann/new-home-page", token, `{"value":false,"duration":"1h"}`); code != 200 {
 		t.Errorf("set override = %d %s", code, body)
 	}
 	if code, _, body := do(t, "PUT", api+"/overrides/ann/new-home-page", token, `{"value":"nope"}`); code != 400 || !strings.Contains(body, `"field": "value"`) {
 		t.Errorf("override of wrong type = %d %s", code, body)
 	}
-	if code, _, body := do(t, "PUT", api+"/overrides/ann/new-home-page", token, `{"value":true,"duration":99999999}`); code != 400 || !strings.Contains(body, `"field": "duration"`) {
+	if code, _, body := do(t, "PUT", api+"/overrides/ann/new-home-page", token, `{"value":true,"duration":"9999d"}`); code != 400 || !strings.Contains(body, `"field": "duration"`) {
 		t.Errorf("override too long = %d %s", code, body)
 	}
 	if code, _, body := do(t, "GET", api+"/overrides?user=ann", token, ""); code != 200 || !strings.Contains(body, `"flag": "new-home-page"`) {

@@ -43,15 +43,15 @@ func ParseAPITokens(s string) ([]APIToken, error) {
 
 // authenticate finds the token a request presents, as a bearer token or
 // X-API-Key, comparing in constant time. With no token configured, what
-// (such as "the REST API") is closed. It returns the token, or the
-// status and message of the refusal.
-func authenticate(tokens []APIToken, r *http.Request, what string) (*APIToken, int, string) {
+// (such as "the REST API") is closed. It returns the token, or an
+// unauthorized error that says why not.
+func authenticate(tokens []APIToken, r *http.Request, what string) (*APIToken, error) {
 	secret := r.Header.Get("X-API-Key")
 	if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		secret = strings.TrimSpace(b)
 	}
 	if len(tokens) == 0 {
-		return nil, http.StatusUnauthorized, what + " is closed: no API tokens are configured (set FLAGON_API_TOKENS or FLAGON_API_TOKENS_FILE)"
+		return nil, newError(errUnauthorized, "%s is closed: no API tokens are configured (set FLAGON_API_TOKENS or FLAGON_API_TOKENS_FILE)", what)
 	}
 	var tok *APIToken
 	for i := range tokens {
@@ -60,25 +60,17 @@ func authenticate(tokens []APIToken, r *http.Request, what string) (*APIToken, i
 		}
 	}
 	if secret == "" || tok == nil {
-		return nil, http.StatusUnauthorized, "missing or unknown API token"
+		return nil, newError(errUnauthorized, "missing or unknown API token: send Authorization: Bearer <token>")
 	}
-	return tok, 0, ""
-}
-
-// writeAuthError answers a request that authenticate refused.
-func writeAuthError(w http.ResponseWriter, status int, msg string) {
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="flagon"`)
-	}
-	writeError(w, status, msg, nil)
+	return tok, nil
 }
 
 // requireToken serves next only to requests that present one of tokens,
 // read-only or not.
 func requireToken(tokens []APIToken, what string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok, status, msg := authenticate(tokens, r, what); tok == nil {
-			writeAuthError(w, status, msg)
+		if _, err := authenticate(tokens, r, what); err != nil {
+			writeError(w, err)
 			return
 		}
 		next.ServeHTTP(w, r)
