@@ -266,6 +266,8 @@ func TestOpenAPI(t *testing.T) {
 		"override":{"who":"anyone","variants":["new","old"],"max_duration":"30d"},"metadata":{"jira":"PAY-1"},
 		"environments":{"production":{"default":"old","disabled":false}}}`
 	ctx := `{"context":{"targetingKey":"ann","country":"NZ","account":"a1"}}`
+	usage := fmt.Sprintf(`{"app":"web","counts":[{"hour":%q,"flag":"checkout","variant":"new","count":3}]}`,
+		time.Now().UTC().Truncate(time.Hour).Format(time.RFC3339))
 	calls := []call{
 		{op: "get /api/v1/openapi.json", path: api + "/openapi.json", status: 200},
 		{op: "put /api/v1/audiences/{name}", path: api + "/audiences/staff", tok: token, body: staff, status: 200},
@@ -301,6 +303,14 @@ func TestOpenAPI(t *testing.T) {
 		{op: "delete /api/v1/audiences/{name}", path: api + "/audiences/other", tok: token, hdr: version("/audiences/other"), status: 204},
 		{op: "get /api/v1/audit", path: api + "/audit?target=checkout&since=1h&limit=5", tok: token, status: 200},
 		{op: "get /api/v1/audit", path: api + "/audit?since=yesterday", tok: token, status: 400},
+		{op: "post /api/v1/usage", path: api + "/usage", tok: "reader-token-0123456789", body: usage, status: 202},
+		{op: "post /api/v1/usage", path: api + "/usage", tok: token, body: strings.Replace(usage, `"new"`, `"not a variant!"`, 1), status: 400},
+		{op: "post /api/v1/usage", path: api + "/usage", body: usage, status: 401},
+		{op: "get /api/v1/usage", path: api + "/usage?flag=checkout", tok: token, status: 200},
+		{op: "get /api/v1/usage", path: api + "/usage?since=yesterday", tok: token, status: 400},
+		{op: "get /api/v1/usage/flags", path: api + "/usage/flags", tok: token, status: 200},
+		{op: "get /api/v1/usage/flags", path: api + "/usage/flags?days=0", tok: token, status: 400},
+		{op: "get /api/v1/usage/removable", path: api + "/usage/removable?days=1", tok: token, status: 200},
 		{op: "get /api/v1/snapshot", path: api + "/snapshot", tok: "reader-token-0123456789", status: 200},
 		{op: "get /api/v1/snapshot", path: api + "/snapshot", status: 401},
 		{op: "get /api/v1/snapshot/events", path: api + "/snapshot/events", tok: token, status: 200},

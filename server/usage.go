@@ -40,7 +40,7 @@ type usageReport1 struct {
 
 // registerUsage adds the usage endpoints: POST reports counts (any token,
 // as clients that follow a server hold read tokens), GET reads them.
-func (a *api) registerUsage(mux *http.ServeMux, usage flagon.UsageStore, now func() time.Time) {
+func (a *api) registerUsage(mux *routeMux, usage flagon.UsageStore, now func() time.Time) {
 	u := &usageAPI{api: a, usage: usage, now: now}
 	mux.Handle("POST /api/v1/usage", a.auth(false, u.report))
 	mux.Handle("GET /api/v1/usage", a.auth(false, u.read))

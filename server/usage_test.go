@@ -69,7 +69,7 @@ func usageAPI(t *testing.T, st server.Store) {
 		{report(count(hour.Add(time.Minute), "staff-only", "on", 1)), "hour"},
 		{report(count(hour, "staff-only", "on", -1)), "count"},
 		{`{"app": "web", "counts": [{"flag": "staff-only", "count": "many"}]}`, "count"},
-		{`{"app": "web", "counts": [], "extra": 1}`, "body"},
+		{`{"app": "web", "counts": [], "extra": 1}`, "extra"},
 	} {
 		code, _, body := do(t, "POST", ts.URL+"/api/v1/usage", reader, bad.body)
 		if code != 400 || !strings.Contains(body, `"field": "`) || !strings.Contains(body, bad.field) {
