@@ -2,6 +2,9 @@ module github.com/flagon/flagon/otelhook
 
 go 1.26.8
 
+// Inside the Flagon repository the tests build against the Flagon modules
+// next to them; the hook itself imports neither. Users of a tagged release
+// drop these lines.
 replace (
 	github.com/flagon/flagon => ../
 	github.com/flagon/flagon/ofprovider => ../ofprovider
