@@ -54,7 +54,7 @@ type env struct {
 	reader *sdkmetric.ManualReader
 }
 
-func setup(t *testing.T, opts *otelhook.Options, more ...openfeature.Hook) *env {
+func setup(t testing.TB, opts *otelhook.Options, more ...openfeature.Hook) *env {
 	t.Helper()
 	src, err := flagon.NewMemorySource(testDefs(), "")
 	if err != nil {
