@@ -13,6 +13,11 @@
 //     provider and error type, and at most [Options.MaxFlagKeys] distinct
 //     keys.
 //
+// Reasons and error types are OpenFeature's reasons and error codes in
+// lower case, as the conventions ask: error.type is one of
+// flag_not_found, type_mismatch, parse_error, targeting_key_missing,
+// invalid_context, provider_not_ready, provider_fatal or general.
+//
 // Start with:
 //
 //	hook, err := otelhook.New(nil) // the global MeterProvider

@@ -41,6 +41,8 @@ func testDefs() flagon.Definitions {
 				Fallthrough: flagon.Serve{Split: []flagon.Split{{Variant: "express", Percent: 100}}}},
 			{Key: "limit", Type: flagon.TypeInt, Variants: []flagon.Variant{{Name: "ten", Value: 10}, {Name: "twenty", Value: 20}}},
 			{Key: "kill", Default: "on", Disabled: true},
+			{Key: "ratio", Type: flagon.TypeFloat, Variants: []flagon.Variant{{Name: "quarter", Value: 0.25}}},
+			{Key: "theme", Type: flagon.TypeObject, Variants: []flagon.Variant{{Name: "blue", Value: map[string]any{"color": "blue"}}}},
 		},
 	}
 }
@@ -265,6 +267,8 @@ func TestContextIDAndValue(t *testing.T) {
 	e.of.StringValue(ctx, "checkout", "", openfeature.NewEvaluationContext("user-2", nil))
 	e.of.BooleanValue(ctx, "no-such-flag", false, openfeature.NewEvaluationContext("user-3", nil))
 	e.of.BooleanValue(ctx, "kill", false, openfeature.NewTargetlessEvaluationContext(nil))
+	e.of.FloatValue(ctx, "ratio", 0, openfeature.EvaluationContext{})
+	e.of.ObjectValue(ctx, "theme", nil, openfeature.EvaluationContext{})
 	span.End()
 	diff(t, "span events", e.events(t), []string{
 		event(otelhook.EventName, key("limit"), provider, variant("ten"), reason("static"), value.Int64(10), ctxID("user-1")),
@@ -273,6 +277,8 @@ func TestContextIDAndValue(t *testing.T) {
 		event(otelhook.EventName, key("no-such-flag"), provider, reason("error"), errType("flag_not_found"),
 			errMsg(`flag "no-such-flag": flag not found`), ctxID("user-3")),
 		event(otelhook.EventName, key("kill"), provider, variant("on"), reason("disabled"), value.Bool(true)),
+		event(otelhook.EventName, key("ratio"), provider, variant("quarter"), reason("static"), value.Float64(0.25)),
+		event(otelhook.EventName, key("theme"), provider, variant("blue"), reason("static"), value.String(`{"color":"blue"}`)),
 	})
 	// Neither is a metric attribute.
 	for p := range e.points(t) {
