@@ -16,6 +16,15 @@
 // in Flagon's config, so Flagon's overrides, admin page, templates and
 // typed handles work over the vendor.
 //
+// To record evaluations with OpenTelemetry (span events per its
+// feature-flag semantic conventions, and a counter), add the hook of
+// github.com/flagon/flagon/otelhook, a module of its own so that this one
+// does not pull in OpenTelemetry:
+//
+//	hook, err := otelhook.New(nil)
+//	...
+//	openfeature.AddHooks(hook)
+//
 // The package is a module of its own, github.com/flagon/flagon/ofprovider,
 // so that the OpenFeature SDK stays out of programs that do not use it.
 // Inside the repository its go.mod replaces github.com/flagon/flagon with
