@@ -26,11 +26,15 @@ func targetedFlag(key string) flagon.Flag {
 }
 
 func newBenchClient(b testing.TB, flags ...flagon.Flag) *flagon.Client {
+	return newBenchClientOpts(b, &flagon.Options{Logger: discardLogger}, flags...)
+}
+
+func newBenchClientOpts(b testing.TB, opts *flagon.Options, flags ...flagon.Flag) *flagon.Client {
 	src, err := flagon.NewMemorySource(flagon.Definitions{Flags: flags}, "")
 	if err != nil {
 		b.Fatal(err)
 	}
-	return flagon.NewClient(src, &flagon.Options{Logger: discardLogger})
+	return flagon.NewClient(src, opts)
 }
 
 func benchContexts(n int) []context.Context {
@@ -52,7 +56,8 @@ func benchAttrs(i int) map[string]any {
 // nothing general about it: read the context from ctx, load the current
 // set of flags through an atomic pointer, find the flag in an immutable
 // map, test one attribute for equality with true, and hash salt and
-// targeting key (FNV-1a) for a rollout. Each evaluation benchmark reports
+// targeting key (FNV-1a) for a rollout; a static flag reads no context.
+// Each evaluation benchmark reports
 // its time as a ratio to the floor of the same flags, measured just
 // before it in the same run ("x-floor").
 type floorFlag struct {
@@ -130,6 +135,9 @@ func (c *floorClient) Bool(ctx context.Context, key string, def bool) bool {
 	if f == nil {
 		return def
 	}
+	if f.attr == "" && f.percent == 0 {
+		return f.deflt // a static flag needs no context
+	}
 	fc, _ := ctx.Value(floorContextKey{}).(*floorContext)
 	if fc == nil {
 		return def
@@ -183,6 +191,16 @@ func vsFloor(b *testing.B, block int, floor, run func(n int)) {
 // BenchmarkClient measures evaluation through a Client with default
 // options (usage counting on), each case against its floor.
 func BenchmarkClient(b *testing.B) {
+	benchClient(b, &flagon.Options{Logger: discardLogger})
+}
+
+// BenchmarkClientNoUsage is BenchmarkClient with usage counting off: the
+// difference is what counting costs.
+func BenchmarkClientNoUsage(b *testing.B) {
+	benchClient(b, &flagon.Options{Logger: discardLogger, DisableUsage: true})
+}
+
+func benchClient(b *testing.B, opts *flagon.Options) {
 	simple := flagon.Flag{Key: "simple", Default: "on"}
 	manyFlags := make([]flagon.Flag, 1000)
 	keys := make([]string, 1000)
@@ -198,7 +216,7 @@ func BenchmarkClient(b *testing.B) {
 	b.Run("simple", func(b *testing.B) {
 		fc := newFloorClient(simple)
 		fctx := floorContexts(2)[1]
-		c := newBenchClient(b, simple)
+		c := newBenchClientOpts(b, opts, simple)
 		ctx := flagon.WithEvalContext(context.Background(), flagon.EvalContext{Key: "user-1"})
 		vsFloor(b, 8192, func(n int) {
 			for range n {
@@ -217,7 +235,7 @@ func BenchmarkClient(b *testing.B) {
 	b.Run("targeted", func(b *testing.B) {
 		fc := newFloorClient(targetedFlag("targeted"))
 		fctxs := floorContexts(1024)
-		c := newBenchClient(b, targetedFlag("targeted"))
+		c := newBenchClientOpts(b, opts, targetedFlag("targeted"))
 		ctxs := benchContexts(1024)
 		fi, i := 0, 0
 		vsFloor(b, 8192, func(n int) {
@@ -235,7 +253,7 @@ func BenchmarkClient(b *testing.B) {
 	b.Run("many", func(b *testing.B) {
 		fc := newFloorClient(manyFlags...)
 		fctxs := floorContexts(1024)
-		c := newBenchClient(b, manyFlags...)
+		c := newBenchClientOpts(b, opts, manyFlags...)
 		ctxs := benchContexts(1024)
 		fi, i := 0, 0
 		vsFloor(b, 8192, func(n int) {
@@ -253,7 +271,7 @@ func BenchmarkClient(b *testing.B) {
 	b.Run("all", func(b *testing.B) {
 		fc := newFloorClient(manyFlags...)
 		fctx := floorContexts(1)[0]
-		c := newBenchClient(b, manyFlags...)
+		c := newBenchClientOpts(b, opts, manyFlags...)
 		ctx := benchContexts(1)[0]
 		vsFloor(b, 16, func(n int) {
 			for range n {

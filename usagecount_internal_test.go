@@ -2,6 +2,7 @@ package flagon
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"strconv"
 	"testing"
@@ -15,7 +16,7 @@ func TestRetiredTablesDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := NewClient(src, nil)
+	c := NewClient(src, &Options{Logger: slog.New(slog.DiscardHandler)})
 	defer c.Close()
 	for i := range 100 {
 		c.Bool(context.Background(), "a", false)
