@@ -18,6 +18,11 @@ type Options struct {
 	// evaluating goroutine. The test kit records evaluations with it; it
 	// must be fast and must not retain ec.Attrs past the call.
 	OnEvaluate func(ctx context.Context, ec EvalContext, r Result)
+	// DisableUsage turns usage counting off. By default a client counts
+	// every evaluation per flag, variant and reason, for TakeUsage and
+	// TakeUsageDetail, at the cost of one atomic add per evaluation and
+	// of 8 bytes × (variants+1) × 7 reasons per flag.
+	DisableUsage bool
 }
 
 // A Client evaluates flags for the contexts that requests carry. It
@@ -27,7 +32,10 @@ type Options struct {
 // A nil *Client is valid: every getter returns the caller's default.
 type Client struct {
 	src        Source
-	snap       atomic.Pointer[Snapshot]
+	state      atomic.Pointer[clientState]
+	counting   bool
+	unknown    atomic.Int64 // evaluations of unknown keys, see UnknownFlagEvaluations
+	usage      usageState
 	log        *slog.Logger
 	onEvaluate func(context.Context, EvalContext, Result)
 	unsub      func()
@@ -41,16 +49,26 @@ func NewClient(src Source, opts *Options) *Client {
 	if opts == nil {
 		opts = &Options{}
 	}
-	c := &Client{src: src, log: opts.Logger, onEvaluate: opts.OnEvaluate}
+	c := &Client{src: src, log: opts.Logger, onEvaluate: opts.OnEvaluate, counting: !opts.DisableUsage}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
 	c.unsub = src.Subscribe(c.swap)
 	if s := src.Snapshot(); s != nil {
-		c.snap.CompareAndSwap(nil, s)
+		c.state.CompareAndSwap(nil, c.newState(s))
 		c.checkDeclared(s)
 	}
 	return c
+}
+
+// newState returns the state that evaluates s, with a fresh usage table
+// when the client counts.
+func (c *Client) newState(s *Snapshot) *clientState {
+	st := &clientState{snap: s}
+	if c.counting {
+		st.usage = &usageTable{snap: s, counts: make([]atomic.Int64, s.usageLen), unknown: &c.unknown}
+	}
+	return st
 }
 
 // swap installs a new snapshot from the source.
@@ -58,10 +76,13 @@ func (c *Client) swap(s *Snapshot) {
 	if s == nil {
 		return
 	}
-	old := c.snap.Swap(s)
+	old := c.state.Swap(c.newState(s))
 	oldRev := ""
 	if old != nil {
-		oldRev = old.revision
+		oldRev = old.snap.revision
+		if old.usage != nil {
+			c.retire(old.usage)
+		}
 	}
 	c.log.LogAttrs(context.Background(), slog.LevelInfo, "flagon: flags reloaded",
 		slog.String("revision", s.revision), slog.String("previous", oldRev),
@@ -90,7 +111,10 @@ func (c *Client) Snapshot() *Snapshot {
 	if c == nil {
 		return nil
 	}
-	return c.snap.Load()
+	if st := c.state.Load(); st != nil {
+		return st.snap
+	}
+	return nil
 }
 
 // Source returns the client's source.
@@ -117,29 +141,50 @@ func (c *Client) Status() Status {
 // overrides that ctx carries.
 func (c *Client) Evaluate(ctx context.Context, key string) Result {
 	var r Result
-	c.evaluate(ctx, key, &r)
+	c.evaluate(ctx, key, &r).count(&r)
 	return r
 }
 
-// evaluate is Evaluate writing into *r, which must be zero. The typed
-// getters keep r on their stack, so the hot path copies no Result.
-func (c *Client) evaluate(ctx context.Context, key string, r *Result) {
+// evaluate is Evaluate writing into *r, which must be zero, without
+// counting it: it returns where the caller counts the evaluation, once it
+// knows what it served. The typed getters keep r on their stack, so the
+// hot path copies no Result.
+func (c *Client) evaluate(ctx context.Context, key string, r *Result) usageRef {
 	if c == nil {
 		r.Key, r.Reason, r.ErrorCode = key, ReasonError, ErrorProviderNotReady
-		return
+		return usageRef{}
 	}
-	s := c.snap.Load()
+	st := c.state.Load()
 	sc := scopeFrom(ctx)
 	if sc == nil {
 		sc = &emptyScope
 	}
-	s.evaluate(r, key, &sc.ec, sc.overrides)
+	var u usageRef
+	if st == nil {
+		r.Key, r.Reason, r.ErrorCode = key, ReasonError, ErrorProviderNotReady
+		if c.counting {
+			c.unknown.Add(1)
+		}
+	} else {
+		s := st.snap
+		f := s.flags[key]
+		u = usageRef{t: st.usage, f: f}
+		if f == nil {
+			// Snapshot.evaluate reports the unknown key.
+			s.evaluate(r, key, &sc.ec, sc.overrides)
+		} else {
+			r.Key, r.Revision = key, s.revision
+			a := attrs{ec: &sc.ec}
+			f.evaluate(r, &a, sc.overrides)
+		}
+	}
 	if c.onEvaluate != nil {
 		c.onEvaluate(ctx, sc.ec, *r)
 	}
 	if c.log.Enabled(ctx, slog.LevelDebug) {
 		c.logResult(ctx, r)
 	}
+	return u
 }
 
 // emptyScope stands in for a context that carries no scope. Evaluation
@@ -175,10 +220,11 @@ func (c *Client) All(ctx context.Context) iter.Seq[Result] {
 		if c == nil {
 			return
 		}
-		s := c.snap.Load()
-		if s == nil {
+		st := c.state.Load()
+		if st == nil {
 			return
 		}
+		s, usage := st.snap, st.usage
 		var ec EvalContext
 		var ov Overrides
 		if sc := scopeFrom(ctx); sc != nil {
@@ -192,6 +238,9 @@ func (c *Client) All(ctx context.Context) iter.Seq[Result] {
 		for _, f := range s.list {
 			r := Result{Key: f.key, Revision: s.revision}
 			f.evaluate(&r, &a, ov)
+			if usage != nil {
+				usage.add(f, &r)
+			}
 			if c.onEvaluate != nil {
 				c.onEvaluate(ctx, ec, r)
 			}
@@ -215,76 +264,75 @@ func typed[T any](r *Result, def T) T {
 	return def
 }
 
+// get evaluates the flag for a typed getter, and counts what it served:
+// on a type mismatch, no variant.
+func get[T any](c *Client, ctx context.Context, key string, def T) T {
+	var r Result
+	u := c.evaluate(ctx, key, &r)
+	v := typed(&r, def)
+	u.count(&r)
+	return v
+}
+
+// getDetail is get, with the result.
+func getDetail[T any](c *Client, ctx context.Context, key string, def T) (T, Result) {
+	var r Result
+	u := c.evaluate(ctx, key, &r)
+	v := typed(&r, def)
+	u.count(&r)
+	return v, r
+}
+
 // Bool returns the value of a bool flag for the context ctx carries, or
 // def on any error (unknown flag, wrong type, source not ready).
 func (c *Client) Bool(ctx context.Context, key string, def bool) bool {
-	var r Result
-	c.evaluate(ctx, key, &r)
-	return typed(&r, def)
+	return get(c, ctx, key, def)
 }
 
 // BoolDetail is Bool, with the result that says why.
 func (c *Client) BoolDetail(ctx context.Context, key string, def bool) (bool, Result) {
-	r := c.Evaluate(ctx, key)
-	v := typed(&r, def)
-	return v, r
+	return getDetail(c, ctx, key, def)
 }
 
 // String returns the value of a string flag, or def on any error.
 func (c *Client) String(ctx context.Context, key string, def string) string {
-	var r Result
-	c.evaluate(ctx, key, &r)
-	return typed(&r, def)
+	return get(c, ctx, key, def)
 }
 
 // StringDetail is String, with the result that says why.
 func (c *Client) StringDetail(ctx context.Context, key string, def string) (string, Result) {
-	r := c.Evaluate(ctx, key)
-	v := typed(&r, def)
-	return v, r
+	return getDetail(c, ctx, key, def)
 }
 
 // Int returns the value of an int flag, or def on any error.
 func (c *Client) Int(ctx context.Context, key string, def int64) int64 {
-	var r Result
-	c.evaluate(ctx, key, &r)
-	return typed(&r, def)
+	return get(c, ctx, key, def)
 }
 
 // IntDetail is Int, with the result that says why.
 func (c *Client) IntDetail(ctx context.Context, key string, def int64) (int64, Result) {
-	r := c.Evaluate(ctx, key)
-	v := typed(&r, def)
-	return v, r
+	return getDetail(c, ctx, key, def)
 }
 
 // Float returns the value of a float flag, or def on any error.
 func (c *Client) Float(ctx context.Context, key string, def float64) float64 {
-	var r Result
-	c.evaluate(ctx, key, &r)
-	return typed(&r, def)
+	return get(c, ctx, key, def)
 }
 
 // FloatDetail is Float, with the result that says why.
 func (c *Client) FloatDetail(ctx context.Context, key string, def float64) (float64, Result) {
-	r := c.Evaluate(ctx, key)
-	v := typed(&r, def)
-	return v, r
+	return getDetail(c, ctx, key, def)
 }
 
 // Object returns the value of an object flag, or def on any error. The
 // map is shared: the caller must not modify it.
 func (c *Client) Object(ctx context.Context, key string, def map[string]any) map[string]any {
-	var r Result
-	c.evaluate(ctx, key, &r)
-	return typed(&r, def)
+	return get(c, ctx, key, def)
 }
 
 // ObjectDetail is Object, with the result that says why.
 func (c *Client) ObjectDetail(ctx context.Context, key string, def map[string]any) (map[string]any, Result) {
-	r := c.Evaluate(ctx, key)
-	v := typed(&r, def)
-	return v, r
+	return getDetail(c, ctx, key, def)
 }
 
 var defaultClient atomic.Pointer[Client]

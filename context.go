@@ -71,7 +71,34 @@ type scope struct {
 
 type scopeKey struct{}
 
+// scopeContext is the context the With functions return: a
+// context.WithValue whose value evaluation finds by a type assertion when
+// it is the outermost context, as it is in a handler behind the
+// middleware, instead of by walking the chain of contexts.
+type scopeContext struct {
+	context.Context
+	s scope
+}
+
+// Value returns the scope for scopeKey and asks the parent otherwise.
+func (c *scopeContext) Value(key any) any {
+	if _, ok := key.(scopeKey); ok {
+		return &c.s
+	}
+	return c.Context.Value(key)
+}
+
+func withScope(parent context.Context, s scope) context.Context {
+	if parent == nil {
+		panic("cannot create context from nil parent") // as context.WithValue
+	}
+	return &scopeContext{Context: parent, s: s}
+}
+
 func scopeFrom(ctx context.Context) *scope {
+	if c, ok := ctx.(*scopeContext); ok {
+		return &c.s
+	}
 	if ctx == nil {
 		return nil
 	}
@@ -82,11 +109,11 @@ func scopeFrom(ctx context.Context) *scope {
 // WithEvalContext returns a copy of ctx that carries ec, keeping any
 // overrides ctx already carries. Middleware calls it once per request.
 func WithEvalContext(ctx context.Context, ec EvalContext) context.Context {
-	s := &scope{ec: ec}
+	s := scope{ec: ec}
 	if p := scopeFrom(ctx); p != nil {
 		s.overrides = p.overrides
 	}
-	return context.WithValue(ctx, scopeKey{}, s)
+	return withScope(ctx, s)
 }
 
 // EvalContextFrom returns the EvalContext that ctx carries, or the zero
@@ -101,11 +128,11 @@ func EvalContextFrom(ctx context.Context) EvalContext {
 // WithOverrides returns a copy of ctx that carries o, keeping any
 // EvalContext ctx already carries. A nil o removes the overrides.
 func WithOverrides(ctx context.Context, o Overrides) context.Context {
-	s := &scope{overrides: o}
+	s := scope{overrides: o}
 	if p := scopeFrom(ctx); p != nil {
 		s.ec = p.ec
 	}
-	return context.WithValue(ctx, scopeKey{}, s)
+	return withScope(ctx, s)
 }
 
 // OverridesFrom returns the Overrides that ctx carries, or nil.
@@ -119,5 +146,5 @@ func OverridesFrom(ctx context.Context) Overrides {
 // WithScope returns a copy of ctx that carries both ec and o, in one
 // context value.
 func WithScope(ctx context.Context, ec EvalContext, o Overrides) context.Context {
-	return context.WithValue(ctx, scopeKey{}, &scope{ec: ec, overrides: o})
+	return withScope(ctx, scope{ec: ec, overrides: o})
 }

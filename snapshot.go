@@ -89,6 +89,7 @@ type Snapshot struct {
 	keys      []string // sorted
 	list      []*cflag // in key order
 	nattrs    int      // distinct attribute names in clauses
+	usageLen  int      // counters in a usage table (see layoutUsage)
 }
 
 // cflag is a compiled flag: what Evaluate reads.
@@ -103,6 +104,7 @@ type cflag struct {
 	rules            []crule
 	fall             cserve
 	overrideVariants []bool // by variant index; nil when the policy allows any value
+	usage            int    // offset of the flag's counters in a usage table
 }
 
 type cvariant struct {
@@ -248,6 +250,7 @@ func NewSnapshot(defs Definitions, opts SnapshotOptions) (*Snapshot, error) {
 		s.list[i] = s.flags[k]
 	}
 	s.numberAttributes()
+	s.layoutUsage()
 	return s, nil
 }
 
