@@ -2,11 +2,15 @@ package file
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
 	"math/rand/v2"
 	"testing"
 
-	"github.com/flagon/flagon"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -66,70 +70,151 @@ func genFile(n int) []byte {
 	return b.Bytes()
 }
 
-// BenchmarkLoad10k measures what a Source does when the file changes:
-// parse a 10,000-flag file and build its snapshot.
-func BenchmarkLoad10k(b *testing.B) {
-	data := genFile(10000)
-	b.SetBytes(int64(len(data)))
-	b.ReportMetric(float64(len(data))/10000, "B/flag")
-	b.ReportAllocs()
-	for b.Loop() {
-		s, _, err := load("flags.yaml", data, "production")
-		if err != nil {
-			b.Fatal(err)
+// genJSON returns the file genFile(n) returns, written as indented JSON
+// with its keys in the same order.
+func genJSON(n int) []byte {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(genFile(n), &doc); err != nil {
+		panic(err)
+	}
+	var b bytes.Buffer
+	writeJSON(&b, doc.Content[0])
+	var out bytes.Buffer
+	if err := json.Indent(&out, b.Bytes(), "", "  "); err != nil {
+		panic(err)
+	}
+	out.WriteByte('\n')
+	return out.Bytes()
+}
+
+// writeJSON writes the YAML node n as compact JSON.
+func writeJSON(b *bytes.Buffer, n *yaml.Node) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		b.WriteByte('{')
+		for i := 0; i < len(n.Content); i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k, _ := json.Marshal(n.Content[i].Value)
+			b.Write(k)
+			b.WriteByte(':')
+			writeJSON(b, n.Content[i+1])
 		}
-		if s.Len() != 10000 {
-			b.Fatalf("%d flags", s.Len())
+		b.WriteByte('}')
+	case yaml.SequenceNode:
+		b.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSON(b, c)
+		}
+		b.WriteByte(']')
+	default:
+		switch n.Tag {
+		case "!!int", "!!float", "!!bool", "!!null":
+			b.WriteString(n.Value)
+		default:
+			v, _ := json.Marshal(n.Value)
+			b.Write(v)
 		}
 	}
 }
 
-// BenchmarkLoad10kParts splits BenchmarkLoad10k into its stages: the YAML
-// package's parse into nodes (which fastDecode does instead, for this
-// file), this package's parse and reading of the nodes, and
-// flagon.NewSnapshot.
-func BenchmarkLoad10kParts(b *testing.B) {
-	data := genFile(10000)
-	b.Run("yaml", func(b *testing.B) {
+// writeBench writes data to a file named name in a temporary directory
+// and returns its path.
+func writeBench(b *testing.B, name string, data []byte) string {
+	path := filepath.Join(b.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// loadSource is what a program does at start: New reads the file and
+// publishes its snapshot, ready for a client.
+func loadSource(b *testing.B, path string, flags int) {
+	src, err := New(path, &Options{Environment: "production", NoWatch: true, Logger: discard})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n := src.Snapshot().Len(); n != flags {
+		b.Fatalf("%d flags, want %d", n, flags)
+	}
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// BenchmarkLoad1000JSON measures loading a 1,000-flag JSON file into a
+// ready snapshot (flagon) against the floor of reading the file and
+// decoding it with encoding/json into map[string]any, in the same run.
+// The flagon sub-benchmark reports x-floor, its time over the floor's.
+func BenchmarkLoad1000JSON(b *testing.B) {
+	data := genJSON(1000)
+	path := writeBench(b, "flags.json", data)
+	var floor float64
+	b.Run("floor", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		for b.Loop() {
-			var n yaml.Node
-			if err := yaml.Unmarshal(data, &n); err != nil {
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var v map[string]any
+			if err := json.Unmarshal(raw, &v); err != nil {
 				b.Fatal(err)
 			}
 		}
+		floor = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 	})
-	b.Run("fastyaml", func(b *testing.B) {
+	b.Run("flagon", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, ok := fastDecode(data); !ok {
-				b.Fatal("fastDecode does not read the file")
-			}
+			loadSource(b, path, 1000)
+		}
+		if floor > 0 {
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/floor, "x-floor")
 		}
 	})
-	b.Run("parse", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		b.ReportAllocs()
-		for b.Loop() {
-			p := newParser("flags.yaml", data)
-			p.parse(data)
-			if len(p.errs) > 0 {
-				b.Fatal(p.err())
+}
+
+// BenchmarkLoadYAML measures loading YAML files of 1,000 and 10,000 flags
+// into a ready snapshot (flagon), against the floor of reading the file
+// and decoding it with yaml.v3 into map[string]any, in the same run.
+func BenchmarkLoadYAML(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		data := genFile(n)
+		path := writeBench(b, "flags.yaml", data)
+		var floor float64
+		b.Run(fmt.Sprintf("flags=%d/floor", n), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				raw, err := os.ReadFile(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var v map[string]any
+				if err := yaml.Unmarshal(raw, &v); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("snapshot", func(b *testing.B) {
-		p := newParser("flags.yaml", data)
-		defs := p.parse(data)
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := flagon.NewSnapshot(defs, flagon.SnapshotOptions{Environment: "production"}); err != nil {
-				b.Fatal(err)
+			floor = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+		})
+		b.Run(fmt.Sprintf("flags=%d/flagon", n), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				loadSource(b, path, n)
 			}
-		}
-	})
+			if floor > 0 {
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/floor, "x-floor")
+			}
+		})
+	}
 }
 
 func TestGeneratedFileIsValid(t *testing.T) {
@@ -142,4 +227,22 @@ func TestGeneratedFileIsValid(t *testing.T) {
 		t.Errorf("%d flags, want 1000", len(defs.Flags))
 	}
 	roundTrip(t, defs)
+}
+
+func TestGeneratedJSONIsValid(t *testing.T) {
+	data := genJSON(1000)
+	defs, err := Parse("gen.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Parse("gen.yaml", genFile(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(defs.Flags) != 1000 {
+		t.Errorf("%d flags, want 1000", len(defs.Flags))
+	}
+	if !reflect.DeepEqual(defs, want) {
+		t.Error("the JSON file reads differently from the YAML file it was made from")
+	}
 }
