@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,18 +165,15 @@ func joinErrors(errs flagon.FieldErrors) error {
 
 // parse reads data into definitions, recording problems in p.errs.
 func (p *parser) parse(data []byte) flagon.Definitions {
-	root, pieces := decodeChunked(p.file, data, runtime.GOMAXPROCS(0))
+	root := p.decode(data)
 	if root == nil {
-		if root = p.decode(data); root == nil {
-			return flagon.Definitions{}
-		}
+		return flagon.Definitions{}
 	}
-	return p.parseRoot(root, pieces)
+	return p.parseRoot(root)
 }
 
-// parseRoot reads the root mapping of a file. Pieces, if any, hold the
-// flags already read.
-func (p *parser) parseRoot(root *yaml.Node, pieces []piece) flagon.Definitions {
+// parseRoot reads the root mapping of a file.
+func (p *parser) parseRoot(root *yaml.Node) flagon.Definitions {
 	var defs flagon.Definitions
 	kv, ok := p.mapping(root, owner{}, nil)
 	if !ok {
@@ -201,18 +197,7 @@ func (p *parser) parseRoot(root *yaml.Node, pieces []piece) flagon.Definitions {
 	if auds != nil {
 		defs.Audiences = p.audiences(auds)
 	}
-	switch {
-	case flags != nil && pieces != nil:
-		// Check the keys across pieces, and collect what the pieces read.
-		if kv, _ := p.mapping(flags, owner{}, (*path)(nil).key("flags")); len(kv) > 0 {
-			defs.Flags = make([]flagon.Flag, 0, len(kv)/2)
-			p.flagSrc = make([]source, 0, len(kv)/2)
-		}
-		for _, pc := range pieces {
-			defs.Flags = append(defs.Flags, pc.read...)
-			p.adopt(pc.sub)
-		}
-	case flags != nil:
+	if flags != nil {
 		defs.Flags = p.flags(flags)
 	}
 	if envs != nil {
@@ -225,9 +210,6 @@ func (p *parser) parseRoot(root *yaml.Node, pieces []piece) flagon.Definitions {
 // recording why there is none.
 func (p *parser) decode(data []byte) *yaml.Node {
 	const empty = "the file is empty; write \"flags: {}\" for a file with no flags"
-	if doc, ok := fastDecode(data); ok {
-		return doc.Content[0]
-	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
