@@ -18,7 +18,10 @@ import (
 
 // Parse reads the config file data, named name in error messages, and
 // returns its definitions, validated as [flagon.NewSnapshot] validates
-// them. JSON is read as YAML, so both formats give the same errors.
+// them. A file whose name ends in .json is read with encoding/json, one
+// ending in .yaml or .yml with yaml.v3, and one with neither ending (such
+// as standard input) as JSON if it starts with "{"; both formats are then
+// checked by the same code and give the same errors.
 //
 // A file with any problem is rejected whole. The error is a
 // *[flagon.FieldError], or a [flagon.FieldErrors] when there are several,
@@ -58,6 +61,9 @@ func load(name string, data []byte, env string) (*flagon.Snapshot, []string, err
 	}
 	return s, p.envNames, nil
 }
+
+// emptyFile is the problem with a file that holds nothing.
+const emptyFile = "the file is empty; write \"flags: {}\" for a file with no flags"
 
 // maxErrors is how many problems one parse reports before it gives up.
 const maxErrors = 50
@@ -209,12 +215,14 @@ func (p *parser) parseRoot(root *yaml.Node) flagon.Definitions {
 // decode parses data whole and returns its root node, or nil after
 // recording why there is none.
 func (p *parser) decode(data []byte) *yaml.Node {
-	const empty = "the file is empty; write \"flags: {}\" for a file with no flags"
+	if isJSON(p.file, data) {
+		return p.decodeJSON(data)
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if err == io.EOF {
-			p.errorf(nil, owner{}, nil, empty)
+			p.errorf(nil, owner{}, nil, emptyFile)
 		} else {
 			p.syntaxError(data, err)
 		}
@@ -231,12 +239,12 @@ func (p *parser) decode(data []byte) *yaml.Node {
 		return nil
 	}
 	if len(doc.Content) == 0 {
-		p.errorf(&doc, owner{}, nil, empty)
+		p.errorf(&doc, owner{}, nil, emptyFile)
 		return nil
 	}
 	root := p.deref(doc.Content[0])
 	if isNull(root) {
-		p.errorf(root, owner{}, nil, empty)
+		p.errorf(root, owner{}, nil, emptyFile)
 		return nil
 	}
 	return root
