@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
-	"math/rand/v2"
 	"testing"
 
 	"go.yaml.in/yaml/v3"

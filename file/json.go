@@ -13,6 +13,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -35,6 +36,9 @@ func isJSON(name string, data []byte) bool {
 // a file and encoding/json refuses.
 var bom = []byte("\ufeff")
 
+// emptyJSON is the problem with a JSON file that holds nothing.
+const emptyJSON = "the file is empty; write {\"flags\": {}} for a file with no flags"
+
 // decodeJSON parses the JSON file data and returns its root node, or nil
 // after recording why there is none.
 func (p *parser) decodeJSON(data []byte) *yaml.Node {
@@ -44,7 +48,7 @@ func (p *parser) decodeJSON(data []byte) *yaml.Node {
 		data = append([]byte("   "), data[len(bom):]...)
 	}
 	if len(bytes.TrimLeft(data, " \t\r\n")) == 0 {
-		p.errorf(nil, owner{}, nil, emptyFile)
+		p.errorf(nil, owner{}, nil, emptyJSON)
 		return nil
 	}
 	j := &jsonReader{data: data, dec: json.NewDecoder(bytes.NewReader(data)), line: 1}
@@ -62,7 +66,7 @@ func (p *parser) decodeJSON(data []byte) *yaml.Node {
 		return nil
 	}
 	if isNull(root) {
-		p.errorf(root, owner{}, nil, emptyFile)
+		p.errorf(root, owner{}, nil, emptyJSON)
 		return nil
 	}
 	return root
@@ -186,6 +190,10 @@ func (p *parser) jsonError(data []byte, err error) {
 	if se.Offset == int64(len(data)) && strings.HasPrefix(msg, "unexpected end") {
 		off = len(bytes.TrimRight(data, " \t\r\n"))
 		msg = "the file ends before its last object or array is closed"
+	} else if strings.HasSuffix(msg, "after top-level value") {
+		msg = "the file holds more than one JSON value"
+	} else if strings.HasSuffix(msg, "after object key:value pair") || strings.HasSuffix(msg, "after array element") {
+		msg += "; is a comma missing?"
 	} else if off >= 0 && off < len(data) && (data[off] == '}' || data[off] == ']') {
 		if c := bytes.TrimRight(data[:off], " \t\r\n"); len(c) > 0 && c[len(c)-1] == ',' {
 			msg = fmt.Sprintf("trailing comma before %q: JSON allows no comma after the last item", data[off])
@@ -196,9 +204,10 @@ func (p *parser) jsonError(data []byte, err error) {
 	p.errorf(&yaml.Node{Line: line}, owner{}, nil, "column %d: %s", col, msg)
 }
 
-// lineCol returns the 1-based line and column of byte offset off in data.
+// lineCol returns the 1-based line and column of byte offset off in data,
+// the column counted in characters.
 func lineCol(data []byte, off int) (line, col int) {
 	off = max(0, min(off, len(data)))
 	line = bytes.Count(data[:off], []byte("\n")) + 1
-	return line, off - (bytes.LastIndexByte(data[:off], '\n') + 1) + 1
+	return line, utf8.RuneCount(data[bytes.LastIndexByte(data[:off], '\n')+1:off]) + 1
 }
