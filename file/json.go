@@ -82,14 +82,15 @@ type jsonReader struct {
 	// offset at which that line starts. Tokens come in order, so finding
 	// the next one's line counts only the newlines in between.
 	pos, line, lineStart int
+
+	slab []yaml.Node // nodes to hand out, allocated in blocks
 }
 
-// next reads a token and returns it with the node for it, whose line and
-// column are those of the token's first character.
-func (j *jsonReader) next() (json.Token, *yaml.Node, error) {
-	t, err := j.dec.Token()
-	if err != nil {
-		return nil, nil, err
+// next reads a token and returns it with the line and column of its
+// first character.
+func (j *jsonReader) next() (t json.Token, line, col int, err error) {
+	if t, err = j.dec.Token(); err != nil {
+		return nil, 0, 0, err
 	}
 	start := j.end
 	for start < len(j.data) {
@@ -106,16 +107,27 @@ func (j *jsonReader) next() (json.Token, *yaml.Node, error) {
 		}
 	}
 	j.pos = start
-	return t, &yaml.Node{Line: j.line, Column: start - j.lineStart + 1}, nil
+	return t, j.line, start - j.lineStart + 1, nil
+}
+
+// node returns a new node at line and column.
+func (j *jsonReader) node(line, col int) *yaml.Node {
+	if len(j.slab) == 0 {
+		j.slab = make([]yaml.Node, 256)
+	}
+	n := &j.slab[0]
+	j.slab = j.slab[1:]
+	n.Line, n.Column = line, col
+	return n
 }
 
 // value reads one JSON value.
 func (j *jsonReader) value() (*yaml.Node, error) {
-	t, n, err := j.next()
+	t, line, col, err := j.next()
 	if err != nil {
 		return nil, err
 	}
-	return j.fill(t, n)
+	return j.fill(t, j.node(line, col))
 }
 
 // fill makes n the node of the value that starts with token t, reading
@@ -126,11 +138,12 @@ func (j *jsonReader) fill(t json.Token, n *yaml.Node) (*yaml.Node, error) {
 		if t == '{' {
 			n.Kind, n.Tag = yaml.MappingNode, "!!map"
 			for j.dec.More() {
-				kt, k, err := j.next()
+				kt, line, col, err := j.next()
 				if err != nil {
 					return nil, err
 				}
-				k.Kind, k.Tag, k.Value = yaml.ScalarNode, "!!str", kt.(string)
+				k := j.node(line, col)
+				k.Kind, k.Tag, k.Value, k.Style = yaml.ScalarNode, "!!str", kt.(string), yaml.DoubleQuotedStyle
 				v, err := j.value()
 				if err != nil {
 					return nil, err
@@ -147,7 +160,7 @@ func (j *jsonReader) fill(t json.Token, n *yaml.Node) (*yaml.Node, error) {
 				n.Content = append(n.Content, v)
 			}
 		}
-		if _, _, err := j.next(); err != nil { // the closing delimiter
+		if _, _, _, err := j.next(); err != nil { // the closing delimiter
 			return nil, err
 		}
 		n.Style = yaml.FlowStyle
