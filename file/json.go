@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -83,7 +84,8 @@ type jsonReader struct {
 	// the next one's line counts only the newlines in between.
 	pos, line, lineStart int
 
-	slab []yaml.Node // nodes to hand out, allocated in blocks
+	slab  []yaml.Node  // nodes to hand out, allocated in blocks
+	stack []*yaml.Node // the children of the open objects and arrays
 }
 
 // next reads a token and returns it with the line and column of its
@@ -135,6 +137,9 @@ func (j *jsonReader) value() (*yaml.Node, error) {
 func (j *jsonReader) fill(t json.Token, n *yaml.Node) (*yaml.Node, error) {
 	switch t := t.(type) {
 	case json.Delim:
+		// The children gather on the stack, so that each Content is
+		// allocated once, at its size.
+		mark := len(j.stack)
 		if t == '{' {
 			n.Kind, n.Tag = yaml.MappingNode, "!!map"
 			for j.dec.More() {
@@ -148,7 +153,7 @@ func (j *jsonReader) fill(t json.Token, n *yaml.Node) (*yaml.Node, error) {
 				if err != nil {
 					return nil, err
 				}
-				n.Content = append(n.Content, k, v)
+				j.stack = append(j.stack, k, v)
 			}
 		} else {
 			n.Kind, n.Tag = yaml.SequenceNode, "!!seq"
@@ -157,11 +162,16 @@ func (j *jsonReader) fill(t json.Token, n *yaml.Node) (*yaml.Node, error) {
 				if err != nil {
 					return nil, err
 				}
-				n.Content = append(n.Content, v)
+				j.stack = append(j.stack, v)
 			}
 		}
 		if _, _, _, err := j.next(); err != nil { // the closing delimiter
 			return nil, err
+		}
+		if len(j.stack) > mark {
+			n.Content = slices.Clone(j.stack[mark:])
+			clear(j.stack[mark:])
+			j.stack = j.stack[:mark]
 		}
 		n.Style = yaml.FlowStyle
 	case string:
