@@ -54,13 +54,17 @@ func (p *parser) decodeJSON(data []byte) *yaml.Node {
 	}
 	j := &jsonReader{data: data, dec: json.NewDecoder(bytes.NewReader(data)), line: 1}
 	j.dec.UseNumber()
-	root, err := j.value()
+	root, err := j.value(0)
 	if err == nil {
 		if _, err = j.dec.Token(); err == io.EOF {
 			err = nil
 		} else if err == nil {
 			err = errors.New("more than one value") // Unmarshal says where
 		}
+	}
+	if err == errTooDeep {
+		p.errorf(j.tooDeep, owner{}, nil, "column %d: %v", j.tooDeep.Column, err)
+		return nil
 	}
 	if err != nil {
 		p.jsonError(data, err)
@@ -86,6 +90,8 @@ type jsonReader struct {
 
 	slab  []yaml.Node  // nodes to hand out, allocated in blocks
 	stack []*yaml.Node // the children of the open objects and arrays
+
+	tooDeep *yaml.Node // where nesting went past maxJSONDepth
 }
 
 // next reads a token and returns it with the line and column of its
@@ -123,20 +129,31 @@ func (j *jsonReader) node(line, col int) *yaml.Node {
 	return n
 }
 
-// value reads one JSON value.
-func (j *jsonReader) value() (*yaml.Node, error) {
+// maxJSONDepth is how deep objects and arrays may nest.
+const maxJSONDepth = 1000
+
+// errTooDeep is the problem with a JSON file nested deeper than
+// maxJSONDepth.
+var errTooDeep = fmt.Errorf("objects and arrays nest more than %d deep", maxJSONDepth)
+
+// value reads one JSON value, inside depth objects and arrays.
+func (j *jsonReader) value(depth int) (*yaml.Node, error) {
 	t, line, col, err := j.next()
 	if err != nil {
 		return nil, err
 	}
-	return j.fill(t, j.node(line, col))
+	return j.fill(t, j.node(line, col), depth)
 }
 
 // fill makes n the node of the value that starts with token t, reading
 // the rest of it if it is an object or an array.
-func (j *jsonReader) fill(t json.Token, n *yaml.Node) (*yaml.Node, error) {
+func (j *jsonReader) fill(t json.Token, n *yaml.Node, depth int) (*yaml.Node, error) {
 	switch t := t.(type) {
 	case json.Delim:
+		if depth >= maxJSONDepth {
+			j.tooDeep = n
+			return nil, errTooDeep
+		}
 		// The children gather on the stack, so that each Content is
 		// allocated once, at its size.
 		mark := len(j.stack)
@@ -149,7 +166,7 @@ func (j *jsonReader) fill(t json.Token, n *yaml.Node) (*yaml.Node, error) {
 				}
 				k := j.node(line, col)
 				k.Kind, k.Tag, k.Value, k.Style = yaml.ScalarNode, "!!str", kt.(string), yaml.DoubleQuotedStyle
-				v, err := j.value()
+				v, err := j.value(depth + 1)
 				if err != nil {
 					return nil, err
 				}
@@ -158,7 +175,7 @@ func (j *jsonReader) fill(t json.Token, n *yaml.Node) (*yaml.Node, error) {
 		} else {
 			n.Kind, n.Tag = yaml.SequenceNode, "!!seq"
 			for j.dec.More() {
-				v, err := j.value()
+				v, err := j.value(depth + 1)
 				if err != nil {
 					return nil, err
 				}
