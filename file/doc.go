@@ -18,7 +18,7 @@
 //
 // and give it to a client:
 //
-//	src, err := file.New("flags.yaml", nil) // the environment comes from FLAGON_ENV
+//	src, err := file.New("flags.yaml", &file.Options{Environment: "production"})
 //	if err != nil {
 //		log.Fatal(err) // flags.yaml:7: flag "new-home-page": rules[0].audience: unknown audience "staf"
 //	}

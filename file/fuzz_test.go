@@ -2,6 +2,7 @@ package file
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"reflect"
@@ -10,7 +11,8 @@ import (
 	"github.com/flagon/flagon"
 )
 
-// FuzzParse checks that no input makes Parse panic, that what it accepts
+// FuzzParse checks that no input makes Parse panic, as YAML or as JSON,
+// that what it accepts
 // NewSnapshot accepts in every environment, and that Encode writes it back
 // exactly.
 func FuzzParse(f *testing.F) {
@@ -30,6 +32,16 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// As JSON, only what encoding/json reads is accepted, and problems
+		// are FieldErrors too.
+		if _, err := Parse("fuzz.json", data); err != nil {
+			var fe *flagon.FieldError
+			if !errors.As(err, &fe) || fe.File != "fuzz.json" {
+				t.Fatalf("JSON error %v (%T) is not a FieldError naming the file", err, err)
+			}
+		} else if !json.Valid(bytes.TrimPrefix(data, bom)) {
+			t.Fatalf("Parse accepted as JSON what encoding/json refuses: %q", data)
+		}
 		defs, err := Parse("fuzz.yaml", data)
 		if err != nil {
 			var fe *flagon.FieldError

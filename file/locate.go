@@ -38,7 +38,40 @@ func (p *parser) syntaxError(data []byte, err error) {
 	if isParserProblem(msg) {
 		line++ // the YAML package counts the lines of these from 0
 	}
-	p.errorf(&yaml.Node{Line: syntaxLine(data, line)}, owner{}, nil, "%s", msg)
+	line = syntaxLine(data, line)
+	if isTabProblem(msg) && indentHasTab(data, line) {
+		msg = "the line is indented with a tab; YAML indents with spaces only"
+	}
+	p.errorf(&yaml.Node{Line: line}, owner{}, nil, "%s", msg)
+}
+
+// isTabProblem reports whether msg is what the YAML scanner says of a tab
+// where it wants indentation.
+func isTabProblem(msg string) bool {
+	return strings.HasPrefix(msg, "found character that cannot start any token") ||
+		strings.HasPrefix(msg, "found a tab character that violates indentation")
+}
+
+// indentHasTab reports whether the indentation of the given 1-based line
+// of data holds a tab.
+func indentHasTab(data []byte, line int) bool {
+	for i := 1; i < line; i++ {
+		j := bytes.IndexByte(data, '\n')
+		if j < 0 {
+			return false
+		}
+		data = data[j+1:]
+	}
+	for _, c := range data {
+		switch c {
+		case '\t':
+			return true
+		case ' ':
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // isParserProblem reports whether msg is one of the YAML parser's

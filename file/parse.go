@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +18,10 @@ import (
 
 // Parse reads the config file data, named name in error messages, and
 // returns its definitions, validated as [flagon.NewSnapshot] validates
-// them. JSON is read as YAML, so both formats give the same errors.
+// them. A file whose name ends in .json is read with encoding/json, one
+// ending in .yaml or .yml with yaml.v3, and one with neither ending (such
+// as standard input) as JSON if it starts with "{"; both formats are then
+// checked by the same code and give the same errors.
 //
 // A file with any problem is rejected whole. The error is a
 // *[flagon.FieldError], or a [flagon.FieldErrors] when there are several,
@@ -59,6 +61,9 @@ func load(name string, data []byte, env string) (*flagon.Snapshot, []string, err
 	}
 	return s, p.envNames, nil
 }
+
+// emptyFile is the problem with a file that holds nothing.
+const emptyFile = "the file is empty; write \"flags: {}\" for a file with no flags"
 
 // maxErrors is how many problems one parse reports before it gives up.
 const maxErrors = 50
@@ -166,18 +171,15 @@ func joinErrors(errs flagon.FieldErrors) error {
 
 // parse reads data into definitions, recording problems in p.errs.
 func (p *parser) parse(data []byte) flagon.Definitions {
-	root, pieces := decodeChunked(p.file, data, runtime.GOMAXPROCS(0))
+	root := p.decode(data)
 	if root == nil {
-		if root = p.decode(data); root == nil {
-			return flagon.Definitions{}
-		}
+		return flagon.Definitions{}
 	}
-	return p.parseRoot(root, pieces)
+	return p.parseRoot(root)
 }
 
-// parseRoot reads the root mapping of a file. Pieces, if any, hold the
-// flags already read.
-func (p *parser) parseRoot(root *yaml.Node, pieces []piece) flagon.Definitions {
+// parseRoot reads the root mapping of a file.
+func (p *parser) parseRoot(root *yaml.Node) flagon.Definitions {
 	var defs flagon.Definitions
 	kv, ok := p.mapping(root, owner{}, nil)
 	if !ok {
@@ -201,18 +203,7 @@ func (p *parser) parseRoot(root *yaml.Node, pieces []piece) flagon.Definitions {
 	if auds != nil {
 		defs.Audiences = p.audiences(auds)
 	}
-	switch {
-	case flags != nil && pieces != nil:
-		// Check the keys across pieces, and collect what the pieces read.
-		if kv, _ := p.mapping(flags, owner{}, (*path)(nil).key("flags")); len(kv) > 0 {
-			defs.Flags = make([]flagon.Flag, 0, len(kv)/2)
-			p.flagSrc = make([]source, 0, len(kv)/2)
-		}
-		for _, pc := range pieces {
-			defs.Flags = append(defs.Flags, pc.read...)
-			p.adopt(pc.sub)
-		}
-	case flags != nil:
+	if flags != nil {
 		defs.Flags = p.flags(flags)
 	}
 	if envs != nil {
@@ -224,15 +215,14 @@ func (p *parser) parseRoot(root *yaml.Node, pieces []piece) flagon.Definitions {
 // decode parses data whole and returns its root node, or nil after
 // recording why there is none.
 func (p *parser) decode(data []byte) *yaml.Node {
-	const empty = "the file is empty; write \"flags: {}\" for a file with no flags"
-	if doc, ok := fastDecode(data); ok {
-		return doc.Content[0]
+	if isJSON(p.file, data) {
+		return p.decodeJSON(data)
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if err == io.EOF {
-			p.errorf(nil, owner{}, nil, empty)
+			p.errorf(nil, owner{}, nil, emptyFile)
 		} else {
 			p.syntaxError(data, err)
 		}
@@ -249,12 +239,12 @@ func (p *parser) decode(data []byte) *yaml.Node {
 		return nil
 	}
 	if len(doc.Content) == 0 {
-		p.errorf(&doc, owner{}, nil, empty)
+		p.errorf(&doc, owner{}, nil, emptyFile)
 		return nil
 	}
 	root := p.deref(doc.Content[0])
 	if isNull(root) {
-		p.errorf(root, owner{}, nil, empty)
+		p.errorf(root, owner{}, nil, emptyFile)
 		return nil
 	}
 	return root

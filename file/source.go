@@ -16,10 +16,6 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// EnvVar is the environment variable that names the environment when
-// Options.Environment is empty.
-const EnvVar = "FLAGON_ENV"
-
 // DefaultDebounce is how long a watching Source waits after the last
 // change to its file before it reloads, so that an editor's burst of
 // writes reloads once.
@@ -30,13 +26,14 @@ const DefaultDebounce = 100 * time.Millisecond
 const maxDebounceWait = 10
 
 // Options configures a Source. The zero value watches the file and serves
-// the environment that FLAGON_ENV names.
+// the flags' own settings.
 type Options struct {
 	// Environment selects the environments: entry whose settings apply.
-	// Empty means the value of the FLAGON_ENV environment variable, and
-	// if that is empty too, the flags' own settings. A name the file does
-	// not list is allowed (the flags' own settings apply) and logged once
-	// as a warning.
+	// Empty means the flags' own settings. A name the file does not list
+	// is allowed (the flags' own settings apply) and logged once as a
+	// warning. The package reads no environment variables: a program that
+	// takes the environment from one (as cmd/flagon takes FLAGON_ENV)
+	// reads it and passes it here.
 	Environment string
 
 	// Logger receives loads, reloads and rejected files. Nil means
@@ -98,9 +95,6 @@ func New(path string, opts *Options) (*Source, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
-	}
-	if o.Environment == "" {
-		o.Environment = os.Getenv(EnvVar)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -132,13 +132,14 @@ func TestEnvironmentSelection(t *testing.T) {
 	}{
 		{"none", "", "", "", func(f flagon.Flag) bool { return f.Default == "off" && len(f.Rules) == 2 }, flagon.ReasonTargetingMatch, true},
 		{"option", "production", "", "production", func(f flagon.Flag) bool { return f.Disabled }, flagon.ReasonDisabled, false},
-		{"FLAGON_ENV", "", "staging", "staging", func(f flagon.Flag) bool { return len(f.Rules) == 1 && f.Fallthrough.Split[0].Percent == 50 }, flagon.ReasonTargetingMatch, true},
-		{"option over FLAGON_ENV", "development", "production", "development", func(f flagon.Flag) bool { return f.Default == "on" && !f.Disabled }, flagon.ReasonTargetingMatch, true},
+		{"staging", "staging", "", "staging", func(f flagon.Flag) bool { return len(f.Rules) == 1 && f.Fallthrough.Split[0].Percent == 50 }, flagon.ReasonTargetingMatch, true},
+		{"FLAGON_ENV is not read", "", "staging", "", func(f flagon.Flag) bool { return f.Default == "off" && len(f.Rules) == 2 }, flagon.ReasonTargetingMatch, true},
+		{"option, FLAGON_ENV aside", "development", "production", "development", func(f flagon.Flag) bool { return f.Default == "on" && !f.Disabled }, flagon.ReasonTargetingMatch, true},
 		{"unknown environment", "qa", "", "qa", func(f flagon.Flag) bool { return f.Default == "off" && len(f.Rules) == 2 }, flagon.ReasonTargetingMatch, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(EnvVar, tt.flagonEnv)
+			t.Setenv("FLAGON_ENV", tt.flagonEnv)
 			src, err := New("testdata/complete.yaml", &Options{Environment: tt.option, NoWatch: true, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)

@@ -914,3 +914,40 @@ func main() {
 		t.Errorf("lint -server -fail-removable = %d, want 1", code)
 	}
 }
+
+// TestConfigEnvironmentFromFLAGON_ENV checks that, with -config, the
+// environment comes from -env, which defaults to FLAGON_ENV: the file
+// package reads no environment variables, so the command passes it.
+func TestConfigEnvironmentFromFLAGON_ENV(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "flags.json")
+	writeFile(t, cfg, `{
+  "flags": {"banner": {"default": true}},
+  "environments": {"staging": {"banner": {"default": false}}}
+}
+`)
+	eval := func(args ...string) string {
+		t.Helper()
+		code, stdout, stderr := cli(t, append([]string{"eval", "-config", cfg}, args...)...)
+		if code != 0 {
+			t.Fatalf("eval %v: exit %d: %s", args, code, stderr)
+		}
+		return strings.Join(strings.Fields(stdout), " ")
+	}
+	t.Setenv("FLAGON_ENV", "")
+	if out := eval("banner"); !strings.Contains(out, "value true") {
+		t.Errorf("without FLAGON_ENV: %s; want the flag's own setting (true)", out)
+	}
+	t.Setenv("FLAGON_ENV", "staging")
+	if out := eval("banner"); !strings.Contains(out, "value false") || !strings.Contains(out, "environment staging") {
+		t.Errorf("FLAGON_ENV=staging: %s; want staging's setting (false)", out)
+	}
+	if out := eval("banner", "-env", "development"); !strings.Contains(out, "value true") {
+		t.Errorf("FLAGON_ENV=staging -env development: %s; want -env to win (true)", out)
+	}
+
+	s := startServe(t, "-store", "sqlite://"+filepath.Join(dir, "flagon.db"), "-config", cfg)
+	if code, body := s.ofrep(t, "banner", `{"context":{"targetingKey":"a"}}`); code != 200 || !strings.Contains(body, `"value":false`) {
+		t.Errorf("serve -config with FLAGON_ENV=staging: OFREP %d %s; want staging's setting (false)", code, body)
+	}
+}

@@ -46,7 +46,7 @@ func run(addr, flagsFile string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	src, err := file.New(path, nil)
+	src, err := file.New(path, &file.Options{Environment: os.Getenv("FLAGON_ENV")})
 	if err != nil {
 		return err
 	}
