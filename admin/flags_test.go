@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -499,4 +500,29 @@ func TestFlagHistory(t *testing.T) {
 	b.post("/admin/flags/max-items", form)
 	r := b.get("/admin/flags/max-items")
 	mustContain(t, r.body, "Recent changes", "<strong>ed</strong> flag.update in development: “more items”", "<strong>seed</strong> flag.create", `href="/admin/audit?flag=max-items"`)
+}
+
+// TestRefusedFormComesBackAsSent sends a broken flag form back three
+// times: each time the form must come back exactly as sent (no rows added)
+// with the error beside the rollout.
+func TestRefusedFormComesBackAsSent(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	b := h.browser("ed:editor")
+	sent := editForm(t, b, "checkout")
+	setSplit(sent, "fall.", map[string]string{"express": "10", "classic": "80"})
+	sent.Set("description", "kept as typed")
+	sent.Del("csrf")
+	for i := range 3 {
+		r := b.post("/admin/flags/checkout", maps.Clone(sent))
+		if r.status != http.StatusBadRequest {
+			t.Fatalf("save %d: status %d, want 400", i+1, r.status)
+		}
+		mustContain(t, r.body, `<fieldset class="split" data-split aria-invalid="true">`, "percentages add up to 90, not 100")
+		back := formOf(t, r.body, "/flags/checkout")
+		back.Del("csrf")
+		if !reflect.DeepEqual(back, sent) {
+			t.Fatalf("save %d: the form came back changed:\nsent %v\ngot  %v", i+1, sent, back)
+		}
+		sent = back
+	}
 }
