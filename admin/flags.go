@@ -450,7 +450,10 @@ func (c *Console) archiveFlag(w http.ResponseWriter, r *http.Request, q *request
 }
 
 // killFlag turns a flag's kill switch on or off in the console's
-// environment.
+// environment. It takes no confirmation outside production, so its flash
+// offers an Undo: the same POST with the state before and the version the
+// kill made (undo=1), which the version check refuses if anything changed
+// the flag since. Both are audited.
 func (c *Console) killFlag(w http.ResponseWriter, r *http.Request, q *request) {
 	if c.opts.Store == nil {
 		c.readOnly(w, r, "Flags")
@@ -459,12 +462,17 @@ func (c *Console) killFlag(w http.ResponseWriter, r *http.Request, q *request) {
 	ctx := r.Context()
 	key := r.PathValue("key")
 	kill := r.PostForm.Get("disabled") != "0"
+	undo := r.PostForm.Get("undo") != ""
 	version, _ := strconv.ParseInt(r.PostForm.Get("version"), 10, 64)
 	what := "Turn on the kill switch of " + key + ": everyone gets its default variant."
 	if !kill {
 		what = "Turn off the kill switch of " + key + ": its rules apply again."
 	}
-	if c.needsConfirmation(w, r, "flags/"+key+"/kill", what, map[string]string{"version": strconv.FormatInt(version, 10), "disabled": boolDigit(kill)}) {
+	fields := map[string]string{"version": strconv.FormatInt(version, 10), "disabled": boolDigit(kill), "back": r.PostForm.Get("back")}
+	if undo {
+		fields["undo"] = "1"
+	}
+	if c.needsConfirmation(w, r, "flags/"+key+"/kill", what, fields) {
 		return
 	}
 	sf, err := c.opts.Store.Flag(ctx, key)
@@ -475,21 +483,37 @@ func (c *Console) killFlag(w http.ResponseWriter, r *http.Request, q *request) {
 		c.writeFailed(w, r, key, flagon.ErrConflict)
 		return
 	}
-	f := setKill(sf.Flag, c.opts.Environment, kill)
-	_, err = c.opts.Store.PutFlag(ctx, f, version, c.change(q, strings.TrimSpace(r.PostForm.Get("reason"))))
+	reason := strings.TrimSpace(r.PostForm.Get("reason"))
+	if undo && reason == "" {
+		reason = "undo"
+	}
+	nv, err := c.opts.Store.PutFlag(ctx, setKill(sf.Flag, c.opts.Environment, kill), version, c.change(q, reason))
 	if c.writeFailed(w, r, key, err) {
 		return
 	}
-	c.log.Info("admin: kill switch", "flag", key, "disabled", kill, "by", q.principal.Name)
-	done := "flag-killed"
-	if !kill {
-		done = "flag-unkilled"
-	}
+	c.log.Info("admin: kill switch", "flag", key, "disabled", kill, "undo", undo, "by", q.principal.Name)
 	back := r.PostForm.Get("back")
 	if !localPath(back) || back == "" {
 		back = "flags/" + key
 	}
-	c.redirect(w, r, q, back, done)
+	switch {
+	case undo:
+		c.redirect(w, r, q, back, "kill-undone")
+	case kill:
+		c.redirect(w, r, q, withUndo(back, key, nv), "flag-killed")
+	default:
+		c.redirect(w, r, q, withUndo(back, key, nv), "flag-unkilled")
+	}
+}
+
+// withUndo adds to path the query that makes its flash offer to undo the
+// kill switch change that made version v of flag key.
+func withUndo(path, key string, v int64) string {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "undo=" + url.QueryEscape(key) + "&v=" + strconv.FormatInt(v, 10)
 }
 
 // setKill returns f with its kill switch set as env sees it: the flag's
