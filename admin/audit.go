@@ -252,4 +252,3 @@ func prettyJSON(m json.RawMessage) string {
 	}
 	return buf.String()
 }
-

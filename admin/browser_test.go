@@ -110,9 +110,27 @@ func (c *chrome) theme(dark bool) {
 // screenshotsWanted reports whether the tests write screenshots.
 func screenshotsWanted() bool { return os.Getenv("FLAGON_SCREENSHOTS") != "" }
 
-// shot writes a screenshot of the page, in both themes, when
-// FLAGON_SCREENSHOTS is set.
+// The widths every page of the tour is checked at: a desktop and a phone.
+const (
+	desktopWidth = 1280
+	phoneWidth   = 390
+)
+
+// shot writes a screenshot of the page at the desktop width, in both
+// themes, when FLAGON_SCREENSHOTS is set.
 func (c *chrome) shot(name string) {
+	c.t.Helper()
+	c.shotAt(name, desktopWidth)
+}
+
+// shotPhone writes a screenshot of the page at a phone's width, in both
+// themes, as name-phone-light.png and name-phone-dark.png.
+func (c *chrome) shotPhone(name string) {
+	c.t.Helper()
+	c.shotAt(name+"-phone", phoneWidth)
+}
+
+func (c *chrome) shotAt(name string, width int64) {
 	c.t.Helper()
 	if !screenshotsWanted() {
 		return
@@ -127,9 +145,11 @@ func (c *chrome) shot(name string) {
 	for _, dark := range []bool{false, true} {
 		c.theme(dark)
 		// A full-page capture draws sticky bars where the viewport was;
-		// a viewport as tall as the page keeps them at the top.
+		// a viewport as tall as the page keeps them at the top. The page
+		// is measured at the width it is shot at.
+		c.Do("set the width", chromedp.EmulateViewport(width, 800))
 		height, _ := strconv.ParseInt(c.Eval(`String(document.documentElement.scrollHeight)`), 10, 64)
-		c.Do("grow the viewport", chromedp.EmulateViewport(1280, max(height, 800)))
+		c.Do("grow the viewport", chromedp.EmulateViewport(width, max(height, 800)))
 		png, err := chromedp.Run(c.Context(), chromedp.CaptureScreenshot())
 		if err != nil {
 			c.t.Fatalf("screenshot %s: %v", name, err)
@@ -144,6 +164,35 @@ func (c *chrome) shot(name string) {
 		}
 	}
 	c.theme(false)
+}
+
+// fits fails the test when the page scrolls sideways at the desktop or
+// the phone width, naming the elements that stick out.
+func (c *chrome) fits(name string) {
+	c.t.Helper()
+	for _, width := range []int64{desktopWidth, phoneWidth} {
+		c.Do("set the width", chromedp.EmulateViewport(width, 844))
+		got := c.Eval(`(() => {
+			const root = document.documentElement;
+			if (root.scrollWidth <= window.innerWidth) return "";
+			const out = [];
+			for (const el of document.querySelectorAll("body *")) {
+				const r = el.getBoundingClientRect();
+				let clipped = false;
+				for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+					if (getComputedStyle(a).overflowX !== "visible") clipped = true;
+				}
+				if (!clipped && r.right > window.innerWidth + 1 && r.width > 0 && !el.closest(".visually-hidden")) {
+					out.push(el.tagName.toLowerCase() + (el.className ? "." + String(el.className).trim().split(/\s+/).join(".") : "") + " (right " + Math.round(r.right) + ")");
+				}
+			}
+			return root.scrollWidth + "px wide; sticking out: " + out.slice(0, 6).join(", ");
+		})()`)
+		c.Do("restore the viewport", chromedp.EmulateReset())
+		if got != "" {
+			c.t.Errorf("%s at %dpx scrolls sideways: %s", name, width, got)
+		}
+	}
 }
 
 // passwordHarness is a harness whose console signs in with a password.
@@ -373,7 +422,13 @@ func TestBrowserTour(t *testing.T) {
 	c := newChrome(t, h)
 	c.Open("/admin/")
 	c.Do("sign-in page", chromedp.WaitVisible(chromedp.ID("password")))
+	c.fits("the sign-in page")
 	c.shot("signin")
+	c.shotPhone("signin")
+	// The footer sits at the foot of the window, not under the card.
+	if gap := c.Eval(`String(Math.round(window.innerHeight - document.querySelector(".foot").getBoundingClientRect().bottom))`); gap != "0" {
+		t.Errorf("the sign-in page's footer ends %spx above the bottom of the window", gap)
+	}
 	c.signIn("ann")
 	c.Do("choose an override", chromedp.Click(chromedp.CSS(`input[name="v.use-new-email-service"][value="on"]`)))
 	c.Submit("save", chromedp.Click(chromedp.CSS(`#overrides-form button[type=submit]`)))
@@ -381,18 +436,25 @@ func TestBrowserTour(t *testing.T) {
 		t.Errorf("flash = %q; page: %s", got, c.Text("main"))
 	}
 
-	pages := []struct{ path, name, h1 string }{
-		{"/admin/overrides", "overrides", "Overrides"},
-		{"/admin/flags", "flags", "Flags"},
-		{"/admin/flags/new-home-page", "flag", "new-home-page"},
-		{"/admin/audiences", "audiences", "Audiences"},
-		{"/admin/share", "share", "Share links"},
-		{"/admin/users", "users", "Users' overrides"},
-		{"/admin/explain?key=user-42&attrs=is_staff+%3D+false%0Acountry+%3D+NL&overrides=1", "explain", "Explain"},
-		{"/admin/audit", "audit", "Audit log"},
+	pages := []struct {
+		path, name, h1 string
+		phone          bool // a phone-width screenshot too
+	}{
+		{"/admin/overrides", "overrides", "Overrides", true},
+		{"/admin/flags", "flags", "Flags", true},
+		{"/admin/flags/new-home-page", "flag", "new-home-page", true},
+		{"/admin/audiences", "audiences", "Audiences", false},
+		{"/admin/share", "share", "Share links", false},
+		{"/admin/users", "users", "Users' overrides", false},
+		{"/admin/explain?key=user-42&attrs=is_staff+%3D+false%0Acountry+%3D+NL&overrides=1", "explain", "Explain", false},
+		{"/admin/audit", "audit", "Audit log", true},
+		{"/admin/no-such-page", "404", "Not found", true},
 	}
+	// The 404 page is visited on purpose.
+	c.Allow("the server responded with a status of 404")
 	for _, p := range pages {
 		c.Open(p.path)
+		c.fits(p.path)
 		if got := c.Text("h1"); !strings.Contains(got, p.h1) {
 			t.Errorf("%s: h1 = %q", p.path, got)
 		}
@@ -404,10 +466,15 @@ func TestBrowserTour(t *testing.T) {
 			}
 		}
 		c.theme(false)
-		if p.name == "audit" {
-			c.Eval(`(document.querySelector(".audit details").open = true) && ""`)
-		}
 		c.shot(p.name)
+		if p.phone {
+			c.shotPhone(p.name)
+		}
+	}
+	// The 404 page says so once.
+	c.Open("/admin/no-such-page")
+	if n := c.Eval(`String((document.querySelector("main").innerText.match(/not found/gi) || []).length)`); n != "1" {
+		t.Errorf("the 404 page says \"not found\" %s times: %q", n, c.Text("main"))
 	}
 
 	// The theme toggle overrides the system preference.

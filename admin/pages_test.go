@@ -37,7 +37,7 @@ func TestShareLinks(t *testing.T) {
 	if !strings.HasPrefix(link, h.srv.URL+"/features/max-items?") || !strings.Contains(link, "redirect_url=%2Fshop") {
 		t.Fatalf("link = %q", link)
 	}
-	mustContain(t, r.body, "Copy it now", "max-items = 50 for 1 hour", `<span class="badge badge-ok">active</span>`, "<td>ed")
+	mustContain(t, r.body, "Copy it now", "max-items = 50 for 1 hour", `<span class="badge badge-ok">active</span>`, `<td data-label="Made by">ed`)
 	tokens, _ := h.store.ShareTokens(context.Background())
 	if len(tokens) != 1 || tokens[0].CreatedBy != "ed" || tokens[0].Flag != "max-items" || tokens[0].Duration != time.Hour {
 		t.Fatalf("tokens = %+v", tokens)

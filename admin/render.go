@@ -231,11 +231,11 @@ func (c *Console) render(w http.ResponseWriter, status int, name string, p *page
 	w.Write(buf.Bytes())
 }
 
-// renderError writes an error page that shows nothing but the message.
+// renderError writes an error page that shows nothing but its title and
+// the message, together in one card.
 func (c *Console) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
-	p := c.newPage(r, title, "", nil)
-	p.Flash = ""
-	p.Error = msg
+	p := c.newPage(r, title, "", msg)
+	p.Flash, p.Undo = "", nil
 	c.render(w, status, "error", p)
 }
 
