@@ -161,8 +161,16 @@ func comparable(action string, raw json.RawMessage) any {
 
 // diffValues appends to out the changes from a to b (decoded JSON, nil
 // for absent) at path, field by field. Elements of lists are compared by
-// position; ctx names the element that path is in.
+// position, and one added or removed shows whole; ctx names the element
+// that path is in.
 func diffValues(path, ctx string, a, b any, out *[]fieldChange) {
+	// An object added or removed shows field by field.
+	if _, ok := b.(map[string]any); ok && a == nil {
+		a = map[string]any{}
+	}
+	if _, ok := a.(map[string]any); ok && b == nil {
+		b = map[string]any{}
+	}
 	switch {
 	case a == nil && b == nil:
 		return
@@ -203,7 +211,15 @@ func diffValues(path, ctx string, a, b any, out *[]fieldChange) {
 			if i < len(lb) {
 				y = lb[i]
 			}
-			diffValues(fmt.Sprintf("%s[%d]", path, i), elementName(x, y, ctx), x, y, out)
+			p, name := fmt.Sprintf("%s[%d]", path, i), elementName(x, y, ctx)
+			switch {
+			case x == nil:
+				*out = append(*out, fieldChange{Path: p, Context: name, Kind: "added", New: compactJSON(y)})
+			case y == nil:
+				*out = append(*out, fieldChange{Path: p, Context: name, Kind: "removed", Old: compactJSON(x)})
+			default:
+				diffValues(p, name, x, y, out)
+			}
 		}
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -336,6 +337,92 @@ func TestBrowserRollout(t *testing.T) {
 	if got := c.Text(".audit-entry"); !strings.Contains(got, "ann") || !strings.Contains(got, "flag.update") || !strings.Contains(got, "roll out") {
 		t.Errorf("audit entry = %q", got)
 	}
+	// The entry lists the two percentages that changed, and nothing else.
+	changes := c.Eval(`Array.from(document.querySelectorAll(".audit-entry:first-child .chg")).map(li => li.innerText.replace(/\s+/g, " ").trim()).join("\n")`)
+	lines := strings.Split(changes, "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "fallthrough.split[0].percent") || !strings.HasPrefix(lines[1], "fallthrough.split[1].percent") {
+		t.Errorf("the audit entry lists these changes:\n%s\nwant the two percentages", changes)
+	}
+}
+
+// formState returns every control of the flag editor as name=value lines
+// (unchecked boxes and radios as name=), less the form token.
+func (c *chrome) formState() string {
+	c.t.Helper()
+	return c.Eval(`Array.from(document.querySelectorAll("form.flag-form [name]")).filter(e => e.name !== "csrf").map(e => e.name + "=" + ((e.type === "checkbox" || e.type === "radio") ? (e.checked ? e.value : "") : e.value)).join("\n")`)
+}
+
+// TestBrowserRefusedForm saves a flag whose rollout adds up to 90 three
+// times: each time nothing is saved, the form comes back unchanged (as
+// many rows, the same values) and the error sits beside the rollout.
+func TestBrowserRefusedForm(t *testing.T) {
+	h := passwordHarness(t, harnessOptions{})
+	before := h.stored("checkout")
+	c := newChrome(t, h)
+	c.Allow("the server responded with a status of 400")
+	c.signIn("ann")
+	c.Open("/admin/flags/checkout")
+	pct := func(variant string) string {
+		return fmt.Sprintf(`input[name^="fall.split."][data-variant=%q]`, variant)
+	}
+	c.Do("break the rollout",
+		chromedp.SetValue(chromedp.CSS(pct("express")), "10"),
+		chromedp.SetValue(chromedp.CSS(pct("classic")), "80"),
+		chromedp.SetValue(chromedp.ID("description"), "kept as typed"),
+	)
+	sent := c.formState()
+	rows := c.Eval(`String(document.querySelectorAll(".variants tbody tr").length) + " variant rows, " + document.querySelectorAll("fieldset.rule").length + " rules"`)
+	for i := range 3 {
+		if status := c.Submit("save", chromedp.Click(chromedp.CSS(`.save button[type=submit]`))); status != 400 {
+			t.Fatalf("save %d: status %d, want 400", i+1, status)
+		}
+		if got := c.Eval(`String(document.querySelectorAll(".variants tbody tr").length) + " variant rows, " + document.querySelectorAll("fieldset.rule").length + " rules"`); got != rows {
+			t.Errorf("save %d: %s, want %s", i+1, got, rows)
+		}
+		if got := c.formState(); got != sent {
+			t.Errorf("save %d: the form came back changed:\n%s\nwant\n%s", i+1, got, sent)
+		}
+		// The server's message, not the script's running total.
+		if got := c.Eval(`Array.from(document.querySelectorAll('fieldset.split[aria-invalid="true"] > p.field-error:not([data-split-total])')).map(p => p.textContent).join(" | ")`); got != "percentages add up to 90, not 100" {
+			t.Errorf("save %d: the rollout's error = %q", i+1, got)
+		}
+	}
+	if after := h.stored("checkout"); after.Version != before.Version {
+		t.Errorf("a refused form saved version %d", after.Version)
+	}
+}
+
+// TestBrowserKillUndo kills a flag from the list with one click, then
+// undoes it from the flash: the flag is back as before.
+func TestBrowserKillUndo(t *testing.T) {
+	h := passwordHarness(t, harnessOptions{})
+	before := h.stored("checkout")
+	c := newChrome(t, h)
+	c.signIn("ann")
+	c.Open("/admin/flags")
+	c.Submit("kill", chromedp.Click(chromedp.CSS(`button[aria-label="Kill checkout"]`)))
+	if got := c.Text(".flash"); !strings.Contains(got, "Kill switch on") {
+		t.Fatalf("flash = %q", got)
+	}
+	if got := c.Eval(`document.querySelector('tr[data-flag="checkout"] .badge').textContent`); got != "killed" {
+		t.Errorf("after the kill the row says %q", got)
+	}
+	h.waitFor(func(s *flagon.Snapshot) bool { f, _ := s.Flag("checkout"); return f.Disabled })
+	c.Submit("undo", chromedp.Click(chromedp.CSS(`.flash .undo button`)))
+	if got := c.Text(".flash"); got != "Undone: the kill switch is back as it was." {
+		t.Errorf("flash after undo = %q", got)
+	}
+	if got := c.Eval(`document.querySelector('tr[data-flag="checkout"] .badge').textContent`); got != "live" {
+		t.Errorf("after the undo the row says %q", got)
+	}
+	if c.Has(".flash .undo") {
+		t.Error("an undo offers to undo itself")
+	}
+	after := h.stored("checkout")
+	if !reflect.DeepEqual(after.Flag.Normalize(), before.Flag.Normalize()) {
+		t.Errorf("after undo the flag is %+v, want %+v", after.Flag, before.Flag)
+	}
+	h.waitFor(func(s *flagon.Snapshot) bool { f, _ := s.Flag("checkout"); return !f.Disabled })
 }
 
 // TestBrowserKeyboard completes forms with the keyboard alone: sign-in,

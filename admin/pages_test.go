@@ -329,6 +329,7 @@ func TestDiffValues(t *testing.T) {
 			[]string{`rules[0].serve.variant (id "r1") changed "on" "off"`, `rules[1] (id "r2") added  {"id":"r2"}`}},
 		{`{"tags":["a","b"]}`, `{"tags":["a"]}`, []string{`tags[1] removed "b" `}},
 		{`{"d":"<b>"}`, `{}`, []string{`d removed "<b>" `}},
+		{`null`, `{"k":"x","o":{"p":1},"l":[{"id":"a"}]}`, []string{`k added  "x"`, `l added  [{"id":"a"}]`, `o.p added  1`}},
 	}
 	for _, tt := range tests {
 		var out []fieldChange
