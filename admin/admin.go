@@ -266,7 +266,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (c *Console) refuse(w http.ResponseWriter, r *http.Request, q *request, err error) {
 	w.Header().Set("Cache-Control", "no-store")
 	if errors.Is(err, ErrForbidden) {
-		c.renderError(w, r, http.StatusForbidden, "Forbidden", "Your account may not use the flag console. Ask an administrator for access.")
+		c.failSay(w, r, err, "Your account may not use the flag console. Ask an administrator for access.", "authorize")
 		return
 	}
 	if c.opts.SignIn != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
@@ -287,7 +287,7 @@ func (c *Console) refuse(w http.ResponseWriter, r *http.Request, q *request, err
 	if c.opts.Authorize == nil {
 		msg = "The flag console has no way to tell who you are (admin.Options.Authorize is not set), so it lets no one in."
 	}
-	c.renderError(w, r, http.StatusUnauthorized, "Sign in required", msg)
+	c.failSay(w, r, ErrUnauthenticated, msg, "")
 }
 
 // checkPost refuses a non-safe request that fails cross-origin protection
@@ -313,7 +313,7 @@ func (c *Console) need(role Role, h func(http.ResponseWriter, *http.Request, *re
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := requestFrom(r.Context())
 		if q.principal.Role < role {
-			c.renderError(w, r, http.StatusForbidden, "Forbidden", "This page needs the "+role.String()+" role; you are signed in as "+q.principal.Role.String()+".")
+			c.failSay(w, r, ErrForbidden, "This page needs the "+role.String()+" role; you are signed in as "+q.principal.Role.String()+".", "")
 			return
 		}
 		h(w, r, q)
@@ -321,7 +321,7 @@ func (c *Console) need(role Role, h func(http.ResponseWriter, *http.Request, *re
 }
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request, q *request) {
-	c.renderError(w, r, http.StatusNotFound, "Not found", "There is no page at this address.")
+	c.failSay(w, r, flagon.ErrNotFound, "There is no page at this address.", "")
 }
 
 // basePath returns the path the console is mounted at, ending in "/".

@@ -51,7 +51,7 @@ func (c *Console) audiencePage(w http.ResponseWriter, r *http.Request, q *reques
 		return
 	}
 	if !ok {
-		c.renderError(w, r, http.StatusNotFound, "No such audience", "There is no audience "+strconv.Quote(name)+".")
+		c.fail(w, r, flagon.ErrNotFound, audienceSubject(name), "")
 		return
 	}
 	lines := make([]string, len(a.Clauses))
@@ -151,7 +151,7 @@ func (f *audienceForm) ErrAt(field string) string { return f.Errors[field] }
 // saveAudience creates (POST audiences/new) or updates an audience.
 func (c *Console) saveAudience(w http.ResponseWriter, r *http.Request, q *request) {
 	if c.opts.Store == nil {
-		c.renderError(w, r, http.StatusConflict, "Read-only", "Audiences cannot be changed here: "+c.readNote+".")
+		c.readOnly(w, r, "Audiences")
 		return
 	}
 	pf := r.PostForm
@@ -187,7 +187,7 @@ func (c *Console) saveAudience(w http.ResponseWriter, r *http.Request, q *reques
 	}
 	c.checkConfirm(form.Confirm, form.Reason, form.Errors)
 	if len(form.Errors) > 0 {
-		c.renderAudiences(w, r, q, http.StatusBadRequest, form)
+		c.renderAudiences(w, r, q, statusOf(flagon.ErrInvalid), form)
 		return
 	}
 	version := form.Version
@@ -204,19 +204,22 @@ func (c *Console) saveAudience(w http.ResponseWriter, r *http.Request, q *reques
 			form.Errors[""] = fmt.Sprintf("someone else saved version %d of this audience while you were editing; nothing of yours was saved. Your input is below: save again to replace theirs", v)
 			form.Version = v
 		}
-		c.renderAudiences(w, r, q, http.StatusConflict, form)
+		c.renderAudiences(w, r, q, statusOf(err), form)
 		return
 	case errors.Is(err, flagon.ErrInvalid):
 		mapAudienceErrors(form, err)
-		c.renderAudiences(w, r, q, http.StatusBadRequest, form)
+		c.renderAudiences(w, r, q, statusOf(err), form)
 		return
 	case err != nil:
-		c.serverError(w, r, "save the audience", err)
+		c.fail(w, r, err, audienceSubject(form.Name), "save the audience")
 		return
 	}
 	c.log.Info("admin: audience saved", "audience", a.Name, "by", q.principal.Name)
 	c.redirect(w, r, q, "audiences", "audience-saved")
 }
+
+// audienceSubject names an audience in the sentences of error pages.
+func audienceSubject(name string) string { return "audience " + strconv.Quote(name) }
 
 var clauseIndexRe = regexp.MustCompile(`^clauses\[\d+\]`)
 
@@ -253,7 +256,7 @@ func (f *audienceForm) ClauseErrors() string {
 // deleteAudience deletes an audience that no live flag uses.
 func (c *Console) deleteAudience(w http.ResponseWriter, r *http.Request, q *request) {
 	if c.opts.Store == nil {
-		c.renderError(w, r, http.StatusConflict, "Read-only", "Audiences cannot be changed here: "+c.readNote+".")
+		c.readOnly(w, r, "Audiences")
 		return
 	}
 	name := r.PathValue("name")
@@ -262,19 +265,12 @@ func (c *Console) deleteAudience(w http.ResponseWriter, r *http.Request, q *requ
 		return
 	}
 	err := c.opts.Store.DeleteAudience(r.Context(), name, version, c.change(q, strings.TrimSpace(r.PostForm.Get("reason"))))
-	switch {
-	case err == nil:
-	case errors.Is(err, flagon.ErrNotFound):
-		c.renderError(w, r, http.StatusNotFound, "No such audience", "There is no audience "+strconv.Quote(name)+".")
-		return
-	case errors.Is(err, flagon.ErrConflict):
-		c.renderError(w, r, http.StatusConflict, "Changed meanwhile", "Someone changed audience "+strconv.Quote(name)+" since you loaded the page, so nothing was done.")
-		return
-	case errors.Is(err, flagon.ErrInvalid):
-		c.renderError(w, r, http.StatusConflict, "In use", "Audience "+strconv.Quote(name)+" is still used, so it was not deleted: "+err.Error())
-		return
-	default:
-		c.serverError(w, r, "delete the audience", err)
+	if errors.Is(err, flagon.ErrInvalid) {
+		// The store refuses to delete an audience that flags still use.
+		err = fmt.Errorf("%w: %w", errInUse, err)
+	}
+	if err != nil {
+		c.fail(w, r, err, audienceSubject(name), "delete the audience")
 		return
 	}
 	c.log.Info("admin: audience deleted", "audience", name, "by", q.principal.Name)

@@ -12,21 +12,30 @@ import (
 	"github.com/flagon/flagon"
 )
 
-// maxDiffLines bounds the lines the audit page diffs; longer documents
-// are shown side by side without a diff.
-const maxDiffLines = 400
+// maxChanges bounds the changes an audit entry lists; the whole record
+// is behind them.
+const maxChanges = 100
+
+// metadataFields are the fields of a stored record that every write
+// changes; the audit entry says when and by whom already.
+var metadataFields = []string{"version", "updated_at", "updated_by"}
 
 type auditRow struct {
 	flagon.AuditEntry
-	Diff    []diffLine
-	NoDiff  bool   // too long to diff: show Before and After whole
-	BeforeS string // pretty JSON
+	Changes []fieldChange // what changed, field by field
+	More    int           // changes left off the list
+	BeforeS string        // the whole record before, as pretty JSON
 	AfterS  string
 }
 
-type diffLine struct {
-	Op   string // " ", "-", "+"
-	Text string
+// fieldChange is one field of a record that an audited change added,
+// removed or changed.
+type fieldChange struct {
+	Path    string // such as fallthrough.split[0].percent
+	Context string // what names the list element changed, such as variant "express"
+	Kind    string // "added", "removed" or "changed"
+	Old     string // compact JSON
+	New     string
 }
 
 type auditData struct {
@@ -113,13 +122,140 @@ func parseWhen(s string, end bool) (time.Time, error) {
 
 func auditRowOf(e flagon.AuditEntry) auditRow {
 	row := auditRow{AuditEntry: e, BeforeS: prettyJSON(e.Before), AfterS: prettyJSON(e.After)}
-	a, b := splitLines(row.BeforeS), splitLines(row.AfterS)
-	if len(a) > maxDiffLines || len(b) > maxDiffLines {
-		row.NoDiff = true
-		return row
+	before, after := comparable(e.Action, e.Before), comparable(e.Action, e.After)
+	diffValues("", "", before, after, &row.Changes)
+	if n := len(row.Changes); n > maxChanges {
+		row.Changes, row.More = row.Changes[:maxChanges], n-maxChanges
 	}
-	row.Diff = diffLines(a, b)
 	return row
+}
+
+// comparable decodes an audited record for comparison: without the
+// metadata every write changes, and a flag normalized, so that making its
+// implicit parts explicit (as the editor's first save of an imported flag
+// does) is no change.
+func comparable(action string, raw json.RawMessage) any {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if strings.HasPrefix(action, "flag.") {
+		var sf flagon.StoredFlag
+		if err := json.Unmarshal(raw, &sf); err == nil && sf.Key != "" {
+			sf.Flag = sf.Flag.Normalize()
+			if b, err := json.Marshal(sf); err == nil {
+				raw = b
+			}
+		}
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return string(raw)
+	}
+	if m, ok := v.(map[string]any); ok {
+		for _, k := range metadataFields {
+			delete(m, k)
+		}
+	}
+	return v
+}
+
+// diffValues appends to out the changes from a to b (decoded JSON, nil
+// for absent) at path, field by field. Elements of lists are compared by
+// position, and one added or removed shows whole; ctx names the element
+// that path is in.
+func diffValues(path, ctx string, a, b any, out *[]fieldChange) {
+	// An object added or removed shows field by field.
+	if _, ok := b.(map[string]any); ok && a == nil {
+		a = map[string]any{}
+	}
+	if _, ok := a.(map[string]any); ok && b == nil {
+		b = map[string]any{}
+	}
+	switch {
+	case a == nil && b == nil:
+		return
+	case a == nil:
+		*out = append(*out, fieldChange{Path: path, Context: ctx, Kind: "added", New: compactJSON(b)})
+		return
+	case b == nil:
+		*out = append(*out, fieldChange{Path: path, Context: ctx, Kind: "removed", Old: compactJSON(a)})
+		return
+	}
+	ma, aMap := a.(map[string]any)
+	mb, bMap := b.(map[string]any)
+	if aMap && bMap {
+		keys := map[string]bool{}
+		for k := range ma {
+			keys[k] = true
+		}
+		for k := range mb {
+			keys[k] = true
+		}
+		for _, k := range sortedKeys(keys) {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			diffValues(p, ctx, ma[k], mb[k], out)
+		}
+		return
+	}
+	la, aList := a.([]any)
+	lb, bList := b.([]any)
+	if aList && bList {
+		for i := range max(len(la), len(lb)) {
+			var x, y any
+			if i < len(la) {
+				x = la[i]
+			}
+			if i < len(lb) {
+				y = lb[i]
+			}
+			p, name := fmt.Sprintf("%s[%d]", path, i), elementName(x, y, ctx)
+			switch {
+			case x == nil:
+				*out = append(*out, fieldChange{Path: p, Context: name, Kind: "added", New: compactJSON(y)})
+			case y == nil:
+				*out = append(*out, fieldChange{Path: p, Context: name, Kind: "removed", Old: compactJSON(x)})
+			default:
+				diffValues(p, name, x, y, out)
+			}
+		}
+		return
+	}
+	if ja, jb := compactJSON(a), compactJSON(b); ja != jb {
+		*out = append(*out, fieldChange{Path: path, Context: ctx, Kind: "changed", Old: ja, New: jb})
+	}
+}
+
+// elementName names a list element by the field that identifies it (a
+// rule's id, a variant's name, a split's variant), preferring the element
+// before the change; else it keeps ctx, the name of the enclosing element.
+func elementName(before, after any, ctx string) string {
+	for _, v := range []any{before, after} {
+		m, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, k := range []string{"id", "name", "key", "variant", "attribute"} {
+			if s, ok := m[k].(string); ok && s != "" {
+				return k + " " + strconv.Quote(s)
+			}
+		}
+	}
+	return ctx
+}
+
+// compactJSON writes v as JSON on one line, leaving <, > and & as they
+// are (the template escapes them).
+func compactJSON(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func prettyJSON(m json.RawMessage) string {
@@ -131,53 +267,4 @@ func prettyJSON(m json.RawMessage) string {
 		return string(m)
 	}
 	return buf.String()
-}
-
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
-// diffLines returns a line diff of a and b from their longest common
-// subsequence.
-func diffLines(a, b []string) []diffLine {
-	n, m := len(a), len(b)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var out []diffLine
-	i, j := 0, 0
-	for i < n && j < m {
-		switch {
-		case a[i] == b[j]:
-			out = append(out, diffLine{" ", a[i]})
-			i++
-			j++
-		case lcs[i+1][j] >= lcs[i][j+1]:
-			out = append(out, diffLine{"-", a[i]})
-			i++
-		default:
-			out = append(out, diffLine{"+", b[j]})
-			j++
-		}
-	}
-	for ; i < n; i++ {
-		out = append(out, diffLine{"-", a[i]})
-	}
-	for ; j < m; j++ {
-		out = append(out, diffLine{"+", b[j]})
-	}
-	return out
 }

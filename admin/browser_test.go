@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -110,9 +111,27 @@ func (c *chrome) theme(dark bool) {
 // screenshotsWanted reports whether the tests write screenshots.
 func screenshotsWanted() bool { return os.Getenv("FLAGON_SCREENSHOTS") != "" }
 
-// shot writes a screenshot of the page, in both themes, when
-// FLAGON_SCREENSHOTS is set.
+// The widths every page of the tour is checked at: a desktop and a phone.
+const (
+	desktopWidth = 1280
+	phoneWidth   = 390
+)
+
+// shot writes a screenshot of the page at the desktop width, in both
+// themes, when FLAGON_SCREENSHOTS is set.
 func (c *chrome) shot(name string) {
+	c.t.Helper()
+	c.shotAt(name, desktopWidth)
+}
+
+// shotPhone writes a screenshot of the page at a phone's width, in both
+// themes, as name-phone-light.png and name-phone-dark.png.
+func (c *chrome) shotPhone(name string) {
+	c.t.Helper()
+	c.shotAt(name+"-phone", phoneWidth)
+}
+
+func (c *chrome) shotAt(name string, width int64) {
 	c.t.Helper()
 	if !screenshotsWanted() {
 		return
@@ -127,9 +146,11 @@ func (c *chrome) shot(name string) {
 	for _, dark := range []bool{false, true} {
 		c.theme(dark)
 		// A full-page capture draws sticky bars where the viewport was;
-		// a viewport as tall as the page keeps them at the top.
+		// a viewport as tall as the page keeps them at the top. The page
+		// is measured at the width it is shot at.
+		c.Do("set the width", chromedp.EmulateViewport(width, 800))
 		height, _ := strconv.ParseInt(c.Eval(`String(document.documentElement.scrollHeight)`), 10, 64)
-		c.Do("grow the viewport", chromedp.EmulateViewport(1280, max(height, 800)))
+		c.Do("grow the viewport", chromedp.EmulateViewport(width, max(height, 800)))
 		png, err := chromedp.Run(c.Context(), chromedp.CaptureScreenshot())
 		if err != nil {
 			c.t.Fatalf("screenshot %s: %v", name, err)
@@ -144,6 +165,35 @@ func (c *chrome) shot(name string) {
 		}
 	}
 	c.theme(false)
+}
+
+// fits fails the test when the page scrolls sideways at the desktop or
+// the phone width, naming the elements that stick out.
+func (c *chrome) fits(name string) {
+	c.t.Helper()
+	for _, width := range []int64{desktopWidth, phoneWidth} {
+		c.Do("set the width", chromedp.EmulateViewport(width, 844))
+		got := c.Eval(`(() => {
+			const root = document.documentElement;
+			if (root.scrollWidth <= window.innerWidth) return "";
+			const out = [];
+			for (const el of document.querySelectorAll("body *")) {
+				const r = el.getBoundingClientRect();
+				let clipped = false;
+				for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+					if (getComputedStyle(a).overflowX !== "visible") clipped = true;
+				}
+				if (!clipped && r.right > window.innerWidth + 1 && r.width > 0 && !el.closest(".visually-hidden")) {
+					out.push(el.tagName.toLowerCase() + (el.className ? "." + String(el.className).trim().split(/\s+/).join(".") : "") + " (right " + Math.round(r.right) + ")");
+				}
+			}
+			return root.scrollWidth + "px wide; sticking out: " + out.slice(0, 6).join(", ");
+		})()`)
+		c.Do("restore the viewport", chromedp.EmulateReset())
+		if got != "" {
+			c.t.Errorf("%s at %dpx scrolls sideways: %s", name, width, got)
+		}
+	}
 }
 
 // passwordHarness is a harness whose console signs in with a password.
@@ -287,6 +337,92 @@ func TestBrowserRollout(t *testing.T) {
 	if got := c.Text(".audit-entry"); !strings.Contains(got, "ann") || !strings.Contains(got, "flag.update") || !strings.Contains(got, "roll out") {
 		t.Errorf("audit entry = %q", got)
 	}
+	// The entry lists the two percentages that changed, and nothing else.
+	changes := c.Eval(`Array.from(document.querySelectorAll(".audit-entry:first-child .chg")).map(li => li.innerText.replace(/\s+/g, " ").trim()).join("\n")`)
+	lines := strings.Split(changes, "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "fallthrough.split[0].percent") || !strings.HasPrefix(lines[1], "fallthrough.split[1].percent") {
+		t.Errorf("the audit entry lists these changes:\n%s\nwant the two percentages", changes)
+	}
+}
+
+// formState returns every control of the flag editor as name=value lines
+// (unchecked boxes and radios as name=), less the form token.
+func (c *chrome) formState() string {
+	c.t.Helper()
+	return c.Eval(`Array.from(document.querySelectorAll("form.flag-form [name]")).filter(e => e.name !== "csrf").map(e => e.name + "=" + ((e.type === "checkbox" || e.type === "radio") ? (e.checked ? e.value : "") : e.value)).join("\n")`)
+}
+
+// TestBrowserRefusedForm saves a flag whose rollout adds up to 90 three
+// times: each time nothing is saved, the form comes back unchanged (as
+// many rows, the same values) and the error sits beside the rollout.
+func TestBrowserRefusedForm(t *testing.T) {
+	h := passwordHarness(t, harnessOptions{})
+	before := h.stored("checkout")
+	c := newChrome(t, h)
+	c.Allow("the server responded with a status of 400")
+	c.signIn("ann")
+	c.Open("/admin/flags/checkout")
+	pct := func(variant string) string {
+		return fmt.Sprintf(`input[name^="fall.split."][data-variant=%q]`, variant)
+	}
+	c.Do("break the rollout",
+		chromedp.SetValue(chromedp.CSS(pct("express")), "10"),
+		chromedp.SetValue(chromedp.CSS(pct("classic")), "80"),
+		chromedp.SetValue(chromedp.ID("description"), "kept as typed"),
+	)
+	sent := c.formState()
+	rows := c.Eval(`String(document.querySelectorAll(".variants tbody tr").length) + " variant rows, " + document.querySelectorAll("fieldset.rule").length + " rules"`)
+	for i := range 3 {
+		if status := c.Submit("save", chromedp.Click(chromedp.CSS(`.save button[type=submit]`))); status != 400 {
+			t.Fatalf("save %d: status %d, want 400", i+1, status)
+		}
+		if got := c.Eval(`String(document.querySelectorAll(".variants tbody tr").length) + " variant rows, " + document.querySelectorAll("fieldset.rule").length + " rules"`); got != rows {
+			t.Errorf("save %d: %s, want %s", i+1, got, rows)
+		}
+		if got := c.formState(); got != sent {
+			t.Errorf("save %d: the form came back changed:\n%s\nwant\n%s", i+1, got, sent)
+		}
+		// The server's message, not the script's running total.
+		if got := c.Eval(`Array.from(document.querySelectorAll('fieldset.split[aria-invalid="true"] > p.field-error:not([data-split-total])')).map(p => p.textContent).join(" | ")`); got != "percentages add up to 90, not 100" {
+			t.Errorf("save %d: the rollout's error = %q", i+1, got)
+		}
+	}
+	if after := h.stored("checkout"); after.Version != before.Version {
+		t.Errorf("a refused form saved version %d", after.Version)
+	}
+}
+
+// TestBrowserKillUndo kills a flag from the list with one click, then
+// undoes it from the flash: the flag is back as before.
+func TestBrowserKillUndo(t *testing.T) {
+	h := passwordHarness(t, harnessOptions{})
+	before := h.stored("checkout")
+	c := newChrome(t, h)
+	c.signIn("ann")
+	c.Open("/admin/flags")
+	c.Submit("kill", chromedp.Click(chromedp.CSS(`button[aria-label="Kill checkout"]`)))
+	if got := c.Text(".flash"); !strings.Contains(got, "Kill switch on") {
+		t.Fatalf("flash = %q", got)
+	}
+	if got := c.Eval(`document.querySelector('tr[data-flag="checkout"] .badge').textContent`); got != "killed" {
+		t.Errorf("after the kill the row says %q", got)
+	}
+	h.waitFor(func(s *flagon.Snapshot) bool { f, _ := s.Flag("checkout"); return f.Disabled })
+	c.Submit("undo", chromedp.Click(chromedp.CSS(`.flash .undo button`)))
+	if got := c.Text(".flash"); got != "Undone: the kill switch is back as it was." {
+		t.Errorf("flash after undo = %q", got)
+	}
+	if got := c.Eval(`document.querySelector('tr[data-flag="checkout"] .badge').textContent`); got != "live" {
+		t.Errorf("after the undo the row says %q", got)
+	}
+	if c.Has(".flash .undo") {
+		t.Error("an undo offers to undo itself")
+	}
+	after := h.stored("checkout")
+	if !reflect.DeepEqual(after.Flag.Normalize(), before.Flag.Normalize()) {
+		t.Errorf("after undo the flag is %+v, want %+v", after.Flag, before.Flag)
+	}
+	h.waitFor(func(s *flagon.Snapshot) bool { f, _ := s.Flag("checkout"); return !f.Disabled })
 }
 
 // TestBrowserKeyboard completes forms with the keyboard alone: sign-in,
@@ -373,7 +509,13 @@ func TestBrowserTour(t *testing.T) {
 	c := newChrome(t, h)
 	c.Open("/admin/")
 	c.Do("sign-in page", chromedp.WaitVisible(chromedp.ID("password")))
+	c.fits("the sign-in page")
 	c.shot("signin")
+	c.shotPhone("signin")
+	// The footer sits at the foot of the window, not under the card.
+	if gap := c.Eval(`String(Math.round(window.innerHeight - document.querySelector(".foot").getBoundingClientRect().bottom))`); gap != "0" {
+		t.Errorf("the sign-in page's footer ends %spx above the bottom of the window", gap)
+	}
 	c.signIn("ann")
 	c.Do("choose an override", chromedp.Click(chromedp.CSS(`input[name="v.use-new-email-service"][value="on"]`)))
 	c.Submit("save", chromedp.Click(chromedp.CSS(`#overrides-form button[type=submit]`)))
@@ -381,18 +523,25 @@ func TestBrowserTour(t *testing.T) {
 		t.Errorf("flash = %q; page: %s", got, c.Text("main"))
 	}
 
-	pages := []struct{ path, name, h1 string }{
-		{"/admin/overrides", "overrides", "Overrides"},
-		{"/admin/flags", "flags", "Flags"},
-		{"/admin/flags/new-home-page", "flag", "new-home-page"},
-		{"/admin/audiences", "audiences", "Audiences"},
-		{"/admin/share", "share", "Share links"},
-		{"/admin/users", "users", "Users' overrides"},
-		{"/admin/explain?key=user-42&attrs=is_staff+%3D+false%0Acountry+%3D+NL&overrides=1", "explain", "Explain"},
-		{"/admin/audit", "audit", "Audit log"},
+	pages := []struct {
+		path, name, h1 string
+		phone          bool // a phone-width screenshot too
+	}{
+		{"/admin/overrides", "overrides", "Overrides", true},
+		{"/admin/flags", "flags", "Flags", true},
+		{"/admin/flags/new-home-page", "flag", "new-home-page", true},
+		{"/admin/audiences", "audiences", "Audiences", false},
+		{"/admin/share", "share", "Share links", false},
+		{"/admin/users", "users", "Users' overrides", false},
+		{"/admin/explain?key=user-42&attrs=is_staff+%3D+false%0Acountry+%3D+NL&overrides=1", "explain", "Explain", false},
+		{"/admin/audit", "audit", "Audit log", true},
+		{"/admin/no-such-page", "404", "Not found", true},
 	}
+	// The 404 page is visited on purpose.
+	c.Allow("the server responded with a status of 404")
 	for _, p := range pages {
 		c.Open(p.path)
+		c.fits(p.path)
 		if got := c.Text("h1"); !strings.Contains(got, p.h1) {
 			t.Errorf("%s: h1 = %q", p.path, got)
 		}
@@ -404,10 +553,15 @@ func TestBrowserTour(t *testing.T) {
 			}
 		}
 		c.theme(false)
-		if p.name == "audit" {
-			c.Eval(`(document.querySelector(".audit details").open = true) && ""`)
-		}
 		c.shot(p.name)
+		if p.phone {
+			c.shotPhone(p.name)
+		}
+	}
+	// The 404 page says so once.
+	c.Open("/admin/no-such-page")
+	if n := c.Eval(`String((document.querySelector("main").innerText.match(/not found/gi) || []).length)`); n != "1" {
+		t.Errorf("the 404 page says \"not found\" %s times: %q", n, c.Text("main"))
 	}
 
 	// The theme toggle overrides the system preference.

@@ -203,20 +203,35 @@ func formFromFlag(sf flagon.StoredFlag, env string) *flagForm {
 	return ff
 }
 
-// addBlanks adds the empty rows that let a form grow without script.
+// addBlanks tops the form up with the empty rows that let it grow without
+// script: blankRows empty variant rows at the end and one empty rule. A
+// form posted back keeps the blanks it was sent with, so a refused form
+// comes back as sent however often it is refused.
 func (ff *flagForm) addBlanks() {
-	for range blankRows {
+	trailing := 0
+	for i := len(ff.Variants) - 1; i >= 0 && ff.Variants[i].blank(); i-- {
+		trailing++
+	}
+	for range blankRows - min(trailing, blankRows) {
 		ff.Variants = append(ff.Variants, variantRow{})
 	}
 	if ff.New {
 		return
 	}
 	names := ff.VariantNames()
-	ff.Rules = append(ff.Rules, ruleForm{Blank: true, Order: strconv.Itoa(len(ff.Rules) + 1), Serve: serveFormOf(flagon.Serve{}, names)})
+	if !slices.ContainsFunc(ff.Rules, func(r ruleForm) bool { return r.Blank && r.empty() }) {
+		ff.Rules = append(ff.Rules, ruleForm{Blank: true, Order: strconv.Itoa(len(ff.Rules) + 1), Serve: serveFormOf(flagon.Serve{}, names)})
+	}
 	ff.Fall = withSplitRows(ff.Fall, names)
 	for i := range ff.Rules {
 		ff.Rules[i].Serve = withSplitRows(ff.Rules[i].Serve, names)
 	}
+}
+
+// blank reports whether a variant row is empty: one offered for adding a
+// variant, or one cleared to remove it.
+func (v variantRow) blank() bool {
+	return v.Name == "" && strings.TrimSpace(v.Value) == "" && !v.Default
 }
 
 // serveFormOf shows s with a split row for each variant.
@@ -468,45 +483,67 @@ type indexMaps struct {
 	splits   map[string][]int // by serve path in form terms, such as "rules[2].serve"
 }
 
-// apply builds the flag the form describes over base (the stored flag, or
-// the zero flag for a new one), recording parse errors in ff.Errors.
-func (ff *flagForm) apply(base flagon.Flag) (flagon.Flag, *indexMaps) {
-	// Normalized, the base's implicit parts (a bool flag's variants and
-	// default) stay what they were when the form makes them explicit.
-	f := base.Normalize()
-	im := &indexMaps{splits: map[string][]int{}}
-	if ff.New {
-		f.Key = ff.Key
+// A flag form is saved in three steps, each reading the one before:
+// parse reads the form's text into a flagDraft of typed values, recording
+// what does not parse; check validates the flag the draft makes, putting
+// its errors on the form's inputs; apply puts the draft onto the stored
+// flag. (formFromPost reads the posted text before all three.)
+
+// flagDraft is a flag form's text read into typed values.
+type flagDraft struct {
+	Tags     []string
+	Expires  time.Time
+	Type     flagon.Type
+	Variants []flagon.Variant
+	Default  string
+	Rules    []flagon.Rule
+	Fall     flagon.Serve
+	Override flagon.OverridePolicy
+	idx      *indexMaps
+}
+
+// parse reads the form into a draft, recording in ff.Errors what does not
+// parse. The draft holds what could be read of the rest.
+func (ff *flagForm) parse() *flagDraft {
+	d := &flagDraft{Type: flagon.Type(ff.Type), idx: &indexMaps{splits: map[string][]int{}}}
+	if d.Type == "" {
+		d.Type = flagon.TypeBool
 	}
-	f.Description, f.Owner, f.Salt = ff.Description, ff.Owner, ff.Salt
-	f.Tags = nil
+	if ff.Env != "" && !flagon.ValidKey(ff.Env) {
+		ff.Errors["env"] = fmt.Sprintf("invalid environment name %q", ff.Env)
+	}
 	for _, t := range strings.Split(ff.Tags, ",") {
 		t = strings.TrimSpace(t)
-		if t == "" || slices.Contains(f.Tags, t) {
+		if t == "" || slices.Contains(d.Tags, t) {
 			continue
 		}
 		if len(t) > 64 {
 			ff.Errors["tags"] = fmt.Sprintf("tag %q is longer than 64 characters", t)
 		}
-		f.Tags = append(f.Tags, t)
+		d.Tags = append(d.Tags, t)
 	}
-	f.Expires = time.Time{}
 	if ff.Expires != "" {
 		t, err := time.Parse("2006-01-02", ff.Expires)
 		if err != nil {
 			ff.Errors["expires"] = fmt.Sprintf("%q is not a date such as 2026-12-31", ff.Expires)
-		} else {
-			f.Expires = t
+		}
+		d.Expires = t
+	}
+	ff.parseVariants(d)
+	ff.parseRules(d)
+	d.Fall = ff.serve(ff.Fall, "fallthrough", d.idx, true)
+	d.Override = flagon.OverridePolicy{Who: flagon.Who(ff.Who), Audience: ff.PolicyAudience, Variants: ff.PolicyVariants}
+	if ff.MaxDuration != "" {
+		var err error
+		if d.Override.MaxDuration, err = parseDuration(ff.MaxDuration); err != nil {
+			ff.Errors["override.max_duration"] = err.Error()
 		}
 	}
-	f.Type = flagon.Type(ff.Type)
-	if f.Type == "" {
-		f.Type = flagon.TypeBool
-	}
+	return d
+}
 
-	// Variants.
-	f.Variants = nil
-	defName := ""
+// parseVariants reads the variant rows into d, skipping empty ones.
+func (ff *flagForm) parseVariants(d *flagDraft) {
 	for i, row := range ff.Variants {
 		if row.Name == "" && strings.TrimSpace(row.Value) == "" {
 			if row.Default {
@@ -514,30 +551,24 @@ func (ff *flagForm) apply(base flagon.Flag) (flagon.Flag, *indexMaps) {
 			}
 			continue
 		}
-		val, err := parseValue(f.Type, row.Value)
+		val, err := parseValue(d.Type, row.Value)
 		if err != nil {
 			ff.Errors[fmt.Sprintf("variants[%d].value", i)] = err.Error()
 		}
-		im.variants = append(im.variants, i)
-		f.Variants = append(f.Variants, flagon.Variant{Name: row.Name, Value: val})
+		d.idx.variants = append(d.idx.variants, i)
+		d.Variants = append(d.Variants, flagon.Variant{Name: row.Name, Value: val})
 		if row.Default {
-			defName = row.Name
+			d.Default = row.Name
 		}
 	}
-	names := make([]string, len(f.Variants))
-	for i, v := range f.Variants {
-		names[i] = v.Name
-	}
+}
 
-	// Targeting.
-	var t flagon.EnvSettings
-	t.Default = &defName
-	t.Disabled = &ff.Disabled
-	var rules []flagon.Rule
+// parseRules reads the rule forms into d in the order their positions
+// give, skipping deleted rules and an untouched blank one.
+func (ff *flagForm) parseRules(d *flagDraft) {
 	type ordered struct {
-		order int
-		idx   int
-		rule  flagon.Rule
+		order, idx int
+		rule       flagon.Rule
 	}
 	var ord []ordered
 	for i, rf := range ff.Rules {
@@ -546,20 +577,17 @@ func (ff *flagForm) apply(base flagon.Flag) (flagon.Flag, *indexMaps) {
 		}
 		p := fmt.Sprintf("rules[%d]", i)
 		r := flagon.Rule{ID: rf.ID, Description: rf.Description, Audiences: rf.Audiences}
-		n := 0
 		for _, line := range strings.Split(rf.Clauses, "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" {
+			if line = strings.TrimSpace(line); line == "" {
 				continue
 			}
 			c, err := parseClauseLine(line)
 			if err != nil {
-				ff.Errors[fmt.Sprintf("%s.clauses[%d]", p, n)] = err.Error()
+				ff.Errors[fmt.Sprintf("%s.clauses[%d]", p, len(r.Clauses))] = err.Error()
 			}
 			r.Clauses = append(r.Clauses, c)
-			n++
 		}
-		r.Serve = ff.serve(rf.Serve, p+".serve", im, false)
+		r.Serve = ff.serve(rf.Serve, p+".serve", d.idx, false)
 		order, err := strconv.Atoi(rf.Order)
 		if err != nil {
 			if rf.Order != "" {
@@ -571,48 +599,69 @@ func (ff *flagForm) apply(base flagon.Flag) (flagon.Flag, *indexMaps) {
 	}
 	sort.SliceStable(ord, func(a, b int) bool { return ord[a].order < ord[b].order })
 	for _, o := range ord {
-		rules = append(rules, o.rule)
-		im.rules = append(im.rules, o.idx)
+		d.Rules = append(d.Rules, o.rule)
+		d.idx.rules = append(d.idx.rules, o.idx)
 	}
-	t.Rules = &rules
-	fall := ff.serve(ff.Fall, "fallthrough", im, true)
-	t.Fallthrough = &fall
+}
 
+// check validates f, the flag the draft d made, against the audiences
+// that exist, putting its errors on the form's inputs. It reports whether
+// the form is fit to save (parse errors included).
+func (ff *flagForm) check(f flagon.Flag, d *flagDraft, audiences []string) bool {
+	set := make(map[string]bool, len(audiences))
+	for _, a := range audiences {
+		set[a] = true
+	}
+	if err := f.Normalize().Validate(set); err != nil {
+		ff.mapErrors(err, d.idx)
+	}
+	return len(ff.Errors) == 0
+}
+
+// apply returns base (the stored flag, or the zero flag for a new one)
+// changed as the draft says: the flag's own fields, the targeting of
+// ff.Env (the shared targeting when ff.Env is empty) and the override
+// policy.
+func (ff *flagForm) apply(base flagon.Flag, d *flagDraft) flagon.Flag {
+	// Normalized, the base's implicit parts (a bool flag's variants and
+	// default) stay what they were when the form makes them explicit.
+	f := base.Normalize()
+	if ff.New {
+		f.Key = ff.Key
+	}
+	f.Description, f.Owner, f.Salt = ff.Description, ff.Owner, ff.Salt
+	f.Tags, f.Expires, f.Type, f.Variants, f.Override = d.Tags, d.Expires, d.Type, d.Variants, d.Override
+	rules, fall, disabled := d.Rules, d.Fall, ff.Disabled
 	switch {
 	case ff.Env == "":
-		f.Default, f.Disabled, f.Rules, f.Fallthrough = defName, ff.Disabled, rules, fall
+		f.Default, f.Disabled, f.Rules, f.Fallthrough = d.Default, disabled, rules, fall
 	case ff.EnvReset:
-		envs := make(map[string]flagon.EnvSettings, len(base.Environments))
-		for k, v := range base.Environments {
-			if k != ff.Env {
-				envs[k] = v
-			}
-		}
-		f.Environments = envs
+		f.Environments = withEnv(base.Environments, ff.Env, nil)
 	default:
 		cur := base.Normalize().In(ff.Env)
-		same := cur.Default == defName && cur.Disabled == ff.Disabled &&
+		same := cur.Default == d.Default && cur.Disabled == disabled &&
 			sameJSON(cur.Rules, rules) && sameJSON(cur.Fallthrough, fall)
 		if !same || ff.EnvOwn {
-			envs := make(map[string]flagon.EnvSettings, len(base.Environments)+1)
-			for k, v := range base.Environments {
-				envs[k] = v
-			}
-			envs[ff.Env] = t
-			f.Environments = envs
+			es := flagon.EnvSettings{Default: &d.Default, Disabled: &disabled, Rules: &rules, Fallthrough: &fall}
+			f.Environments = withEnv(base.Environments, ff.Env, &es)
 		}
 	}
+	return f
+}
 
-	// Override policy.
-	f.Override = flagon.OverridePolicy{Who: flagon.Who(ff.Who), Audience: ff.PolicyAudience, Variants: ff.PolicyVariants}
-	if ff.MaxDuration != "" {
-		d, err := parseDuration(ff.MaxDuration)
-		if err != nil {
-			ff.Errors["override.max_duration"] = err.Error()
+// withEnv returns a copy of envs with env's settings set to es, or
+// removed when es is nil.
+func withEnv(envs map[string]flagon.EnvSettings, env string, es *flagon.EnvSettings) map[string]flagon.EnvSettings {
+	out := make(map[string]flagon.EnvSettings, len(envs)+1)
+	for k, v := range envs {
+		if k != env {
+			out[k] = v
 		}
-		f.Override.MaxDuration = d
 	}
-	return f, im
+	if es != nil {
+		out[env] = *es
+	}
+	return out
 }
 
 func (rf ruleForm) empty() bool {

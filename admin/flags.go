@@ -168,12 +168,8 @@ func (c *Console) environments(f flagon.Flag) []string {
 func (c *Console) flagPage(w http.ResponseWriter, r *http.Request, q *request) {
 	key := r.PathValue("key")
 	sf, err := c.storedFlag(r.Context(), key)
-	if errors.Is(err, flagon.ErrNotFound) {
-		c.renderError(w, r, http.StatusNotFound, "No such flag", "There is no flag "+strconv.Quote(key)+".")
-		return
-	}
 	if err != nil {
-		c.serverError(w, r, "read the flag", err)
+		c.fail(w, r, err, flagSubject(key), "read the flag")
 		return
 	}
 	env := r.URL.Query().Get("env")
@@ -227,7 +223,7 @@ func (c *Console) renderFlag(w http.ResponseWriter, r *http.Request, q *request,
 // newFlagPage shows an empty flag form.
 func (c *Console) newFlagPage(w http.ResponseWriter, r *http.Request, q *request) {
 	if c.opts.Store == nil {
-		c.renderError(w, r, http.StatusConflict, "Read-only", "Flags cannot be created here: "+c.readNote+".")
+		c.readOnly(w, r, "Flags")
 		return
 	}
 	ff := &flagForm{New: true, Type: "bool", Errors: map[string]string{},
@@ -248,9 +244,12 @@ func (c *Console) updateFlag(w http.ResponseWriter, r *http.Request, q *request)
 	c.saveFlag(w, r, q, false)
 }
 
+// saveFlag saves the flag form: parse, check, then apply onto the stored
+// flag and write it. A refused form comes back as sent, its errors beside
+// the fields.
 func (c *Console) saveFlag(w http.ResponseWriter, r *http.Request, q *request, isNew bool) {
 	if c.opts.Store == nil {
-		c.renderError(w, r, http.StatusConflict, "Read-only", "Flags cannot be changed here: "+c.readNote+".")
+		c.readOnly(w, r, "Flags")
 		return
 	}
 	ctx := r.Context()
@@ -260,35 +259,23 @@ func (c *Console) saveFlag(w http.ResponseWriter, r *http.Request, q *request, i
 	if !isNew {
 		ff.Key = r.PathValue("key")
 		sf, err := c.opts.Store.Flag(ctx, ff.Key)
-		if errors.Is(err, flagon.ErrNotFound) {
-			c.renderError(w, r, http.StatusNotFound, "No such flag", "There is no flag "+strconv.Quote(ff.Key)+"; it may have been deleted.")
-			return
-		}
 		if err != nil {
-			c.serverError(w, r, "read the flag", err)
+			c.fail(w, r, err, flagSubject(ff.Key), "read the flag")
 			return
 		}
 		stored, base = &sf, sf.Flag
 	}
-	if ff.Env != "" && !flagon.ValidKey(ff.Env) {
-		ff.Errors["env"] = fmt.Sprintf("invalid environment name %q", ff.Env)
-	}
-	f, im := ff.apply(base)
 	auds, err := c.audienceNames(ctx)
 	if err != nil {
 		c.serverError(w, r, "read the audiences", err)
 		return
 	}
-	audSet := make(map[string]bool, len(auds))
-	for _, a := range auds {
-		audSet[a] = true
-	}
-	if err := f.Normalize().Validate(audSet); err != nil {
-		ff.mapErrors(err, im)
-	}
+	d := ff.parse()
+	f := ff.apply(base, d)
+	ff.check(f, d, auds)
 	c.checkConfirm(ff.Confirm, ff.Reason, ff.Errors)
 	if len(ff.Errors) > 0 {
-		c.renderFlag(w, r, q, http.StatusBadRequest, ff, stored)
+		c.renderFlag(w, r, q, statusOf(flagon.ErrInvalid), ff, stored)
 		return
 	}
 	version := ff.Version
@@ -304,14 +291,11 @@ func (c *Console) saveFlag(w http.ResponseWriter, r *http.Request, q *request, i
 		c.conflict(w, r, q, ff, f, isNew)
 		return
 	case errors.Is(err, flagon.ErrInvalid):
-		ff.mapErrors(err, im)
-		c.renderFlag(w, r, q, http.StatusBadRequest, ff, stored)
-		return
-	case errors.Is(err, flagon.ErrNotFound):
-		c.renderError(w, r, http.StatusNotFound, "No such flag", "The flag "+strconv.Quote(ff.Key)+" was deleted while you edited it.")
+		ff.mapErrors(err, d.idx)
+		c.renderFlag(w, r, q, statusOf(err), ff, stored)
 		return
 	case err != nil:
-		c.serverError(w, r, "save the flag", err)
+		c.fail(w, r, err, flagSubject(ff.Key), "save the flag")
 		return
 	}
 	c.log.Info("admin: flag saved", "flag", f.Key, "version", nv, "by", q.principal.Name, "reason", ff.Reason)
@@ -321,6 +305,9 @@ func (c *Console) saveFlag(w http.ResponseWriter, r *http.Request, q *request, i
 	}
 	c.redirect(w, r, q, flagPath(f.Key, ff.Env), done)
 }
+
+// flagSubject names a flag in the sentences of error pages.
+func flagSubject(key string) string { return "flag " + strconv.Quote(key) }
 
 // flagPath is the editor's path for a flag and environment.
 func flagPath(key, env string) string {
@@ -358,7 +345,7 @@ func (c *Console) conflict(w http.ResponseWriter, r *http.Request, q *request, f
 	}
 	if isNew {
 		ff.Errors["key"] = "a flag with this key already exists (it may be archived); choose another key"
-		c.renderFlag(w, r, q, http.StatusConflict, ff, nil)
+		c.renderFlag(w, r, q, statusOf(flagon.ErrConflict), ff, nil)
 		return
 	}
 	tj, _ := json.MarshalIndent(theirs.Flag, "", "  ")
@@ -368,7 +355,7 @@ func (c *Console) conflict(w http.ResponseWriter, r *http.Request, q *request, f
 	}
 	ff.Version = theirs.Version
 	ff.Errors[""] = fmt.Sprintf("someone else saved version %d of this flag while you were editing; nothing of yours was saved", theirs.Version)
-	c.renderFlag(w, r, q, http.StatusConflict, ff, &theirs)
+	c.renderFlag(w, r, q, statusOf(flagon.ErrConflict), ff, &theirs)
 }
 
 // diffFlags lists the top-level fields in which two flags differ.
@@ -426,7 +413,7 @@ func (c *Console) needsConfirmation(w http.ResponseWriter, r *http.Request, acti
 	}
 	status := http.StatusOK
 	if r.PostForm.Get("confirming") != "" {
-		status = http.StatusBadRequest
+		status = statusOf(flagon.ErrInvalid)
 	} else {
 		d.Errors = map[string]string{} // a first view asks; it does not scold
 	}
@@ -437,7 +424,7 @@ func (c *Console) needsConfirmation(w http.ResponseWriter, r *http.Request, acti
 // archiveFlag archives or restores a flag.
 func (c *Console) archiveFlag(w http.ResponseWriter, r *http.Request, q *request) {
 	if c.opts.Store == nil {
-		c.renderError(w, r, http.StatusConflict, "Read-only", "Flags cannot be changed here: "+c.readNote+".")
+		c.readOnly(w, r, "Flags")
 		return
 	}
 	key := r.PathValue("key")
@@ -463,21 +450,29 @@ func (c *Console) archiveFlag(w http.ResponseWriter, r *http.Request, q *request
 }
 
 // killFlag turns a flag's kill switch on or off in the console's
-// environment.
+// environment. It takes no confirmation outside production, so its flash
+// offers an Undo: the same POST with the state before and the version the
+// kill made (undo=1), which the version check refuses if anything changed
+// the flag since. Both are audited.
 func (c *Console) killFlag(w http.ResponseWriter, r *http.Request, q *request) {
 	if c.opts.Store == nil {
-		c.renderError(w, r, http.StatusConflict, "Read-only", "Flags cannot be changed here: "+c.readNote+".")
+		c.readOnly(w, r, "Flags")
 		return
 	}
 	ctx := r.Context()
 	key := r.PathValue("key")
 	kill := r.PostForm.Get("disabled") != "0"
+	undo := r.PostForm.Get("undo") != ""
 	version, _ := strconv.ParseInt(r.PostForm.Get("version"), 10, 64)
 	what := "Turn on the kill switch of " + key + ": everyone gets its default variant."
 	if !kill {
 		what = "Turn off the kill switch of " + key + ": its rules apply again."
 	}
-	if c.needsConfirmation(w, r, "flags/"+key+"/kill", what, map[string]string{"version": strconv.FormatInt(version, 10), "disabled": boolDigit(kill)}) {
+	fields := map[string]string{"version": strconv.FormatInt(version, 10), "disabled": boolDigit(kill), "back": r.PostForm.Get("back")}
+	if undo {
+		fields["undo"] = "1"
+	}
+	if c.needsConfirmation(w, r, "flags/"+key+"/kill", what, fields) {
 		return
 	}
 	sf, err := c.opts.Store.Flag(ctx, key)
@@ -488,21 +483,37 @@ func (c *Console) killFlag(w http.ResponseWriter, r *http.Request, q *request) {
 		c.writeFailed(w, r, key, flagon.ErrConflict)
 		return
 	}
-	f := setKill(sf.Flag, c.opts.Environment, kill)
-	_, err = c.opts.Store.PutFlag(ctx, f, version, c.change(q, strings.TrimSpace(r.PostForm.Get("reason"))))
+	reason := strings.TrimSpace(r.PostForm.Get("reason"))
+	if undo && reason == "" {
+		reason = "undo"
+	}
+	nv, err := c.opts.Store.PutFlag(ctx, setKill(sf.Flag, c.opts.Environment, kill), version, c.change(q, reason))
 	if c.writeFailed(w, r, key, err) {
 		return
 	}
-	c.log.Info("admin: kill switch", "flag", key, "disabled", kill, "by", q.principal.Name)
-	done := "flag-killed"
-	if !kill {
-		done = "flag-unkilled"
-	}
+	c.log.Info("admin: kill switch", "flag", key, "disabled", kill, "undo", undo, "by", q.principal.Name)
 	back := r.PostForm.Get("back")
 	if !localPath(back) || back == "" {
 		back = "flags/" + key
 	}
-	c.redirect(w, r, q, back, done)
+	switch {
+	case undo:
+		c.redirect(w, r, q, back, "kill-undone")
+	case kill:
+		c.redirect(w, r, q, withUndo(back, key, nv), "flag-killed")
+	default:
+		c.redirect(w, r, q, withUndo(back, key, nv), "flag-unkilled")
+	}
+}
+
+// withUndo adds to path the query that makes its flash offer to undo the
+// kill switch change that made version v of flag key.
+func withUndo(path, key string, v int64) string {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "undo=" + url.QueryEscape(key) + "&v=" + strconv.FormatInt(v, 10)
 }
 
 // setKill returns f with its kill switch set as env sees it: the flag's
@@ -535,21 +546,13 @@ func setKill(f flagon.Flag, env string, kill bool) flagon.Flag {
 	return f
 }
 
-// writeFailed answers a failed one-click write and reports whether it
-// failed.
+// writeFailed answers a failed one-click write to a flag and reports
+// whether it failed.
 func (c *Console) writeFailed(w http.ResponseWriter, r *http.Request, key string, err error) bool {
-	switch {
-	case err == nil:
+	if err == nil {
 		return false
-	case errors.Is(err, flagon.ErrNotFound):
-		c.renderError(w, r, http.StatusNotFound, "No such flag", "There is no flag "+strconv.Quote(key)+".")
-	case errors.Is(err, flagon.ErrConflict):
-		c.renderError(w, r, http.StatusConflict, "Changed meanwhile", "Someone changed flag "+strconv.Quote(key)+" since you loaded the page, so nothing was done. Open the flag to see the newer version, then try again.")
-	case errors.Is(err, flagon.ErrInvalid):
-		c.renderError(w, r, http.StatusBadRequest, "Refused", err.Error())
-	default:
-		c.serverError(w, r, "change the flag", err)
 	}
+	c.fail(w, r, err, flagSubject(key), "change the flag")
 	return true
 }
 

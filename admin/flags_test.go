@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -408,7 +409,7 @@ func TestKillAndArchive(t *testing.T) {
 	r := b.get("/admin/flags")
 	form := formOf(t, r.body, "/flags/checkout/kill")
 	r = b.post("/admin/flags/checkout/kill", form)
-	if r.status != http.StatusSeeOther || r.location != "/admin/flags?done=flag-killed" {
+	if r.status != http.StatusSeeOther || r.location != "/admin/flags?undo=checkout&v=2&done=flag-killed" {
 		t.Fatalf("kill: %d %q", r.status, r.location)
 	}
 	sf := h.stored("checkout")
@@ -499,4 +500,68 @@ func TestFlagHistory(t *testing.T) {
 	b.post("/admin/flags/max-items", form)
 	r := b.get("/admin/flags/max-items")
 	mustContain(t, r.body, "Recent changes", "<strong>ed</strong> flag.update in development: “more items”", "<strong>seed</strong> flag.create", `href="/admin/audit?flag=max-items"`)
+}
+
+// TestRefusedFormComesBackAsSent sends a broken flag form back three
+// times: each time the form must come back exactly as sent (no rows added)
+// with the error beside the rollout.
+func TestRefusedFormComesBackAsSent(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	b := h.browser("ed:editor")
+	sent := editForm(t, b, "checkout")
+	setSplit(sent, "fall.", map[string]string{"express": "10", "classic": "80"})
+	sent.Set("description", "kept as typed")
+	sent.Del("csrf")
+	for i := range 3 {
+		r := b.post("/admin/flags/checkout", maps.Clone(sent))
+		if r.status != http.StatusBadRequest {
+			t.Fatalf("save %d: status %d, want 400", i+1, r.status)
+		}
+		mustContain(t, r.body, `<fieldset class="split" data-split aria-invalid="true">`, "percentages add up to 90, not 100")
+		back := formOf(t, r.body, "/flags/checkout")
+		back.Del("csrf")
+		if !reflect.DeepEqual(back, sent) {
+			t.Fatalf("save %d: the form came back changed:\nsent %v\ngot  %v", i+1, sent, back)
+		}
+		sent = back
+	}
+}
+
+// TestKillUndo kills a flag with one click and undoes it from the flash:
+// the flag is back as before, both changes are audited, and an Undo after
+// another change is refused.
+func TestKillUndo(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	b := h.browser("ed:editor")
+	before := h.stored("checkout")
+	r := b.get("/admin/flags?q=check")
+	r = b.post("/admin/flags/checkout/kill", formOf(t, r.body, "/flags/checkout/kill"))
+	page := b.follow(r)
+	mustContain(t, page.body, "Kill switch on", `<input type="hidden" name="undo" value="1">`, ">Undo</button>")
+	undo := formOf(t, page.body, "/flags/checkout/kill")
+	if undo.Get("undo") != "1" || undo.Get("disabled") != "0" || undo.Get("back") != "flags?q=check" {
+		t.Fatalf("the first kill form of the page is not the Undo: %v", undo)
+	}
+	r = b.post("/admin/flags/checkout/kill", undo)
+	if r.status != http.StatusSeeOther || r.location != "/admin/flags?q=check&done=kill-undone" {
+		t.Fatalf("undo: %d %q", r.status, r.location)
+	}
+	page = b.follow(r)
+	mustContain(t, page.body, "Undone: the kill switch is back as it was.")
+	mustNotContain(t, page.body, ">Undo</button>")
+	after := h.stored("checkout")
+	if !reflect.DeepEqual(after.Flag.Normalize(), before.Flag.Normalize()) || after.Version != before.Version+2 {
+		t.Errorf("after undo: version %d, flag %+v\nwant version %d, flag %+v", after.Version, after.Flag, before.Version+2, before.Flag)
+	}
+	entries, _ := h.store.Audit(context.Background(), flagon.AuditQuery{Target: "checkout", Limit: 1})
+	if len(entries) != 1 || entries[0].Actor != "ed" || entries[0].Reason != "undo" {
+		t.Errorf("the undo's audit entry = %+v", entries)
+	}
+	// The same Undo again finds a newer version: refused, nothing changed.
+	if r := b.post("/admin/flags/checkout/kill", undo); r.status != http.StatusConflict {
+		t.Errorf("a stale undo: %d", r.status)
+	}
+	if v := h.stored("checkout").Version; v != after.Version {
+		t.Errorf("a stale undo wrote version %d", v)
+	}
 }

@@ -15,7 +15,7 @@ func FuzzFlagForm(f *testing.F) {
 	f.Add("type=object&vars=1&var.0.name=x&var.0.value=%7B%7D&fall.serve=split&fall.splits=2&fall.split.1.pct=1e400")
 	f.Add("rules=999999999&vars=-1&rule.0.order=x&pmax=9999999d&env=staging")
 	f.Add("rule.0.clauses=%7B%22attribute%22%3A%22a%22%2C%22op%22%3A%22in%22%2C%22values%22%3A%5B1.5%2Cnull%5D%7D&rules=1")
-	auds := map[string]bool{"staff": true, "beta": true}
+	auds := []string{"staff", "beta"}
 	f.Fuzz(func(t *testing.T, body string) {
 		v, err := url.ParseQuery(body)
 		if err != nil {
@@ -23,10 +23,8 @@ func FuzzFlagForm(f *testing.F) {
 		}
 		for _, isNew := range []bool{false, true} {
 			form := formFromPost(v, isNew)
-			fl, im := form.apply(base)
-			if err := fl.Normalize().Validate(auds); err != nil {
-				form.mapErrors(err, im)
-			}
+			d := form.parse()
+			form.check(form.apply(base, d), d, auds)
 			form.AllErrors()
 			form.RuleViews()
 			form.FallView()

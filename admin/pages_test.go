@@ -2,8 +2,10 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -35,7 +37,7 @@ func TestShareLinks(t *testing.T) {
 	if !strings.HasPrefix(link, h.srv.URL+"/features/max-items?") || !strings.Contains(link, "redirect_url=%2Fshop") {
 		t.Fatalf("link = %q", link)
 	}
-	mustContain(t, r.body, "Copy it now", "max-items = 50 for 1 hour", `<span class="badge badge-ok">active</span>`, "<td>ed")
+	mustContain(t, r.body, "Copy it now", "max-items = 50 for 1 hour", `<span class="badge badge-ok">active</span>`, `<td data-label="Made by">ed`)
 	tokens, _ := h.store.ShareTokens(context.Background())
 	if len(tokens) != 1 || tokens[0].CreatedBy != "ed" || tokens[0].Flag != "max-items" || tokens[0].Duration != time.Hour {
 		t.Fatalf("tokens = %+v", tokens)
@@ -227,7 +229,7 @@ func TestAudit(t *testing.T) {
 	b.post("/admin/flags/max-items", form)
 	r := b.get("/admin/audit")
 	mustContain(t, r.body, "<strong>ed</strong>", `<span class="action">flag.update</span>`, "“bigger pages”",
-		`<span class="d del">-   &#34;version&#34;: 1,`, `<span class="d add">&#43;   &#34;default&#34;: &#34;many&#34;,`,
+		`<code class="path">default</code>`, `<del>&#34;few&#34;</del>`, `<ins>&#34;many&#34;</ins>`,
 		"<strong>seed</strong>")
 	tests := []struct {
 		query   string
@@ -270,18 +272,95 @@ func TestAudit(t *testing.T) {
 	mustContain(t, r.body, "The audit log needs a store.")
 }
 
-func TestDiffLines(t *testing.T) {
-	got := diffLines([]string{"a", "b", "c", "d"}, []string{"a", "x", "c", "d", "e"})
-	var b strings.Builder
-	for _, l := range got {
-		b.WriteString(l.Op + l.Text + "\n")
+// TestAuditRollout changes the rollout of a flag imported without its
+// implicit parts (no type, variants or default) in the editor: the audit
+// entry lists only the two percentages, old and new, and none of the
+// parts the editor made explicit nor the version and time.
+func TestAuditRollout(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	ctx := context.Background()
+	sf := h.stored("new-home-page")
+	f := sf.Flag
+	f.Fallthrough = flagon.Serve{Split: []flagon.Split{{Variant: "on", Percent: 10}, {Variant: "off", Percent: 90}}}
+	if _, err := h.store.PutFlag(ctx, f, sf.Version, flagon.Change{Actor: "import"}); err != nil {
+		t.Fatal(err)
 	}
-	want := " a\n-b\n+x\n c\n d\n+e\n"
-	if b.String() != want {
-		t.Errorf("diff =\n%s\nwant\n%s", b.String(), want)
+	b := h.browser("ed:editor")
+	form := editForm(t, b, "new-home-page")
+	setSplit(form, "fall.", map[string]string{"on": "30", "off": "70"})
+	if r := b.post("/admin/flags/new-home-page", form); r.status != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", r.status, snippet(r.body))
 	}
-	if d := diffLines(nil, []string{"a"}); len(d) != 1 || d[0].Op != "+" {
-		t.Errorf("diff from nothing = %+v", d)
+	entries, err := h.store.Audit(ctx, flagon.AuditQuery{Target: "new-home-page", Limit: 1})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("audit: %v %v", entries, err)
+	}
+	got := auditRowOf(entries[0]).Changes
+	want := []fieldChange{
+		{Path: "fallthrough.split[0].percent", Context: `variant "on"`, Kind: "changed", Old: "10", New: "30"},
+		{Path: "fallthrough.split[1].percent", Context: `variant "off"`, Kind: "changed", Old: "90", New: "70"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("changes = %+v\nwant %+v", got, want)
+	}
+	r := b.get("/admin/audit?flag=new-home-page&limit=1")
+	mustContain(t, r.body, `<code class="path">fallthrough.split[0].percent</code> <span class="ctx">in variant &#34;on&#34;</span>`,
+		`<del>10</del> <span class="arrow" aria-label="became">→</span> <ins>30</ins>`)
+	if n := strings.Count(r.body, `<li class="chg `); n != 2 {
+		t.Errorf("the page lists %d changes, want 2:\n%s", n, snippet(r.body))
+	}
+}
+
+func TestDiffValues(t *testing.T) {
+	dec := func(s string) any {
+		var v any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		a, b string
+		want []string
+	}{
+		{`{"a":1,"b":"x"}`, `{"a":1,"b":"x"}`, nil},
+		{`{"a":1}`, `{"a":2,"c":true}`, []string{"a changed 1 2", "c added  true"}},
+		{`{"rules":[{"id":"r1","serve":{"variant":"on"}}]}`, `{"rules":[{"id":"r1","serve":{"variant":"off"}},{"id":"r2"}]}`,
+			[]string{`rules[0].serve.variant (id "r1") changed "on" "off"`, `rules[1] (id "r2") added  {"id":"r2"}`}},
+		{`{"tags":["a","b"]}`, `{"tags":["a"]}`, []string{`tags[1] removed "b" `}},
+		{`{"d":"<b>"}`, `{}`, []string{`d removed "<b>" `}},
+		{`null`, `{"k":"x","o":{"p":1},"l":[{"id":"a"}]}`, []string{`k added  "x"`, `l added  [{"id":"a"}]`, `o.p added  1`}},
+	}
+	for _, tt := range tests {
+		var out []fieldChange
+		diffValues("", "", dec(tt.a), dec(tt.b), &out)
+		var got []string
+		for _, c := range out {
+			s := c.Path
+			if c.Context != "" {
+				s += " (" + c.Context + ")"
+			}
+			got = append(got, s+" "+c.Kind+" "+c.Old+" "+c.New)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s → %s:\ngot  %q\nwant %q", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestAuditComparable(t *testing.T) {
+	// Version and time are dropped; a flag is normalized.
+	before := comparable("flag.update", json.RawMessage(`{"key":"a","version":1,"updated_at":"2026-01-01T00:00:00Z"}`))
+	after := comparable("flag.update", json.RawMessage(`{"key":"a","type":"bool","variants":[{"name":"on","value":true},{"name":"off","value":false}],"default":"off","version":2,"updated_at":"2026-01-02T00:00:00Z"}`))
+	var out []fieldChange
+	diffValues("", "", before, after, &out)
+	if len(out) != 0 {
+		t.Errorf("normalization and metadata show as changes: %+v", out)
+	}
+	// Other records keep their fields, less the metadata.
+	m, _ := comparable("audience.update", json.RawMessage(`{"name":"x","version":3}`)).(map[string]any)
+	if _, ok := m["version"]; ok || m["name"] != "x" {
+		t.Errorf("audience = %v", m)
 	}
 }
 

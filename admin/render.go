@@ -10,10 +10,14 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flagon/flagon"
 )
 
 //go:embed templates/*.html
@@ -91,6 +95,7 @@ type page struct {
 	HasAudit     bool
 	ReadOnlyNote string
 	Flash        string
+	Undo         *undoForm // what the flash's Undo button posts, if any
 	Error        string
 	Data         any
 }
@@ -124,8 +129,18 @@ func (c *Console) newPage(r *http.Request, title, nav string, data any) *page {
 	}
 	p.CanSignOut = p.SignedIn && c.opts.SignIn != nil
 	if r.Method == http.MethodGet {
+		// Here is where forms come back to: without the query of the
+		// flash that this visit shows.
 		p.Here = strings.TrimPrefix(r.URL.Path, "/")
-		if r.URL.RawQuery != "" {
+		qv := r.URL.Query()
+		if qv.Has("done") {
+			qv.Del("done")
+			qv.Del("undo")
+			qv.Del("v")
+			if len(qv) > 0 {
+				p.Here += "?" + qv.Encode()
+			}
+		} else if r.URL.RawQuery != "" {
 			p.Here += "?" + r.URL.RawQuery
 		}
 		if !localPath(p.Here) {
@@ -134,8 +149,42 @@ func (c *Console) newPage(r *http.Request, title, nav string, data any) *page {
 	}
 	if msg, ok := doneMessages[r.URL.Query().Get("done")]; ok {
 		p.Flash = msg
+		if p.CanEdit() && p.HasStore {
+			p.Undo = undoOf(r.URL.Query(), p.Here)
+		}
 	}
 	return p
+}
+
+// undoForm is the form of a flash's Undo button: it posts the kill switch
+// back as it was, with the version the change made.
+type undoForm struct {
+	Key      string
+	Version  int64
+	Disabled string // "1" or "0": the state to go back to
+	Back     string // this page, without the undo query
+}
+
+// undoOf returns the Undo form a page's query asks for (after a kill
+// switch change: done, undo and v), or nil; here is the page without
+// that query.
+func undoOf(qv url.Values, here string) *undoForm {
+	key := qv.Get("undo")
+	v, err := strconv.ParseInt(qv.Get("v"), 10, 64)
+	if key == "" || !flagon.ValidKey(key) || err != nil || v < 1 {
+		return nil
+	}
+	u := &undoForm{Key: key, Version: v}
+	switch qv.Get("done") {
+	case "flag-killed":
+		u.Disabled = "0"
+	case "flag-unkilled":
+		u.Disabled = "1"
+	default:
+		return nil
+	}
+	u.Back = here
+	return u
 }
 
 // doneMessages are the messages a redirect after a successful POST may
@@ -154,6 +203,7 @@ var doneMessages = map[string]string{
 	"flag-restored":    "Flag restored.",
 	"flag-killed":      "Kill switch on: the flag serves its default variant to everyone.",
 	"flag-unkilled":    "Kill switch off: the flag's rules apply again.",
+	"kill-undone":      "Undone: the kill switch is back as it was.",
 	"signed-out":       "You are signed out.",
 	"theme":            "",
 	"nothing-to-do":    "Nothing changed.",
@@ -181,11 +231,11 @@ func (c *Console) render(w http.ResponseWriter, status int, name string, p *page
 	w.Write(buf.Bytes())
 }
 
-// renderError writes an error page that shows nothing but the message.
+// renderError writes an error page that shows nothing but its title and
+// the message, together in one card.
 func (c *Console) renderError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
-	p := c.newPage(r, title, "", nil)
-	p.Flash = ""
-	p.Error = msg
+	p := c.newPage(r, title, "", msg)
+	p.Flash, p.Undo = "", nil
 	c.render(w, status, "error", p)
 }
 

@@ -154,21 +154,17 @@ func (c *Console) shareURL(r *http.Request, flag, token, redirect string) string
 // revokeShare revokes a share link. Editors revoke their own; admins any.
 func (c *Console) revokeShare(w http.ResponseWriter, r *http.Request, q *request) {
 	if c.opts.ShareTokens == nil {
-		c.renderError(w, r, http.StatusConflict, "Read-only", "Share links can be revoked only with a store.")
+		c.failSay(w, r, flagon.ErrReadOnly, "Share links can be revoked only with a store.", "")
 		return
 	}
 	id := r.PostForm.Get("id")
 	t, err := c.opts.ShareTokens.ShareToken(r.Context(), id)
-	if errors.Is(err, flagon.ErrNotFound) {
-		c.renderError(w, r, http.StatusNotFound, "No such link", "There is no share link "+strconv.Quote(id)+".")
-		return
-	}
 	if err != nil {
-		c.serverError(w, r, "read the share link", err)
+		c.fail(w, r, err, "share link "+strconv.Quote(id), "read the share link")
 		return
 	}
 	if q.principal.Role < RoleAdmin && t.CreatedBy != q.principal.Name {
-		c.renderError(w, r, http.StatusForbidden, "Forbidden", "Only admins may revoke links that others made.")
+		c.failSay(w, r, ErrForbidden, "Only admins may revoke links that others made.", "")
 		return
 	}
 	if err := c.opts.ShareTokens.RevokeShareToken(r.Context(), id, c.change(q, "share link revoked in the console")); err != nil {

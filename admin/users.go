@@ -120,7 +120,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, q *request
 // setUserOverride sets an override for any user.
 func (c *Console) setUserOverride(w http.ResponseWriter, r *http.Request, q *request) {
 	if c.opts.UserOverrides == nil {
-		c.renderError(w, r, http.StatusConflict, "Read-only", "Per-login overrides need a store: "+c.readNote+".")
+		c.failSay(w, r, flagon.ErrReadOnly, "Per-login overrides need a store: "+c.readNote+".", "")
 		return
 	}
 	snap := c.snapshot()
@@ -150,7 +150,7 @@ func (c *Console) setUserOverride(w http.ResponseWriter, r *http.Request, q *req
 		}
 	}
 	if len(d.Errors) > 0 {
-		c.renderUsers(w, r, q, http.StatusBadRequest, d)
+		c.renderUsers(w, r, q, statusOf(flagon.ErrInvalid), d)
 		return
 	}
 	now := c.now()
@@ -166,7 +166,7 @@ func (c *Console) setUserOverride(w http.ResponseWriter, r *http.Request, q *req
 // revokeUserOverride removes one user's override of one flag.
 func (c *Console) revokeUserOverride(w http.ResponseWriter, r *http.Request, q *request) {
 	if c.opts.UserOverrides == nil {
-		c.renderError(w, r, http.StatusConflict, "Read-only", "Per-login overrides need a store: "+c.readNote+".")
+		c.failSay(w, r, flagon.ErrReadOnly, "Per-login overrides need a store: "+c.readNote+".", "")
 		return
 	}
 	user, key := r.PostForm.Get("user"), r.PostForm.Get("flag")

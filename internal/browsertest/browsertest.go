@@ -21,11 +21,12 @@ const Timeout = 3 * time.Minute
 
 // A Browser is one headless chromium with its own profile, on one site.
 type Browser struct {
-	t    *testing.T
-	base string // the site's URL, such as an httptest server's
-	ctx  context.Context
-	mu   sync.Mutex
-	errs []string // console errors and exceptions
+	t     *testing.T
+	base  string // the site's URL, such as an httptest server's
+	ctx   context.Context
+	mu    sync.Mutex
+	errs  []string // console errors and exceptions
+	allow []string // console errors that do not fail the test
 }
 
 // Start starts a browser for the site at base, or skips the test when no
@@ -83,12 +84,30 @@ func Start(t *testing.T, base string) *Browser {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		for _, e := range b.errs {
-			if !strings.Contains(e, "favicon") {
+			if !strings.Contains(e, "favicon") && !b.allowed(e) {
 				t.Errorf("browser console: %s", e)
 			}
 		}
 	})
 	return b
+}
+
+// Allow makes console errors that contain s expected: they no longer
+// fail the test. A test that opens an error page on purpose allows the
+// browser's report of its status, say.
+func (b *Browser) Allow(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.allow = append(b.allow, s)
+}
+
+func (b *Browser) allowed(e string) bool {
+	for _, s := range b.allow {
+		if strings.Contains(e, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Context returns the browser's context, for chromedp actions the methods
