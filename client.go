@@ -44,7 +44,9 @@ type Client struct {
 
 // NewClient returns a client that evaluates the snapshots src delivers.
 // Flags declared with NewBool and friends but missing from the first
-// snapshot are logged once, as warnings.
+// snapshot are logged once, as warnings. When src is a UsageReporter (a
+// remote.Source) and the client counts usage, the client hands it its
+// counts: the source then takes them, and the program should not.
 func NewClient(src Source, opts *Options) *Client {
 	if opts == nil {
 		opts = &Options{}
@@ -57,6 +59,9 @@ func NewClient(src Source, opts *Options) *Client {
 	if s := src.Snapshot(); s != nil {
 		c.state.CompareAndSwap(nil, c.newState(s))
 		c.checkDeclared(s)
+	}
+	if r, ok := src.(UsageReporter); ok && c.counting {
+		r.ReportUsage(c.TakeUsage)
 	}
 	return c
 }

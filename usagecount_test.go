@@ -325,3 +325,38 @@ func TestUsageAllocs(t *testing.T) {
 		t.Errorf("counted %d evaluations, want 1001", n)
 	}
 }
+
+// reportingSource is a MemorySource that is a UsageReporter.
+type reportingSource struct {
+	*flagon.MemorySource
+	take func(time.Time) []flagon.UsageCount
+}
+
+func (s *reportingSource) ReportUsage(take func(time.Time) []flagon.UsageCount) { s.take = take }
+
+// TestClientHandsUsageToReporter: a client over a source that reports
+// usage hands it its counts, unless counting is off.
+func TestClientHandsUsageToReporter(t *testing.T) {
+	mem, err := flagon.NewMemorySource(flagon.Definitions{Flags: []flagon.Flag{{Key: "a", Default: "on"}}}, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &reportingSource{MemorySource: mem}
+	c := flagon.NewClient(src, &flagon.Options{Logger: discardLogger})
+	if src.take == nil {
+		t.Fatal("NewClient did not hand the reporter its counts")
+	}
+	c.Bool(context.Background(), "a", false)
+	c.Bool(context.Background(), "a", false)
+	now := time.Date(2026, 12, 1, 10, 30, 0, 0, time.UTC)
+	got := src.take(now)
+	if len(got) != 1 || got[0].Flag != "a" || got[0].Variant != "on" || got[0].Count != 2 || got[0].Environment != "prod" || !got[0].Hour.Equal(now.Truncate(time.Hour)) {
+		t.Errorf("the reporter took %+v, want 2 evaluations of a/on in prod", got)
+	}
+
+	off := &reportingSource{MemorySource: mem}
+	flagon.NewClient(off, &flagon.Options{Logger: discardLogger, DisableUsage: true})
+	if off.take != nil {
+		t.Error("a client that does not count handed the reporter a take")
+	}
+}

@@ -1,11 +1,9 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"runtime"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -16,43 +14,36 @@ import (
 type metrics struct {
 	start   time.Time
 	reloads atomic.Int64
-	// evaluations by reason; the reasons are a fixed set, so the map is
-	// filled once and only read after.
-	evaluations map[flagon.Reason]*atomic.Int64
+	// usage holds the evaluation counters, from the client's usage
+	// counts.
+	usage *usageCollector
 	// auditDropped, if set, counts override-link audit entries not
 	// written because an anonymous client went past its rate.
 	auditDropped func() int64
 }
 
 func newMetrics() *metrics {
-	m := &metrics{start: time.Now(), evaluations: make(map[flagon.Reason]*atomic.Int64)}
-	for _, r := range []flagon.Reason{flagon.ReasonStatic, flagon.ReasonDefault, flagon.ReasonTargetingMatch,
-		flagon.ReasonSplit, flagon.ReasonDisabled, flagon.ReasonOverride, flagon.ReasonError} {
-		m.evaluations[r] = new(atomic.Int64)
-	}
-	return m
-}
-
-// observe is the client's OnEvaluate hook.
-func (m *metrics) observe(_ context.Context, _ flagon.EvalContext, r flagon.Result) {
-	if c := m.evaluations[r.Reason]; c != nil {
-		c.Add(1)
-	}
+	return &metrics{start: time.Now()}
 }
 
 func (m *metrics) handler(client *flagon.Client) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		byReason, byFlag := m.usage.snapshot()
 		fmt.Fprintln(w, "# HELP flagon_evaluations_total Flag evaluations by reason.")
 		fmt.Fprintln(w, "# TYPE flagon_evaluations_total counter")
-		reasons := make([]string, 0, len(m.evaluations))
-		for r := range m.evaluations {
-			reasons = append(reasons, string(r))
+		for _, r := range []flagon.Reason{flagon.ReasonDefault, flagon.ReasonDisabled, flagon.ReasonError,
+			flagon.ReasonOverride, flagon.ReasonSplit, flagon.ReasonStatic, flagon.ReasonTargetingMatch} {
+			fmt.Fprintf(w, "flagon_evaluations_total{reason=%q} %d\n", r, byReason[r])
 		}
-		sort.Strings(reasons)
-		for _, r := range reasons {
-			fmt.Fprintf(w, "flagon_evaluations_total{reason=%q} %d\n", r, m.evaluations[flagon.Reason(r)].Load())
+		fmt.Fprintln(w, "# HELP flagon_flag_evaluations_total Evaluations per flag and variant served; flags past the cap (-metrics-flags) are counted as flag=\"(other)\".")
+		fmt.Fprintln(w, "# TYPE flagon_flag_evaluations_total counter")
+		for _, l := range byFlag {
+			fmt.Fprintf(w, "flagon_flag_evaluations_total{flag=%q,variant=%q} %d\n", l.flag, l.variant, l.n)
 		}
+		fmt.Fprintln(w, "# HELP flagon_unknown_flag_evaluations_total Evaluations of flags that do not exist (misspelt or removed keys).")
+		fmt.Fprintln(w, "# TYPE flagon_unknown_flag_evaluations_total counter")
+		fmt.Fprintf(w, "flagon_unknown_flag_evaluations_total %d\n", client.UnknownFlagEvaluations())
 		fmt.Fprintln(w, "# HELP flagon_reloads_total Snapshots swapped in since start.")
 		fmt.Fprintln(w, "# TYPE flagon_reloads_total counter")
 		fmt.Fprintf(w, "flagon_reloads_total %d\n", m.reloads.Load())

@@ -99,6 +99,10 @@ type Options struct {
 	// UsageRetention is how long hourly usage counts are kept; zero means
 	// DefaultUsageRetention, negative forever.
 	UsageRetention time.Duration
+	// MetricsFlags caps the flags /metrics names in its per-flag
+	// evaluation counters; zero means DefaultMetricsFlags, negative names
+	// none (all are counted as flag="(other)").
+	MetricsFlags int
 	// AnonymousAuditRate is how many override-link entries a minute one
 	// anonymous client may add to the audit log; zero means
 	// DefaultAnonymousAuditRate.
@@ -124,6 +128,8 @@ type Server struct {
 	handler http.Handler
 	log     *slog.Logger
 	cancel  context.CancelFunc
+	// usageDone is closed when the server's own usage counts are written.
+	usageDone chan struct{}
 
 	generatedPassword string
 	httpOpts          *flagonhttp.Options
@@ -159,7 +165,8 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	if err := s.follow(ctx, st, opts); err != nil {
 		return nil, err
 	}
-	s.client = flagon.NewClient(s.source, &flagon.Options{Logger: s.log, OnEvaluate: s.metrics.observe})
+	s.client = flagon.NewClient(s.source, &flagon.Options{Logger: s.log})
+	s.metrics.usage = newUsageCollector(s.client, st, opts.MetricsFlags, s.log)
 	s.source.Subscribe(func(*flagon.Snapshot) { s.metrics.reloads.Add(1) })
 
 	secure := flagonhttp.SecureAuto
@@ -277,6 +284,11 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	if retention := cmp(opts.AuditRetention, DefaultAuditRetention); retention > 0 {
 		go prune(bg, "the audit log", st.PruneAudit, retention, s.log)
 	}
+	s.usageDone = make(chan struct{})
+	go func() {
+		defer close(s.usageDone)
+		s.metrics.usage.run(bg)
+	}()
 	if retention := cmp(opts.UsageRetention, DefaultUsageRetention); retention > 0 {
 		go prune(bg, "usage", st.PruneUsage, retention, s.log)
 	}
@@ -385,6 +397,7 @@ func (s *Server) Source() flagon.StatusSource { return s.source }
 // neither the store nor Options.Source.
 func (s *Server) Close() error {
 	s.cancel()
+	<-s.usageDone // the last of the server's own usage is in the store
 	s.client.Close()
 	var errs []error
 	for _, fn := range s.closeFn {

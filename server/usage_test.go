@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,5 +133,59 @@ func usageAPI(t *testing.T, st server.Store) {
 	// for an hour: nothing is ready to remove yet.
 	if code, _, body := do(t, "GET", ts.URL+"/api/v1/usage/removable?days=1", reader, ""); code != 200 || strings.TrimSpace(body) != "[]" {
 		t.Errorf("usage/removable = %d %s, want []", code, body)
+	}
+}
+
+// TestOwnUsage: the server counts its own OFREP and /features.json
+// evaluations in /metrics, per flag and variant up to the cap (the rest
+// under flag="(other)"), and writes them to the store as the app
+// "flagon serve" by the time it closes.
+func TestOwnUsage(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "own.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	seed(t, st)
+	srv, err := server.New(t.Context(), st, &server.Options{Logger: quiet, MetricsFlags: 1,
+		APITokens: []server.APIToken{{Name: "test", Secret: token}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	for range 3 {
+		do(t, "POST", ts.URL+"/ofrep/v1/evaluate/flags/anyone", "", `{"context":{"targetingKey":"a"}}`)
+	}
+	do(t, "POST", ts.URL+"/ofrep/v1/evaluate/flags/staff-only", "", `{"context":{"targetingKey":"a"}}`)
+	do(t, "POST", ts.URL+"/ofrep/v1/evaluate/flags/no-such-flag", "", `{"context":{"targetingKey":"a"}}`)
+	_, _, metrics := do(t, "GET", ts.URL+"/metrics", "", "")
+	for _, want := range []string{
+		`flagon_flag_evaluations_total{flag="anyone",variant="off"} 3`,
+		`flagon_flag_evaluations_total{flag="(other)",variant=""} 1`,
+		`flagon_unknown_flag_evaluations_total 1`,
+		`flagon_evaluations_total{reason="STATIC"} 4`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
+		}
+	}
+	if strings.Contains(metrics, `flag="staff-only"`) {
+		t.Errorf("/metrics names a flag past the cap of 1:\n%s", metrics)
+	}
+	// /features.json evaluates every flag for the visitor.
+	do(t, "GET", ts.URL+"/features.json", "", "")
+
+	srv.Close()
+	rows, err := st.Usage(t.Context(), flagon.UsageQuery{App: "flagon serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, r := range rows {
+		got[r.Flag+"/"+r.Variant] += r.Count
+	}
+	if got["anyone/off"] != 4 || got["staff-only/off"] != 2 || len(got) != 2 {
+		t.Errorf("stored own usage = %v, want anyone/off 4 and staff-only/off 2", got)
 	}
 }

@@ -46,6 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	allowedHosts := fs.String("allowed-hosts", env("ALLOWED_HOSTS", ""), envHelp("ALLOWED_HOSTS", "further Host header values accepted, comma-separated; loopback names always are"))
 	corsOrigins := fs.String("cors-origins", env("CORS_ORIGINS", ""), envHelp("CORS_ORIGINS", "origins of pages on other sites that may call OFREP and /features.json from a browser, comma-separated (* for any)"))
 	trustedProxies := fs.String("trusted-proxies", env("TRUSTED_PROXIES", ""), envHelp("TRUSTED_PROXIES", "CIDR prefixes or addresses of proxies whose X-Forwarded-For is believed, comma-separated"))
+	metricsFlags := fs.Int("metrics-flags", server.DefaultMetricsFlags, "how many flags /metrics names in its per-flag evaluation counters; the rest are counted as flag=\"(other)\"")
 	usageRetention := fs.String("usage-retention", env("USAGE_RETENTION", "90d"), envHelp("USAGE_RETENTION", "how long hourly flag usage counts are kept, such as 90d; 0 keeps them forever"))
 	auditRetention := fs.String("audit-retention", env("AUDIT_RETENTION", "90d"), envHelp("AUDIT_RETENTION", "how long audit entries are kept, such as 90d or 2160h; 0 keeps them forever"))
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), envHelp("LOG_LEVEL", "debug, info, warn or error"))
@@ -121,6 +122,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		TrustedProxies: proxies,
 		AuditRetention: retention,
 		UsageRetention: usageKeep,
+		MetricsFlags:   metricsCap(*metricsFlags),
 	}
 	if sf.config != "" {
 		// The config file is the source of truth: watched and reloaded;
@@ -244,4 +246,13 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// metricsCap maps -metrics-flags to server.Options.MetricsFlags, where
+// zero means the default: 0 (or less) names no flag.
+func metricsCap(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
