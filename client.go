@@ -133,7 +133,7 @@ func (c *Client) evaluate(ctx context.Context, key string, r *Result) {
 	if sc == nil {
 		sc = &emptyScope
 	}
-	s.evaluate(r, key, &sc.ec, sc.overrides)
+	s.evaluate(r, key, &sc.ec, sc.overrides, nil)
 	if c.onEvaluate != nil {
 		c.onEvaluate(ctx, sc.ec, *r)
 	}
@@ -191,7 +191,7 @@ func (c *Client) All(ctx context.Context) iter.Seq[Result] {
 		}
 		for _, f := range s.list {
 			r := Result{Key: f.key, Revision: s.revision}
-			f.evaluate(&r, &a, ov)
+			f.evaluate(&r, &a, ov, nil)
 			if c.onEvaluate != nil {
 				c.onEvaluate(ctx, ec, r)
 			}
