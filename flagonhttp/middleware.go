@@ -79,7 +79,8 @@ type reqOverrides struct {
 	cfg        *config
 	vary       string // what the response varies by
 	production bool
-	prior      int // entries from layers above the one being read
+	prior      int    // entries from layers above the one being read
+	layer      string // the layer being read
 	buf        [12]keyedOverride
 }
 
@@ -87,6 +88,7 @@ type reqOverrides struct {
 // seconds, zero for none.
 type keyedOverride struct {
 	key       string
+	layer     string // the layer it came from, a Source constant
 	value     any
 	source    string
 	setAt     int64
@@ -160,7 +162,7 @@ func (ro *reqOverrides) has(key string) bool {
 // add appends an entry unless a higher layer has one for the flag.
 func (ro *reqOverrides) add(key string, value any, source string, setAt, expiresAt int64) {
 	if !ro.has(key) {
-		ro.list = append(ro.list, keyedOverride{key: key, value: value, source: source, setAt: setAt, expiresAt: expiresAt})
+		ro.list = append(ro.list, keyedOverride{key: key, layer: ro.layer, value: value, source: source, setAt: setAt, expiresAt: expiresAt})
 	}
 }
 
@@ -190,25 +192,28 @@ func (ro *reqOverrides) addVary(h string) {
 // collector gathers one request's overrides. It lives on the stack, and
 // allocates the reqOverrides only when a layer has something.
 type collector struct {
-	cfg *config
-	si  *snapInfo
-	now time.Time
-	ro  *reqOverrides
+	cfg   *config
+	si    *snapInfo
+	now   time.Time
+	ro    *reqOverrides
+	layer string // the layer being read
 }
 
 func (c *collector) get() *reqOverrides {
 	if c.ro == nil {
-		c.ro = &reqOverrides{si: c.si, cfg: c.cfg, production: c.cfg.production(c.si)}
+		c.ro = &reqOverrides{si: c.si, cfg: c.cfg, production: c.cfg.production(c.si), layer: c.layer}
 		c.ro.list = c.ro.buf[:0]
 	}
 	return c.ro
 }
 
-// nextLayer marks the start of a lower layer: its entries give way to
-// those read so far.
-func (c *collector) nextLayer() {
+// nextLayer marks the start of a lower layer, named by a Source
+// constant: its entries give way to those read so far.
+func (c *collector) nextLayer(name string) {
+	c.layer = name
 	if c.ro != nil {
 		c.ro.prior = len(c.ro.list)
+		c.ro.layer = name
 	}
 }
 
@@ -218,25 +223,25 @@ func (cfg *config) collect(r *http.Request, si *snapInfo) *reqOverrides {
 	if si.snap == nil {
 		return nil
 	}
-	c := collector{cfg: cfg, si: si, now: cfg.now()}
+	c := collector{cfg: cfg, si: si, now: cfg.now(), layer: SourceQuery}
 	if cfg.opts.Compat.Query && strings.Contains(r.URL.RawQuery, "flagon.") {
 		c.readQuery(r)
 	}
 	if !cfg.opts.IgnoreHeader {
 		if hv := r.Header[HeaderOverrides]; len(hv) > 0 {
-			c.nextLayer()
+			c.nextLayer(SourceHeader)
 			c.readHeader(hv[0])
 		}
 	}
 	if v, ok := cookieValue(r.Header, cfg.codec.name()); ok {
-		c.nextLayer()
+		c.nextLayer(SourceCookie)
 		c.readCookie(r, v)
 	}
 	if cfg.opts.Compat.FeatureCookies || cfg.opts.Compat.JSONCookie {
 		c.readLegacy(r) // two layers; it calls nextLayer
 	}
 	if cfg.opts.UserOverrides != nil {
-		c.nextLayer()
+		c.nextLayer(SourceUser)
 		c.readUser(r)
 	}
 	ro := c.ro
@@ -509,6 +514,40 @@ func ActiveOverrides(ctx context.Context) []ActiveOverride {
 	}
 	return out
 }
+
+// OverrideLayers returns the override layers that the middleware applied
+// to the request whose context is ctx, highest first, each named by the
+// Source constant of where it came from: query, header, cookie,
+// legacy-cookie (Compat) and user. Each holds the entries of its layer
+// that took effect: an entry shadowed by a higher layer's, or refused (no
+// such flag, policy none, a value the flag cannot take, expired), is not
+// in it. Pass them to flagon.Snapshot.Explain to see how the request's
+// evaluation decided; its Result is what the request's evaluation serves.
+func OverrideLayers(ctx context.Context) []flagon.OverrideLayer {
+	ro, ok := flagon.OverridesFrom(ctx).(*reqOverrides)
+	if !ok {
+		return nil
+	}
+	var out []flagon.OverrideLayer
+	var m flagon.OverrideMap
+	for _, e := range ro.list {
+		if m == nil || out[len(out)-1].Name != e.layer {
+			m = flagon.OverrideMap{}
+			out = append(out, flagon.OverrideLayer{Name: e.layer, Overrides: m})
+		}
+		m[e.key] = e.override()
+	}
+	if ro.user != nil {
+		out = append(out, flagon.OverrideLayer{Name: SourceUser, Overrides: userLayer{ro}})
+	}
+	return out
+}
+
+// userLayer is an opaque user layer as the middleware consults it.
+type userLayer struct{ ro *reqOverrides }
+
+// Override implements flagon.Overrides.
+func (u userLayer) Override(key string) (flagon.Override, bool) { return u.ro.userOverride(key) }
 
 // An ActiveOverride is one override that applies to a request.
 type ActiveOverride struct {
