@@ -79,16 +79,42 @@ type reqOverrides struct {
 	cfg        *config
 	vary       string // what the response varies by
 	production bool
-	prior      int    // entries from layers above the one being read
-	layer      string // the layer being read
-	buf        [12]keyedOverride
+	read       uint8 // bit l set: layer l was read
+	prior      int32 // entries from layers above the one being read
+	// starts says where in list each layer read begins. The fields are
+	// packed so that reqOverrides stays in its allocation size class.
+	starts [len(layerNames)]int32
+	buf    [12]keyedOverride
+}
+
+// A layerID names a layer of overrides: an index into layerNames, in the
+// order the middleware reads them.
+type layerID uint8
+
+const (
+	layerQuery layerID = iota
+	layerHeader
+	layerCookie
+	layerLegacy
+	layerUser
+)
+
+// layerNames are the names of the layers, the Source constants.
+var layerNames = [...]string{SourceQuery, SourceHeader, SourceCookie, SourceLegacyCookie, SourceUser}
+
+// mark records that the entries added from now on are layer l's, unless
+// l was read before (as a second legacy cookie is).
+func (ro *reqOverrides) mark(l layerID) {
+	if ro.read&(1<<l) == 0 {
+		ro.read |= 1 << l
+		ro.starts[l] = int32(len(ro.list))
+	}
 }
 
 // keyedOverride is one flag's override, kept compact: times in Unix
 // seconds, zero for none.
 type keyedOverride struct {
 	key       string
-	layer     string // the layer it came from, a Source constant
 	value     any
 	source    string
 	setAt     int64
@@ -162,7 +188,7 @@ func (ro *reqOverrides) has(key string) bool {
 // add appends an entry unless a higher layer has one for the flag.
 func (ro *reqOverrides) add(key string, value any, source string, setAt, expiresAt int64) {
 	if !ro.has(key) {
-		ro.list = append(ro.list, keyedOverride{key: key, layer: ro.layer, value: value, source: source, setAt: setAt, expiresAt: expiresAt})
+		ro.list = append(ro.list, keyedOverride{key: key, value: value, source: source, setAt: setAt, expiresAt: expiresAt})
 	}
 }
 
@@ -196,24 +222,25 @@ type collector struct {
 	si    *snapInfo
 	now   time.Time
 	ro    *reqOverrides
-	layer string // the layer being read
+	layer layerID // the layer being read
 }
 
 func (c *collector) get() *reqOverrides {
 	if c.ro == nil {
-		c.ro = &reqOverrides{si: c.si, cfg: c.cfg, production: c.cfg.production(c.si), layer: c.layer}
+		c.ro = &reqOverrides{si: c.si, cfg: c.cfg, production: c.cfg.production(c.si)}
 		c.ro.list = c.ro.buf[:0]
+		c.ro.mark(c.layer)
 	}
 	return c.ro
 }
 
-// nextLayer marks the start of a lower layer, named by a Source
-// constant: its entries give way to those read so far.
-func (c *collector) nextLayer(name string) {
-	c.layer = name
+// nextLayer marks the start of a lower layer: its entries give way to
+// those read so far.
+func (c *collector) nextLayer(l layerID) {
+	c.layer = l
 	if c.ro != nil {
-		c.ro.prior = len(c.ro.list)
-		c.ro.layer = name
+		c.ro.prior = int32(len(c.ro.list))
+		c.ro.mark(l)
 	}
 }
 
@@ -223,25 +250,25 @@ func (cfg *config) collect(r *http.Request, si *snapInfo) *reqOverrides {
 	if si.snap == nil {
 		return nil
 	}
-	c := collector{cfg: cfg, si: si, now: cfg.now(), layer: SourceQuery}
+	c := collector{cfg: cfg, si: si, now: cfg.now(), layer: layerQuery}
 	if cfg.opts.Compat.Query && strings.Contains(r.URL.RawQuery, "flagon.") {
 		c.readQuery(r)
 	}
 	if !cfg.opts.IgnoreHeader {
 		if hv := r.Header[HeaderOverrides]; len(hv) > 0 {
-			c.nextLayer(SourceHeader)
+			c.nextLayer(layerHeader)
 			c.readHeader(hv[0])
 		}
 	}
 	if v, ok := cookieValue(r.Header, cfg.codec.name()); ok {
-		c.nextLayer(SourceCookie)
+		c.nextLayer(layerCookie)
 		c.readCookie(r, v)
 	}
 	if cfg.opts.Compat.FeatureCookies || cfg.opts.Compat.JSONCookie {
 		c.readLegacy(r) // two layers; it calls nextLayer
 	}
 	if cfg.opts.UserOverrides != nil {
-		c.nextLayer(SourceUser)
+		c.nextLayer(layerUser)
 		c.readUser(r)
 	}
 	ro := c.ro
@@ -529,13 +556,25 @@ func OverrideLayers(ctx context.Context) []flagon.OverrideLayer {
 		return nil
 	}
 	var out []flagon.OverrideLayer
-	var m flagon.OverrideMap
-	for _, e := range ro.list {
-		if m == nil || out[len(out)-1].Name != e.layer {
-			m = flagon.OverrideMap{}
-			out = append(out, flagon.OverrideLayer{Name: e.layer, Overrides: m})
+	for l := range layerNames {
+		if ro.read&(1<<l) == 0 {
+			continue
 		}
-		m[e.key] = e.override()
+		start, end := int(ro.starts[l]), len(ro.list)
+		for next := l + 1; next < len(layerNames); next++ {
+			if ro.read&(1<<next) != 0 {
+				end = int(ro.starts[next])
+				break
+			}
+		}
+		if start == end {
+			continue
+		}
+		m := make(flagon.OverrideMap, end-start)
+		for _, e := range ro.list[start:end] {
+			m[e.key] = e.override()
+		}
+		out = append(out, flagon.OverrideLayer{Name: layerNames[l], Overrides: m})
 	}
 	if ro.user != nil {
 		out = append(out, flagon.OverrideLayer{Name: SourceUser, Overrides: userLayer{ro}})
