@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // An Operator compares a context attribute with a clause's values.
@@ -69,26 +71,80 @@ type Clause struct {
 	Values    []any    `json:"values,omitempty"`
 }
 
-// String returns c in the shorthand ParseClause reads.
+// opSymbols are the symbols Clause.String writes for the operators that
+// have one, as config files usually spell them.
+var opSymbols = map[Operator]string{
+	OpEquals: "==", OpNotEquals: "!=", OpLT: "<", OpLTE: "<=", OpGT: ">", OpGTE: ">=",
+}
+
+// String returns c in the shorthand ParseClause reads: for every clause
+// ParseClause returns, ParseClause(c.String()) returns c again. A string
+// value that would read as something else (a boolean, a number, a quoted
+// string, an empty or padded string, one holding a comma) is written
+// double-quoted, in Go syntax.
 func (c Clause) String() string {
 	var b strings.Builder
 	b.WriteString(c.Attribute)
 	b.WriteByte(' ')
-	b.WriteString(string(c.Op))
+	if sym, ok := opSymbols[c.Op]; ok {
+		b.WriteString(sym)
+	} else {
+		b.WriteString(string(c.Op))
+	}
 	for i, v := range c.Values {
 		if i == 0 {
 			b.WriteByte(' ')
 		} else {
 			b.WriteString(", ")
 		}
-		fmt.Fprint(&b, v)
+		b.WriteString(FormatScalar(v))
 	}
 	return b.String()
 }
 
+// FormatScalar writes v as ParseScalar reads it back: a string that would
+// read as another value is quoted, and a whole float64 keeps a decimal
+// point. Other types are written as fmt.Sprint writes them.
+func FormatScalar(v any) string {
+	switch x := v.(type) {
+	case string:
+		if needsQuote(x) {
+			return strconv.Quote(x)
+		}
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		s := strconv.FormatFloat(x, 'g', -1, 64)
+		if !strings.ContainsAny(s, ".eEnN") { // not 1e+21, NaN, Inf
+			s += ".0"
+		}
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
+// needsQuote reports whether ParseScalar, reading s among a clause's
+// values, would not give s back.
+func needsQuote(s string) bool {
+	if s == "" || s[0] == '"' || strings.TrimSpace(s) != s || strings.ContainsRune(s, ',') {
+		return true
+	}
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			return true
+		}
+	}
+	v, ok := ParseScalar(s).(string)
+	return !ok || v != s
+}
+
 // ParseClause reads the shorthand "attribute op value[, value…]", such as
 // "is_staff == true" or "country in NL, BE". Values that read as booleans or
-// numbers become those; others stay strings, and may be double-quoted.
+// numbers become those (see ParseScalar); others stay strings, and may be
+// double-quoted in Go syntax, as a value holding a comma must be.
 func ParseClause(s string) (Clause, error) {
 	fields := strings.Fields(s)
 	if len(fields) < 2 {
@@ -106,9 +162,7 @@ func ParseClause(s string) (Clause, error) {
 	rest := s[afterAttr:]
 	rest = strings.TrimSpace(rest[strings.Index(rest, fields[1])+len(fields[1]):])
 	if rest != "" {
-		for _, part := range strings.Split(rest, ",") {
-			c.Values = append(c.Values, parseScalar(strings.TrimSpace(part)))
-		}
+		c.Values = splitValues(rest)
 	}
 	if _, err := compileClause(c); err != nil {
 		return Clause{}, fmt.Errorf("clause %q: %w", s, err)
@@ -116,7 +170,43 @@ func ParseClause(s string) (Clause, error) {
 	return c, nil
 }
 
-func parseScalar(s string) any {
+// splitValues reads a clause's comma-separated values. A value that is a
+// whole Go double-quoted string may hold commas; any other value ends at
+// the next comma.
+func splitValues(s string) []any {
+	var vals []any
+	for {
+		part := s
+		end := strings.IndexByte(s, ',')
+		if end >= 0 {
+			part = s[:end]
+		}
+		lead := strings.TrimLeftFunc(s, unicode.IsSpace)
+		if q, err := strconv.QuotedPrefix(lead); err == nil && lead[0] == '"' {
+			after := strings.TrimLeftFunc(lead[len(q):], unicode.IsSpace)
+			if after == "" || after[0] == ',' {
+				u, _ := strconv.Unquote(q) // QuotedPrefix checked it
+				vals = append(vals, u)
+				if after == "" {
+					return vals
+				}
+				s = after[1:]
+				continue
+			}
+		}
+		vals = append(vals, ParseScalar(strings.TrimSpace(part)))
+		if end < 0 {
+			return vals
+		}
+		s = s[end+1:]
+	}
+}
+
+// ParseScalar reads one value as the shorthand of clauses and other text
+// forms write it: a Go double-quoted string is that string; true and false
+// are booleans; a decimal integer is an int64; another finite number is a
+// float64; anything else is the string itself. FormatScalar writes it back.
+func ParseScalar(s string) any {
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		if u, err := strconv.Unquote(s); err == nil {
 			return u
@@ -127,6 +217,9 @@ func parseScalar(s string) any {
 		return true
 	case "false":
 		return false
+	}
+	if !looksNumeric(s) {
+		return s
 	}
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return i

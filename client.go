@@ -176,11 +176,11 @@ func (c *Client) evaluate(ctx context.Context, key string, r *Result) usageRef {
 		u = usageRef{t: st.usage, f: f}
 		if f == nil {
 			// Snapshot.evaluate reports the unknown key.
-			s.evaluate(r, key, &sc.ec, sc.overrides)
+			s.evaluate(r, key, &sc.ec, sc.overrides, nil)
 		} else {
 			r.Key, r.Revision = key, s.revision
 			a := attrs{ec: &sc.ec}
-			f.evaluate(r, &a, sc.overrides)
+			f.evaluate(r, &a, sc.overrides, nil)
 		}
 	}
 	if c.onEvaluate != nil {
@@ -242,7 +242,7 @@ func (c *Client) All(ctx context.Context) iter.Seq[Result] {
 		}
 		for _, f := range s.list {
 			r := Result{Key: f.key, Revision: s.revision}
-			f.evaluate(&r, &a, ov)
+			f.evaluate(&r, &a, ov, nil)
 			if usage != nil {
 				usage.add(f, &r)
 			}

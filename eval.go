@@ -165,12 +165,13 @@ func fmix64(h uint64) uint64 {
 // panics. An unknown key gives reason ERROR with FLAG_NOT_FOUND.
 func (s *Snapshot) Evaluate(key string, ec EvalContext, ov Overrides) Result {
 	var r Result
-	s.evaluate(&r, key, &ec, ov)
+	s.evaluate(&r, key, &ec, ov, nil)
 	return r
 }
 
-// evaluate is Evaluate writing into *r, which must be zero.
-func (s *Snapshot) evaluate(r *Result, key string, ec *EvalContext, ov Overrides) {
+// evaluate is Evaluate writing into *r, which must be zero. When x is not
+// nil it records each step in it too; see Explain.
+func (s *Snapshot) evaluate(r *Result, key string, ec *EvalContext, ov Overrides, x *Explanation) {
 	a := attrs{ec: ec}
 	r.Key = key
 	if s == nil {
@@ -183,21 +184,16 @@ func (s *Snapshot) evaluate(r *Result, key string, ec *EvalContext, ov Overrides
 		r.Reason, r.ErrorCode = ReasonError, ErrorFlagNotFound
 		return
 	}
-	f.evaluate(r, &a, ov)
+	f.evaluate(r, &a, ov, x)
 }
 
 // evaluate is Evaluate for a compiled flag, writing into *r, whose Key and
-// Revision are already set. It must never panic: every index it uses was
-// checked when the flag was compiled.
-func (f *cflag) evaluate(r *Result, a *attrs, ov Overrides) {
-	if ov != nil {
-		if o, ok := ov.Override(f.key); ok && f.acceptsOverride(o.Value) {
-			r.Value = o.Value
-			r.Variant = f.variantOf(o.Value)
-			r.Reason = ReasonOverride
-			r.OverrideSource = o.Source
-			return
-		}
+// Revision are already set. It is the one evaluator: Explain runs it with
+// x set, everything else with x nil, when it allocates nothing. It must
+// never panic: every index it uses was checked when the flag was compiled.
+func (f *cflag) evaluate(r *Result, a *attrs, ov Overrides, x *Explanation) {
+	if ov != nil && f.override(r, ov, x) {
+		return
 	}
 	if f.disabled {
 		f.serveVariant(r, f.deflt, ReasonDisabled)
@@ -205,18 +201,56 @@ func (f *cflag) evaluate(r *Result, a *attrs, ov Overrides) {
 	}
 	for i := range f.rules {
 		rule := &f.rules[i]
-		if !rule.match(a) {
+		if !rule.match(a, x) {
 			continue
 		}
 		r.Rule, r.RuleID = i+1, rule.id
-		f.serve(r, &rule.serve, a, ReasonTargetingMatch)
+		f.serve(r, &rule.serve, a, ReasonTargetingMatch, x)
 		return
 	}
 	reason := ReasonDefault
 	if len(f.rules) == 0 {
 		reason = ReasonStatic
 	}
-	f.serve(r, &f.fall, a, reason)
+	f.serve(r, &f.fall, a, reason, x)
+}
+
+// override serves the override ov holds for the flag, if the flag can take
+// its value, and reports whether it did. Layers (from Explain) are
+// consulted in order: an override the flag cannot take gives way to the
+// next layer's.
+func (f *cflag) override(r *Result, ov Overrides, x *Explanation) bool {
+	if ls, ok := ov.(layerList); ok {
+		for i := range ls {
+			if ls[i].Overrides != nil && f.overrideFrom(r, ls[i].Overrides, ls[i].Name, x) {
+				return true
+			}
+		}
+		return false
+	}
+	return f.overrideFrom(r, ov, "", x)
+}
+
+func (f *cflag) overrideFrom(r *Result, ov Overrides, layer string, x *Explanation) bool {
+	o, ok := ov.Override(f.key)
+	if !ok {
+		return false
+	}
+	if !f.acceptsOverride(o.Value) {
+		if x != nil {
+			x.refuseOverride(f, layer, o)
+		}
+		return false
+	}
+	r.Value = o.Value
+	r.Variant = f.variantOf(o.Value)
+	r.Reason = ReasonOverride
+	r.OverrideSource = o.Source
+	if x != nil {
+		x.Layer = layer
+		x.Layers = append(x.Layers, LayerStep{Layer: layer, Source: o.Source, Value: o.Value})
+	}
+	return true
 }
 
 func (f *cflag) serveVariant(r *Result, i int, reason Reason) {
@@ -224,7 +258,7 @@ func (f *cflag) serveVariant(r *Result, i int, reason Reason) {
 	r.Value, r.Variant, r.Reason = v.value, v.name, reason
 }
 
-func (f *cflag) serve(r *Result, s *cserve, a *attrs, reason Reason) {
+func (f *cflag) serve(r *Result, s *cserve, a *attrs, reason Reason, x *Explanation) {
 	if len(s.split) == 0 {
 		f.serveVariant(r, s.variant, reason)
 		return
@@ -233,11 +267,17 @@ func (f *cflag) serve(r *Result, s *cserve, a *attrs, reason Reason) {
 	if !ok {
 		f.serveVariant(r, f.deflt, ReasonError)
 		r.ErrorCode = ErrorTargetingKeyMissing
+		if x != nil {
+			x.recordSplit(f, s, a.ec, r.Rule, -1, -1)
+		}
 		return
 	}
-	for _, sp := range s.split {
+	for i, sp := range s.split {
 		if uint32(b) < sp.upto {
 			f.serveVariant(r, sp.variant, ReasonSplit)
+			if x != nil {
+				x.recordSplit(f, s, a.ec, r.Rule, b, i)
+			}
 			return
 		}
 	}
@@ -277,27 +317,42 @@ func (f *cflag) bucket(by string, ec *EvalContext) (int, bool) {
 	return 0, false
 }
 
-func (r *crule) match(a *attrs) bool {
-	for _, aud := range r.audiences {
-		if !aud.match(a) {
+// match reports whether the rule holds for a. When x is not nil, it
+// records the rule as matched or, if not, the first condition that failed.
+func (r *crule) match(a *attrs, x *Explanation) bool {
+	for i, aud := range r.audiences {
+		if j := aud.failing(a); j >= 0 {
+			if x != nil {
+				x.recordRule(r, a, i, j)
+			}
 			return false
 		}
 	}
 	for i := range r.clauses {
 		if !r.clauses[i].match(a) {
+			if x != nil {
+				x.recordRule(r, a, -1, i)
+			}
 			return false
 		}
+	}
+	if x != nil {
+		x.recordRule(r, a, -1, -1)
 	}
 	return true
 }
 
-func (aud *caudience) match(a *attrs) bool {
+func (aud *caudience) match(a *attrs) bool { return aud.failing(a) < 0 }
+
+// failing returns the index of the first of the audience's clauses that
+// does not hold for a, or -1 when a is in the audience.
+func (aud *caudience) failing(a *attrs) int {
 	for i := range aud.clauses {
 		if !aud.clauses[i].match(a) {
-			return false
+			return i
 		}
 	}
-	return true
+	return -1
 }
 
 // attrs reads the attributes of the context being evaluated. For a batch

@@ -2,6 +2,7 @@ package flagon_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -122,15 +123,27 @@ func TestParseClause(t *testing.T) {
 		want    string
 		wantErr bool
 	}{
-		{"is_staff == true", "is_staff equals true", false},
+		{"is_staff == true", "is_staff == true", false},
+		{"is_staff equals true", "is_staff == true", false},
 		{"country in NL, BE", "country in NL, BE", false},
 		{`email ends_with "@example.com"`, "email ends_with @example.com", false},
-		{"age >= 18", "age gte 18", false},
+		{"age >= 18", "age >= 18", false},
+		{"score < 1.0", "score < 1.0", false},
 		{"org exists", "org exists", false},
 		{"domain in a.com, b.com", "domain in a.com, b.com", false},
 		{"xin in in", "xin in in", false},
 		{"begins starts_with starts_with", "begins starts_with starts_with", false},
 		{"app semver_gte 2.1.0", "app semver_gte 2.1.0", false},
+		// Strings that would read as something else stay quoted.
+		{`answer == "true"`, `answer == "true"`, false},
+		{`code in "007", 7`, `code in "007", 7`, false},
+		{`name == "a, b"`, `name == "a, b"`, false},
+		{`name in "a, b", c`, `name in "a, b", c`, false},
+		{`name == ""`, `name == ""`, false},
+		{`name == " padded "`, `name == " padded "`, false},
+		{`name == "\"quoted\""`, `name == "\"quoted\""`, false},
+		{`name == 'single'`, `name == 'single'`, false},
+		{`name == a"b`, `name == a"b`, false},
 		{"is_staff", "", true},
 		{"x ~ 1", "", true},
 		{"v semver_gt banana", "", true},
@@ -143,6 +156,11 @@ func TestParseClause(t *testing.T) {
 		}
 		if err == nil && c.String() != tt.want {
 			t.Errorf("ParseClause(%q) = %q, want %q", tt.in, c.String(), tt.want)
+		}
+		if err == nil && tt.want != "" {
+			if back, err := flagon.ParseClause(c.String()); err != nil || !reflect.DeepEqual(back, c) {
+				t.Errorf("ParseClause(%q).String() reads back as %#v, %v; want %#v", tt.in, back, err, c)
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -85,5 +86,33 @@ func FuzzParseClause(f *testing.F) {
 			t.Fatalf("ParseClause(%q) accepted a clause NewSnapshot refuses: %v", s, err)
 		}
 		snap.Evaluate("f", flagon.EvalContext{Key: s, Attrs: map[string]any{c.Attribute: s}}, nil)
+	})
+}
+
+// FuzzClauseRoundTrip checks that Clause.String writes what ParseClause
+// reads: for every clause ParseClause accepts, ParseClause(c.String())
+// returns c again, values and their types included.
+func FuzzClauseRoundTrip(f *testing.F) {
+	for _, s := range []string{
+		"is_staff == true", `answer == "true"`, `code in "007", 7, 7.0, 1e3`, `name == "a, b"`,
+		`name in "a, b", c`, `x == ""`, "x in a,,b", `x == " pad "`, `x == "\x00"`, "n == -0.0",
+		"x in inf, NaN, 0x10", `x == "unterminated`, `x == a"b`, "t before 2026-01-01",
+		"x == 'r'", "x == `raw, two`", `x == "\u00e9"`, "n < 1e400",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := flagon.ParseClause(s)
+		if err != nil {
+			return
+		}
+		out := c.String()
+		back, err := flagon.ParseClause(out)
+		if err != nil {
+			t.Fatalf("ParseClause(%q) = %#v, whose String %q does not parse: %v", s, c, out, err)
+		}
+		if !reflect.DeepEqual(back, c) {
+			t.Fatalf("ParseClause(%q) = %#v; its String %q reads back as %#v", s, c, out, back)
+		}
 	})
 }

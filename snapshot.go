@@ -116,6 +116,7 @@ type crule struct {
 	id        string
 	audiences []*caudience
 	clauses   []clause
+	defs      []Clause // clauses as defined, for Explain
 	serve     cserve
 }
 
@@ -135,6 +136,7 @@ type cshare struct {
 type caudience struct {
 	name    string
 	clauses []clause
+	defs    []Clause // clauses as defined, for Explain
 }
 
 // NewSnapshot validates and compiles defs. It rejects the whole set if any
@@ -168,7 +170,7 @@ func NewSnapshot(defs Definitions, opts SnapshotOptions) (*Snapshot, error) {
 			errs = append(errs, err.(FieldErrors)...)
 			continue
 		}
-		ca := &caudience{name: a.Name}
+		ca := &caudience{name: a.Name, defs: a.Clauses}
 		for _, c := range a.Clauses {
 			cc, _ := compileClause(c) // Validate compiled it without error
 			ca.clauses = append(ca.clauses, cc)
@@ -374,7 +376,7 @@ func compileFlag(f Flag, auds map[string]*caudience) (*cflag, error) {
 		return cs, nil
 	}
 	for i, r := range f.Rules {
-		cr := crule{id: r.ID}
+		cr := crule{id: r.ID, defs: r.Clauses}
 		for _, a := range r.Audiences {
 			ca, ok := auds[a]
 			if !ok {

@@ -101,6 +101,10 @@ type Console struct {
 	now      func() time.Time
 	authz    func(*http.Request) (Principal, error)
 	readNote string
+	// applied is the application's flagonhttp middleware, which the pages
+	// that evaluate flags run behind, so that they apply the overrides
+	// the application applies.
+	applied func(http.Handler) http.Handler
 }
 
 // Handler returns the console for opts. A nil opts is the zero Options.
@@ -137,6 +141,11 @@ func Handler(opts *Options) *Console {
 	if c.opts.OverridePath == "" {
 		c.opts.OverridePath = flagonhttp.DefaultOverridePath
 	}
+	mw := *c.opts.Overrides
+	if mw.UserOverrides == nil && c.opts.UserOverrides != nil {
+		mw.UserOverrides = UserOverrides(c.opts.UserOverrides, c.authz)
+	}
+	c.applied = flagonhttp.Middleware(c.opts.Client, &mw)
 	c.routes()
 	return c
 }
@@ -144,9 +153,9 @@ func Handler(opts *Options) *Console {
 func (c *Console) routes() {
 	m := http.NewServeMux()
 	c.mux = m
-	m.HandleFunc("GET /{$}", c.need(RoleViewer, c.overridesPage))
-	m.HandleFunc("GET /overrides", c.need(RoleViewer, c.overridesPage))
-	m.HandleFunc("POST /overrides", c.need(RoleViewer, c.saveOverrides))
+	m.HandleFunc("GET /{$}", c.need(RoleViewer, c.asApplied(c.overridesPage)))
+	m.HandleFunc("GET /overrides", c.need(RoleViewer, c.asApplied(c.overridesPage)))
+	m.HandleFunc("POST /overrides", c.need(RoleViewer, c.asApplied(c.saveOverrides)))
 	m.HandleFunc("POST /overrides/remove", c.need(RoleViewer, c.removeOverride))
 	m.HandleFunc("POST /overrides/clear", c.need(RoleViewer, c.clearOverrides))
 	m.HandleFunc("GET /users", c.need(RoleAdmin, c.usersPage))
@@ -167,7 +176,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /audiences/new", c.need(RoleEditor, c.saveAudience))
 	m.HandleFunc("POST /audiences/{name}", c.need(RoleEditor, c.saveAudience))
 	m.HandleFunc("POST /audiences/{name}/delete", c.need(RoleEditor, c.deleteAudience))
-	m.HandleFunc("GET /explain", c.need(RoleViewer, c.explainPage))
+	m.HandleFunc("GET /explain", c.need(RoleViewer, c.asApplied(c.explainPage)))
 	m.HandleFunc("GET /audit", c.need(RoleViewer, c.auditPage))
 	m.HandleFunc("POST /theme", c.need(RoleViewer, c.setTheme))
 	m.HandleFunc("/", c.need(RoleViewer, c.notFound))
@@ -306,6 +315,16 @@ func (c *Console) checkPost(w http.ResponseWriter, r *http.Request, q *request) 
 		return false
 	}
 	return true
+}
+
+// asApplied runs a page behind the application's middleware (see
+// Options.Overrides): its request's context then carries the evaluation
+// context and the override layers (flagonhttp.OverrideLayers) that the
+// application gives this browser.
+func (c *Console) asApplied(h func(http.ResponseWriter, *http.Request, *request)) func(http.ResponseWriter, *http.Request, *request) {
+	return func(w http.ResponseWriter, r *http.Request, q *request) {
+		c.applied(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(w, r, q) })).ServeHTTP(w, r)
+	}
 }
 
 // need wraps a page handler with the role it requires.

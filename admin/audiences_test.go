@@ -14,7 +14,7 @@ func TestAudiences(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	b := h.browser("ed:editor")
 	r := b.get("/admin/audiences")
-	mustContain(t, r.body, `<tr data-audience="staff">`, "<code>is_staff equals true</code>", `<a href="/admin/flags/checkout"><code>checkout</code></a>`, "New audience")
+	mustContain(t, r.body, `<tr data-audience="staff">`, "<code>is_staff == true</code>", `<a href="/admin/flags/checkout"><code>checkout</code></a>`, "New audience")
 	// staff is used by checkout: no Delete button; beta is unused.
 	mustNotContain(t, r.body, `action="/admin/audiences/staff/delete"`)
 	mustContain(t, r.body, `action="/admin/audiences/beta/delete"`)
@@ -40,7 +40,7 @@ func TestAudiences(t *testing.T) {
 
 	// Edit it; the flag editor offers it.
 	r = b.get("/admin/audiences/dutch")
-	mustContain(t, r.body, "Save audience", "country equals NL")
+	mustContain(t, r.body, "Save audience", "country == NL")
 	form = formOf(t, r.body, "/audiences/dutch")
 	form.Set("clauses", "country == NL")
 	if r = b.post("/admin/audiences/dutch", form); r.status != http.StatusSeeOther {

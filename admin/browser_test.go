@@ -564,6 +564,25 @@ func TestBrowserTour(t *testing.T) {
 		t.Errorf("the 404 page says \"not found\" %s times: %q", n, c.Text("main"))
 	}
 
+	// The explain page opens on its form, filled in, with no result and
+	// no error; sending it explains, with the evaluator's own steps.
+	c.Open("/admin/explain")
+	if main := c.Text("main"); !strings.Contains(main, "Filled in as") || strings.Contains(main, "TARGETING_KEY_MISSING") ||
+		c.Eval(`String(document.querySelectorAll("tr[data-flag]").length)`) != "0" {
+		t.Errorf("explain opens on: %s", main)
+	}
+	if st := c.Submit("explain", chromedp.Click(chromedp.CSS(`form.explain-form button[type=submit]`))); st != 200 {
+		t.Errorf("explain: status %d", st)
+	}
+	c.Eval(`(document.querySelector('tr[data-flag="checkout"] details.steps').open = true) && ""`)
+	if got := c.Text(`tr[data-flag="checkout"] details.steps`); !strings.Contains(got, "rule 1 (staff-first) skipped") || !strings.Contains(got, "is in bucket") {
+		t.Errorf("checkout's steps: %q", got)
+	}
+	c.Open("/admin/overrides")
+	if got := c.Text(".evaluated-as"); !strings.Contains(got, "Flags evaluated as visitor-1") {
+		t.Errorf("overrides page: %q", got)
+	}
+
 	// The theme toggle overrides the system preference.
 	c.Open("/admin/flags")
 	// With script the select applies itself on change (the Apply button

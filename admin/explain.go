@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/flagon/flagon"
@@ -18,7 +17,6 @@ type explainRow struct {
 	Value   any
 	Variant string
 	Why     why
-	Rule    string
 	Error   string
 }
 
@@ -32,11 +30,18 @@ type explainData struct {
 	Shown     bool
 	Revision  string
 	Env       string
+	// As says whom the form's context stands for when it is the signed-in
+	// user's own ("alice"), and AsNote how it was made.
+	As     string
+	AsNote string
 }
 
 // explainPage evaluates every flag for a context typed into its form
 // (targeting key and attributes), and says for each which layer, rule and
-// reason decided. With no query it explains this browser's own context.
+// reason decided, in the evaluator's own words (flagon.Snapshot.Explain).
+// With no query it opens on the form, filled in with the signed-in user's
+// context; with only a flag filter (the flag page's link) it explains that
+// context.
 func (c *Console) explainPage(w http.ResponseWriter, r *http.Request, q *request) {
 	snap := c.snapshot()
 	qv := r.URL.Query()
@@ -44,11 +49,13 @@ func (c *Console) explainPage(w http.ResponseWriter, r *http.Request, q *request
 	var ec flagon.EvalContext
 	d.Filter = strings.TrimSpace(qv.Get("flag"))
 	if !qv.Has("key") && !qv.Has("attrs") {
-		// Nothing typed yet: explain this browser, overrides included
-		// unless the query says otherwise.
-		ec = c.evalContext(r)
+		// Nothing typed yet: the signed-in user's context, overrides
+		// included unless the query says otherwise.
+		ec, d.AsNote = c.userContext(r, q)
+		d.As = ec.Key
 		d.Key, d.Attrs = ec.Key, attrsText(ec.Attrs)
 		d.Overrides = len(qv) == 0 || qv.Get("overrides") != ""
+		d.Shown = d.Filter != ""
 	} else {
 		d.Key = strings.TrimSpace(qv.Get("key"))
 		d.Attrs = qv.Get("attrs")
@@ -58,6 +65,7 @@ func (c *Console) explainPage(w http.ResponseWriter, r *http.Request, q *request
 			d.Errors["attrs"] = err.Error()
 		}
 		ec = flagon.EvalContext{Key: d.Key, Attrs: attrs}
+		d.Shown = true
 	}
 	if len(d.Errors) > 0 {
 		p := c.newPage(r, "Explain", "explain", d)
@@ -65,63 +73,27 @@ func (c *Console) explainPage(w http.ResponseWriter, r *http.Request, q *request
 		c.render(w, http.StatusBadRequest, "explain", p)
 		return
 	}
-	var layers flagon.Overrides
-	if d.Overrides {
-		cookie, _ := c.cookieEntries(r, snap)
-		login, err := c.loginEntries(r.Context(), q.principal.Name, snap)
-		if err != nil {
-			c.log.Warn("admin: read login overrides", "err", err)
-		}
-		layers = layered{overridesOf(cookie, flagonhttp.SourceCookie), overridesOf(login, flagonhttp.SourceUser)}
+	if !d.Shown {
+		c.render(w, http.StatusOK, "explain", c.newPage(r, "Explain", "explain", d))
+		return
 	}
-	d.Shown = true
+	var layers []flagon.OverrideLayer
+	if d.Overrides {
+		layers = flagonhttp.OverrideLayers(r.Context())
+	}
 	for _, key := range snap.Keys() {
 		if d.Filter != "" && !strings.Contains(key, strings.ToLower(d.Filter)) {
 			continue
 		}
 		f, _ := snap.Flag(key)
-		res := snap.Evaluate(key, ec, layers)
-		row := explainRow{Key: key, Value: res.Value, Variant: res.Variant, Why: explain(f, res)}
-		if b, ok := bucketOf(f, res, ec); ok {
-			row.Why.Detail += fmt.Sprintf(" (this context is at %s%%)", trimFloat(float64(b)/1000))
-		}
-		if res.Rule > 0 {
-			row.Rule = ruleText(f, res.Rule)
-		}
-		if res.ErrorCode != "" {
-			row.Error = string(res.ErrorCode)
+		x := snap.Explain(key, ec, layers...)
+		row := explainRow{Key: key, Value: x.Result.Value, Variant: x.Result.Variant, Why: explain(f, x)}
+		if x.Result.ErrorCode != "" {
+			row.Error = string(x.Result.ErrorCode)
 		}
 		d.Rows = append(d.Rows, row)
 	}
 	c.render(w, http.StatusOK, "explain", c.newPage(r, "Explain", "explain", d))
-}
-
-// bucketOf returns the bucket a percentage split put ec in, when the
-// split hashed a string.
-func bucketOf(f flagon.Flag, res flagon.Result, ec flagon.EvalContext) (int, bool) {
-	if res.Reason != flagon.ReasonSplit {
-		return 0, false
-	}
-	s := f.Fallthrough
-	if res.Rule > 0 && res.Rule <= len(f.Rules) {
-		s = f.Rules[res.Rule-1].Serve
-	}
-	v := ec.Key
-	if by := s.By; by != "" && by != flagon.KeyAttribute && by != "targetingKey" {
-		str, ok := ec.Attrs[by].(string)
-		if !ok {
-			return 0, false
-		}
-		v = str
-	}
-	if v == "" {
-		return 0, false
-	}
-	salt := f.Salt
-	if salt == "" {
-		salt = f.Key
-	}
-	return flagon.Bucket(salt, v), true
 }
 
 // maxAttrs bounds the attributes the explain form accepts.
@@ -145,7 +117,7 @@ func parseAttrs(s string) (map[string]any, error) {
 		}
 		for k, v := range m {
 			if n, ok := v.(json.Number); ok {
-				m[k] = numberValue(n.String())
+				m[k] = flagon.ParseScalar(n.String())
 			}
 		}
 		return m, nil
@@ -175,6 +147,8 @@ func parseAttrs(s string) (map[string]any, error) {
 	return m, nil
 }
 
+// attrValue reads one attribute value: "[a, b]" is a list, anything
+// else a scalar as flagon.ParseScalar reads it.
 func attrValue(s string) any {
 	if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' {
 		var list []any
@@ -185,32 +159,11 @@ func attrValue(s string) any {
 		}
 		return list
 	}
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		if u, err := strconv.Unquote(s); err == nil {
-			return u
-		}
-	}
-	switch s {
-	case "true":
-		return true
-	case "false":
-		return false
-	}
-	return numberValue(s)
+	return flagon.ParseScalar(s)
 }
 
-// numberValue returns s as an int64 or float64 when it is one, else s.
-func numberValue(s string) any {
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return i
-	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f == f && f < 1e308 && f > -1e308 {
-		return f
-	}
-	return s
-}
-
-// attrsText writes attributes one per line, for the explain form.
+// attrsText writes attributes one per line, for the explain form, as
+// parseAttrs reads them back.
 func attrsText(m map[string]any) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -219,15 +172,25 @@ func attrsText(m map[string]any) string {
 	slices.Sort(keys)
 	var b bytes.Buffer
 	for _, k := range keys {
-		v := m[k]
-		s := fmtValue(v)
-		if str, ok := v.(string); ok && needsQuote(str) {
-			s = strconv.Quote(str)
-		}
-		if list, ok := v.([]string); ok {
-			s = "[" + strings.Join(list, ", ") + "]"
-		}
-		fmt.Fprintf(&b, "%s = %s\n", k, s)
+		fmt.Fprintf(&b, "%s = %s\n", k, attrText(m[k]))
 	}
 	return b.String()
+}
+
+// attrText writes one attribute value as attrValue reads it.
+func attrText(v any) string {
+	var parts []string
+	switch x := v.(type) {
+	case []string:
+		for _, e := range x {
+			parts = append(parts, flagon.FormatScalar(e))
+		}
+	case []any:
+		for _, e := range x {
+			parts = append(parts, flagon.FormatScalar(e))
+		}
+	default:
+		return flagon.FormatScalar(v)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }

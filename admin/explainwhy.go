@@ -8,28 +8,15 @@ import (
 	"github.com/flagon/flagon/flagonhttp"
 )
 
-// layered is the override layers of a request, highest first: the first
-// layer that has an override of a flag decides.
-type layered []flagon.Overrides
-
-func (l layered) Override(key string) (flagon.Override, bool) {
-	for _, o := range l {
-		if o == nil {
-			continue
-		}
-		if v, ok := o.Override(key); ok {
-			return v, true
-		}
-	}
-	return flagon.Override{}, false
-}
-
-// why says in words why a flag gave r, and which layer decided: override,
-// kill switch, rule, rollout or default.
+// why says in words why a flag gave its result, and which layer decided:
+// override, kill switch, rule, rollout or default.
 type why struct {
 	Layer  string // "override", "kill switch", "rule", "fallthrough", "static", "error"
 	Detail string // the rule, the override's source, the error
 	Reason flagon.Reason
+	// Steps are the evaluator's own steps (flagon.Explanation.Steps):
+	// overrides met, rules skipped and why, the split's bucket.
+	Steps []string
 }
 
 // String returns the explanation in one line.
@@ -40,13 +27,24 @@ func (w why) String() string {
 	return w.Layer + ": " + w.Detail
 }
 
-// explain describes how r was decided for flag f (as evaluated).
-func explain(f flagon.Flag, r flagon.Result) why {
-	w := why{Reason: r.Reason}
+// explain describes, for flag f, how the evaluator decided: x is
+// flagon.Snapshot.Explain's account, not a second opinion.
+func explain(f flagon.Flag, x flagon.Explanation) why {
+	r := x.Result
+	w := why{Reason: r.Reason, Steps: x.Steps()}
+	w.Steps = w.Steps[:len(w.Steps)-1] // the result, which the page shows
+	split := ""
+	if sp := x.Split; sp != nil && sp.Bucket >= 0 {
+		split = fmt.Sprintf(" (this context is at %s%%)", trimFloat(float64(sp.Bucket)/1000))
+	}
 	switch r.Reason {
 	case flagon.ReasonOverride:
 		w.Layer = "override"
-		w.Detail = sourceName(r.OverrideSource)
+		src := x.Layer
+		if src == "" {
+			src = r.OverrideSource
+		}
+		w.Detail = sourceName(src)
 	case flagon.ReasonDisabled:
 		w.Layer = "kill switch"
 		w.Detail = "the flag is disabled; everyone gets the default variant"
@@ -61,17 +59,20 @@ func explain(f flagon.Flag, r flagon.Result) why {
 			w.Layer = "rule"
 			w.Detail = ruleText(f, r.Rule)
 			if r.Reason == flagon.ReasonSplit {
-				w.Detail += "; percentage rollout"
+				w.Detail += "; percentage rollout" + split
 			}
 		} else {
 			w.Layer = "fallthrough"
-			w.Detail = "no rule matched; percentage rollout"
+			w.Detail = "no rule matched; percentage rollout" + split
 		}
 	case flagon.ReasonError:
 		w.Layer = "error"
 		w.Detail = string(r.ErrorCode)
 		if r.Err() != nil {
 			w.Detail = r.Err().Error()
+		}
+		if x.Split != nil {
+			w.Detail += ": " + x.Split.String()
 		}
 	default:
 		w.Layer = string(r.Reason)

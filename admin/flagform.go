@@ -269,9 +269,9 @@ func clauseLines(cs []flagon.Clause) string {
 
 // clauseText writes a clause for the conditions textarea: in the
 // shorthand ParseClause reads when it reads back the same, else as a JSON
-// object (a value with a comma, say), which parseClauseLine reads too.
+// object (a value of another type, say), which parseClauseLine reads too.
 func clauseText(c flagon.Clause) string {
-	s := clauseShorthand(c)
+	s := c.String()
 	if back, err := flagon.ParseClause(s); err == nil && sameJSON(back, c) {
 		return s
 	}
@@ -305,38 +305,6 @@ func parseClauseLine(line string) (flagon.Clause, error) {
 		}
 	}
 	return c, nil
-}
-
-// clauseShorthand writes a clause as "attribute op value, value", quoting
-// strings that would otherwise read as another type.
-func clauseShorthand(c flagon.Clause) string {
-	var b strings.Builder
-	b.WriteString(c.Attribute)
-	b.WriteByte(' ')
-	b.WriteString(string(c.Op))
-	for i, v := range c.Values {
-		if i == 0 {
-			b.WriteByte(' ')
-		} else {
-			b.WriteString(", ")
-		}
-		if s, ok := v.(string); ok && needsQuote(s) {
-			b.WriteString(strconv.Quote(s))
-		} else {
-			fmt.Fprint(&b, v)
-		}
-	}
-	return b.String()
-}
-
-func needsQuote(s string) bool {
-	if s == "" || s == "true" || s == "false" || strings.ContainsAny(s, ",\"") || strings.TrimSpace(s) != s {
-		return true
-	}
-	if _, err := strconv.ParseFloat(s, 64); err == nil {
-		return true
-	}
-	return false
 }
 
 // valueText writes a variant value for a text input.

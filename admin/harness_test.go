@@ -66,6 +66,7 @@ type harnessOptions struct {
 	authorize  func(*http.Request) (Principal, error)
 	signIn     http.Handler
 	noAuth     bool
+	noContext  bool // the application builds no evaluation context
 }
 
 func newHarness(t testing.TB, ho harnessOptions) *harness {
@@ -101,6 +102,9 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 		Context: func(r *http.Request) flagon.EvalContext {
 			return flagon.EvalContext{Key: "visitor-1", Attrs: map[string]any{"is_staff": false}}
 		},
+	}
+	if ho.noContext {
+		h.httpOpt.Context = nil
 	}
 	opts := &Options{
 		Client:       h.client,

@@ -106,6 +106,10 @@ type overridesData struct {
 	Errors     int
 	// DurationError says what is wrong with the chosen duration.
 	DurationError string
+	// As is the targeting key flags are evaluated for, AsNote where it
+	// comes from.
+	As     string
+	AsNote string
 }
 
 // scopeEntry is an override held in a scope, as the page deals with it.
@@ -119,15 +123,17 @@ type scopeEntry struct {
 	entry   flagonhttp.Entry // for the cookie
 }
 
-// evalContext returns the evaluation context of this browser: the one the
-// application's middleware put in the request's context (when it wraps
-// the console), else the one its Options.Context builds.
-func (c *Console) evalContext(r *http.Request) flagon.EvalContext {
-	ec := flagon.EvalContextFrom(r.Context())
-	if ec.Key == "" && ec.Attrs == nil && c.opts.Overrides.Context != nil {
-		ec = c.opts.Overrides.Context(r)
+// userContext returns the context the console evaluates flags for: the
+// one the application's middleware builds for this browser, with the
+// signed-in user's name as the targeting key when it gives none. note
+// says which, for the page.
+func (c *Console) userContext(r *http.Request, q *request) (ec flagon.EvalContext, note string) {
+	ec = flagon.EvalContextFrom(r.Context())
+	if ec.Key != "" {
+		return ec, "the context the application gives this browser"
 	}
-	return ec
+	ec.Key = q.principal.Name
+	return ec, "your sign-in name as the targeting key, with the attributes the application gives this browser"
 }
 
 // cookieEntries returns the entries of the request's override cookie,
@@ -181,17 +187,6 @@ func checkEntry(snap *flagon.Snapshot, key string, o flagon.Override, now time.T
 		}
 	}
 	return e
-}
-
-// overridesOf turns a scope's active entries into an override layer.
-func overridesOf(es []scopeEntry, source string) flagon.OverrideMap {
-	m := make(flagon.OverrideMap, len(es))
-	for _, e := range es {
-		if e.active {
-			m[e.flag] = flagon.Override{Value: e.value, Source: source, SetAt: e.setAt, ExpiresAt: e.expires}
-		}
-	}
-	return m
 }
 
 // defaultChange reports, from the audit log, whether the default variant
@@ -265,8 +260,9 @@ func (c *Console) renderOverrides(w http.ResponseWriter, r *http.Request, q *req
 	if c.opts.UserOverrides == nil {
 		d.LoginNote = "Overrides for your login need a store: " + c.readNote + "."
 	}
-	layers := layered{overridesOf(cookie, flagonhttp.SourceCookie), overridesOf(login, flagonhttp.SourceUser)}
-	ec := c.evalContext(r)
+	layers := flagonhttp.OverrideLayers(ctx)
+	ec, note := c.userContext(r, q)
+	d.As, d.AsNote = ec.Key, note
 
 	mine := cookie
 	if d.Scope == scopeLogin {
@@ -300,10 +296,10 @@ func (c *Console) renderOverrides(w http.ResponseWriter, r *http.Request, q *req
 		if !matchFilter(f, d.Q, d.Tag, d.Owner) {
 			continue
 		}
-		res := snap.Evaluate(key, ec, layers)
+		x := snap.Explain(key, ec, layers...)
 		row := overrideRow{
 			Key: key, Description: f.Description, Owner: f.Owner, Tags: f.Tags, Type: f.Type,
-			Default: f.Default, Value: res.Value, Variant: res.Variant, Why: explain(f, res),
+			Default: f.Default, Value: x.Result.Value, Variant: x.Result.Variant, Why: explain(f, x),
 		}
 		row.DefaultValue, _ = snap.VariantValue(key, f.Default)
 		if _, err := c.policy.Permit(r, snap, key); err != nil {
@@ -445,27 +441,99 @@ func parseSeconds(s string) (time.Duration, bool) {
 	return time.Duration(n) * time.Second, true
 }
 
+// overrideChange is one change the overrides form asks for.
+type overrideChange struct {
+	key    string
+	value  any
+	d      time.Duration // how long the override lasts
+	remove bool
+}
+
+// overrideForm is the overrides page's form as posted.
+type overrideForm struct {
+	scope    string
+	dur      time.Duration
+	durOK    bool
+	selected map[string]string // flag → the form value chosen, for the flags the form holds
+}
+
+// parseOverrideForm reads the overrides page's form.
+func parseOverrideForm(r *http.Request, snap *flagon.Snapshot) overrideForm {
+	f := overrideForm{scope: r.PostForm.Get("scope"), selected: map[string]string{}}
+	if f.scope != scopeLogin {
+		f.scope = scopeBrowser
+	}
+	f.dur, f.durOK = parseSeconds(r.PostForm.Get("duration"))
+	for _, key := range snap.Keys() {
+		if vals := r.PostForm["v."+key]; len(vals) > 0 {
+			f.selected[key] = vals[0]
+		}
+	}
+	return f
+}
+
+// checkOverrides turns the form into changes to the scope's current
+// entries, checking each against the flag and the override policy. errs
+// holds a message for each refused change, by flag ("duration" for the
+// duration); capped says a flag's policy shortened the chosen duration.
+func (c *Console) checkOverrides(r *http.Request, snap *flagon.Snapshot, form overrideForm, cur map[string]scopeEntry) (changes []overrideChange, errs map[string]string, capped bool) {
+	errs = map[string]string{}
+	for _, key := range snap.Keys() {
+		sel, ok := form.selected[key]
+		if !ok || strings.HasPrefix(sel, keepPrefix) {
+			continue
+		}
+		e, has := cur[key]
+		has = has && e.active
+		switch {
+		case sel == "":
+			if has {
+				changes = append(changes, overrideChange{key: key, remove: true})
+			}
+			continue
+		case has && variantName(snap, key, e.value) == sel:
+			continue
+		}
+		v, ok := snap.VariantValue(key, sel)
+		if !ok {
+			errs[key] = fmt.Sprintf("%q is not a variant of this flag.", sel)
+			continue
+		}
+		if !form.durOK {
+			errs["duration"] = "Choose how long the overrides last."
+			continue
+		}
+		// One duration serves the whole form; a flag whose policy allows
+		// less gets its longest instead, and the page says so.
+		d := form.dur
+		if f, ok := snap.Flag(key); ok && d > f.Override.EffectiveMaxDuration() {
+			d, capped = f.Override.EffectiveMaxDuration(), true
+		}
+		cv, err := c.policy.Check(r, snap, key, v, d)
+		if err != nil {
+			errs[key] = policyMessage(err)
+			continue
+		}
+		changes = append(changes, overrideChange{key: key, value: cv, d: d})
+	}
+	return changes, errs, capped
+}
+
 // saveOverrides applies the overrides page's form to this browser's
 // cookie or this login's stored overrides. Every change is checked first;
 // if any is refused, nothing is saved and the page comes back marked.
 func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *request) {
-	ctx := r.Context()
 	snap := c.snapshot()
-	scope := r.PostForm.Get("scope")
-	if scope != scopeLogin {
-		scope = scopeBrowser
-	}
-	dur, durOK := parseSeconds(r.PostForm.Get("duration"))
-	durSecs := int64(dur / time.Second)
-
+	form := parseOverrideForm(r, snap)
+	durSecs := int64(form.dur / time.Second)
 	var current []scopeEntry
-	if scope == scopeLogin {
+	if form.scope == scopeLogin {
 		if c.opts.UserOverrides == nil {
 			c.renderError(w, r, http.StatusConflict, "Read-only", "Overrides for your login need a store: "+c.readNote+".")
 			return
 		}
 		var err error
-		if current, err = c.loginEntries(ctx, q.principal.Name, snap); err != nil {
+		if current, err = c.loginEntries(r.Context(), q.principal.Name, snap); err != nil {
 			c.serverError(w, r, "read your login's overrides", err)
 			return
 		}
@@ -476,123 +544,86 @@ func (c *Console) saveOverrides(w http.ResponseWriter, r *http.Request, q *reque
 	for _, e := range current {
 		cur[e.flag] = e
 	}
-
-	type change struct {
-		key    string
-		value  any
-		d      time.Duration // how long the override lasts
-		remove bool
-	}
-	capped := false // a flag's policy shortened the chosen duration
-	var changes []change
-	posted := map[string]string{}
-	errs := map[string]string{}
-	for _, key := range snap.Keys() {
-		vals, ok := r.PostForm["v."+key]
-		if !ok || len(vals) == 0 {
-			continue
-		}
-		sel := vals[0]
-		posted[key] = sel
-		e, has := cur[key]
-		has = has && e.active
-		if strings.HasPrefix(sel, keepPrefix) {
-			continue
-		}
-		if sel == "" {
-			if has {
-				changes = append(changes, change{key: key, remove: true})
-			}
-			continue
-		}
-		if has && variantName(snap, key, e.value) == sel {
-			continue
-		}
-		v, ok := snap.VariantValue(key, sel)
-		if !ok {
-			errs[key] = fmt.Sprintf("%q is not a variant of this flag.", sel)
-			continue
-		}
-		if !durOK {
-			errs["duration"] = "Choose how long the overrides last."
-			continue
-		}
-		// One duration serves the whole form; a flag whose policy allows
-		// less gets its longest instead, and the page says so.
-		d := dur
-		if f, ok := snap.Flag(key); ok && d > f.Override.EffectiveMaxDuration() {
-			d, capped = f.Override.EffectiveMaxDuration(), true
-		}
-		cv, err := c.policy.Check(r, snap, key, v, d)
-		if err != nil {
-			errs[key] = policyMessage(err)
-			continue
-		}
-		changes = append(changes, change{key: key, value: cv, d: d})
-	}
+	changes, errs, capped := c.checkOverrides(r, snap, form, cur)
 	if len(errs) > 0 {
-		c.renderOverrides(w, r, q, http.StatusBadRequest, posted, errs, durSecs)
+		c.renderOverrides(w, r, q, http.StatusBadRequest, form.selected, errs, durSecs)
 		return
 	}
 	if len(changes) == 0 {
 		c.redirect(w, r, q, backToOverrides(r), "nothing-to-do")
 		return
 	}
-	now := c.now()
-	if scope == scopeLogin {
-		for _, ch := range changes {
-			var err error
-			if ch.remove {
-				err = c.opts.UserOverrides.DeleteUserOverride(ctx, q.principal.Name, ch.key, c.change(q, "override removed in the console"))
-			} else {
-				o := flagon.Override{Value: ch.value, Source: flagonhttp.SourceUser, SetAt: now, ExpiresAt: now.Add(ch.d)}
-				err = c.opts.UserOverrides.SetUserOverride(ctx, flagonhttp.UserOverride{User: q.principal.Name, Flag: ch.key, Override: o}, c.change(q, "override set in the console"))
-			}
-			if err != nil {
-				c.serverError(w, r, "save your login's overrides", err)
-				return
-			}
-		}
-	} else {
-		entries := make(map[string]flagonhttp.Entry, len(current))
-		for _, e := range current {
-			ent := e.entry
-			ent.Status, ent.Problem = "", ""
-			entries[e.flag] = ent
-		}
-		for _, ch := range changes {
-			if ch.remove {
-				delete(entries, ch.key)
-				continue
-			}
-			entries[ch.key] = flagonhttp.Entry{Flag: ch.key, Value: ch.value, SetAt: now, ExpiresAt: now.Add(ch.d)}
-		}
-		if err := c.writeCookie(w, r, entries); err != nil {
-			errs["duration"] = err.Error()
-			c.renderOverrides(w, r, q, http.StatusBadRequest, posted, errs, durSecs)
+	if form.scope == scopeLogin {
+		if err := c.applyLogin(r.Context(), q, changes); err != nil {
+			c.serverError(w, r, "save your login's overrides", err)
 			return
 		}
-		events := make([]browserChange, 0, len(changes))
-		for _, ch := range changes {
-			bc := browserChange{flag: ch.key, after: ch.value, reason: "override set in this browser in the console"}
-			if ch.remove {
-				bc.reason = "override removed from this browser in the console"
-			}
-			if e, ok := cur[ch.key]; ok && e.active {
-				bc.before = e.value
-			}
-			events = append(events, bc)
-		}
-		c.auditBrowser(ctx, q, events)
+	} else if err := c.applyBrowser(w, r, q, changes, cur); err != nil {
+		c.renderOverrides(w, r, q, http.StatusBadRequest, form.selected, map[string]string{"duration": err.Error()}, durSecs)
+		return
 	}
 	for _, ch := range changes {
-		c.log.Info("admin: override", "scope", scope, "user", q.principal.Name, "flag", ch.key, "value", ch.value, "removed", ch.remove)
+		c.log.Info("admin: override", "scope", form.scope, "user", q.principal.Name, "flag", ch.key, "value", ch.value, "removed", ch.remove)
 	}
 	done := "saved"
 	if capped {
 		done = "saved-capped"
 	}
 	c.redirect(w, r, q, backToOverrides(r), done)
+}
+
+// applyLogin saves changes to the signed-in user's stored overrides.
+func (c *Console) applyLogin(ctx context.Context, q *request, changes []overrideChange) error {
+	now := c.now()
+	for _, ch := range changes {
+		var err error
+		if ch.remove {
+			err = c.opts.UserOverrides.DeleteUserOverride(ctx, q.principal.Name, ch.key, c.change(q, "override removed in the console"))
+		} else {
+			o := flagon.Override{Value: ch.value, Source: flagonhttp.SourceUser, SetAt: now, ExpiresAt: now.Add(ch.d)}
+			err = c.opts.UserOverrides.SetUserOverride(ctx, flagonhttp.UserOverride{User: q.principal.Name, Flag: ch.key, Override: o}, c.change(q, "override set in the console"))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyBrowser writes this browser's cookie with changes made to its
+// current entries cur, and audits them. An error (the cookie would be too
+// large) means nothing was written.
+func (c *Console) applyBrowser(w http.ResponseWriter, r *http.Request, q *request, changes []overrideChange, cur map[string]scopeEntry) error {
+	now := c.now()
+	entries := make(map[string]flagonhttp.Entry, len(cur))
+	for _, e := range cur {
+		ent := e.entry
+		ent.Status, ent.Problem = "", ""
+		entries[e.flag] = ent
+	}
+	for _, ch := range changes {
+		if ch.remove {
+			delete(entries, ch.key)
+			continue
+		}
+		entries[ch.key] = flagonhttp.Entry{Flag: ch.key, Value: ch.value, SetAt: now, ExpiresAt: now.Add(ch.d)}
+	}
+	if err := c.writeCookie(w, r, entries); err != nil {
+		return err
+	}
+	events := make([]browserChange, 0, len(changes))
+	for _, ch := range changes {
+		bc := browserChange{flag: ch.key, after: ch.value, reason: "override set in this browser in the console"}
+		if ch.remove {
+			bc.reason = "override removed from this browser in the console"
+		}
+		if e, ok := cur[ch.key]; ok && e.active {
+			bc.before = e.value
+		}
+		events = append(events, bc)
+	}
+	c.auditBrowser(r.Context(), q, events)
+	return nil
 }
 
 // writeCookie writes the override cookie holding entries.

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -134,12 +135,14 @@ func TestShareWithoutStore(t *testing.T) {
 func TestExplain(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	b := h.browser("vic:viewer")
-	// With no query it explains this browser: the app's context.
+	// With no query it opens on the form, filled in with the app's
+	// context for this browser.
 	r := b.get("/admin/explain")
-	mustContain(t, r.body, `value="visitor-1"`, "is_staff = false", `<tr data-flag="checkout">`, "Snapshot ", `name="overrides" value="1" checked`)
+	mustContain(t, r.body, `value="visitor-1"`, "is_staff = false", "Filled in as <strong>visitor-1</strong>", `name="overrides" value="1" checked`)
+	mustNotContain(t, r.body, `<tr data-flag=`, "Snapshot ", "TARGETING_KEY_MISSING")
 	// The flag page's Explain link: this browser, one flag.
 	r = b.get("/admin/explain?flag=checkout&overrides=1")
-	mustContain(t, r.body, `value="visitor-1"`, `<tr data-flag="checkout">`)
+	mustContain(t, r.body, `value="visitor-1"`, `<tr data-flag="checkout">`, "Snapshot ")
 	mustNotContain(t, r.body, `<tr data-flag="max-items">`, "TARGETING_KEY_MISSING")
 
 	q := url.Values{"key": {"user-42"}, "attrs": {"is_staff = true\ncountry = NL\ntags = [a, b]"}}
@@ -151,13 +154,18 @@ func TestExplain(t *testing.T) {
 
 	q = url.Values{"key": {"user-42"}, "attrs": {`{"is_staff": false, "n": 3}`}, "flag": {"check"}}
 	r = b.get("/admin/explain?" + q.Encode())
+	b42 := flagon.Bucket("checkout", "user-42")
 	mustContain(t, r.body, `<span class="layer layer-fallthrough">fallthrough</span>`, "no rule matched; percentage rollout", "<code>SPLIT</code>",
-		"(this context is at "+trimFloat(float64(flagon.Bucket("checkout", "user-42"))/1000)+"%)")
+		"(this context is at "+trimFloat(float64(b42)/1000)+"%)",
+		// The evaluator's own steps: the rule skipped and why, the bucket.
+		"rule 1 (staff-first) skipped: not in audience staff: is_staff == true does not hold: is_staff is false",
+		fmt.Sprintf("user-42 is in bucket %d of 100000", b42))
 	mustNotContain(t, r.body, `data-flag="max-items"`)
 
-	// No targeting key: the rollout cannot bucket.
+	// No targeting key typed: the rollout cannot bucket, and says why.
 	r = b.get("/admin/explain?key=&attrs=")
-	mustContain(t, r.body, "TARGETING_KEY_MISSING", `<span class="layer layer-error">error</span>`)
+	mustContain(t, r.body, "TARGETING_KEY_MISSING", `<span class="layer layer-error">error</span>`,
+		"the fallthrough&#39;s percentage split hashes key, which the context does not have")
 
 	// Overrides are a layer of their own, when asked for.
 	page := b.get("/admin/overrides")
@@ -178,6 +186,39 @@ func TestExplain(t *testing.T) {
 	h.waitFor(func(s *flagon.Snapshot) bool { f, _ := s.Flag("new-home-page"); return f.Disabled })
 	r = b.get("/admin/explain?key=u&flag=new-home")
 	mustContain(t, r.body, "kill switch", "<code>DISABLED</code>")
+}
+
+// TestSignedInUserContext checks that, when the application builds no
+// context, the console evaluates as the signed-in user, says so, and
+// shows no targeting-key error on rollout flags.
+func TestSignedInUserContext(t *testing.T) {
+	h := newHarness(t, harnessOptions{noContext: true})
+	b := h.browser("alice:admin")
+	r := b.get("/admin/overrides")
+	mustContain(t, r.body, "Flags evaluated as <strong>alice</strong>", `data-flag="checkout"`)
+	mustNotContain(t, r.body, "targeting key missing", "TARGETING_KEY_MISSING", "why-error")
+
+	r = b.get("/admin/explain")
+	if r.status != http.StatusOK {
+		t.Fatalf("explain: %d", r.status)
+	}
+	mustContain(t, r.body, `<form method="get" action="/admin/explain"`, `id="e-key" name="key" type="text" value="alice"`, "Filled in as <strong>alice</strong>")
+	mustNotContain(t, r.body, "TARGETING_KEY_MISSING", `<tr data-flag=`)
+
+	r = b.get("/admin/explain?flag=checkout")
+	mustContain(t, r.body, `<tr data-flag="checkout">`, "<code>SPLIT</code>",
+		fmt.Sprintf("alice is in bucket %d of 100000", flagon.Bucket("checkout", "alice")))
+	mustNotContain(t, r.body, "TARGETING_KEY_MISSING")
+
+	// Her login's override applies on both pages, as the application's
+	// middleware applies it.
+	form := formOf(t, b.get("/admin/overrides?scope=login").body, "/overrides")
+	form.Set("v.checkout", "classic")
+	if r := b.post("/admin/overrides", form); r.status != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", r.status, snippet(r.body))
+	}
+	r = b.get("/admin/explain?flag=checkout&overrides=1")
+	mustContain(t, r.body, `<span class="layer layer-override">override</span>`, "your login", "override from user decides: classic")
 }
 
 func TestExplainBadInput(t *testing.T) {

@@ -514,42 +514,11 @@ func clausesNode(cs []flagon.Clause) (*yaml.Node, error) {
 	return s, nil
 }
 
-var opSymbols = map[flagon.Operator]string{
-	flagon.OpEquals: "==", flagon.OpNotEquals: "!=",
-	flagon.OpLT: "<", flagon.OpLTE: "<=", flagon.OpGT: ">", flagon.OpGTE: ">=",
-}
-
-// shortClause returns c as "attribute op value, value", if ParseClause
-// reads that back as c.
+// shortClause returns c in its shorthand (Clause.String), if ParseClause
+// reads that back as c: values of other types (times, ints) take the long
+// form.
 func shortClause(c flagon.Clause) (string, bool) {
-	var b strings.Builder
-	b.WriteString(c.Attribute)
-	b.WriteByte(' ')
-	if sym, ok := opSymbols[c.Op]; ok {
-		b.WriteString(sym)
-	} else {
-		b.WriteString(string(c.Op))
-	}
-	for i, v := range c.Values {
-		if i == 0 {
-			b.WriteByte(' ')
-		} else {
-			b.WriteString(", ")
-		}
-		switch x := v.(type) {
-		case string:
-			b.WriteString(x)
-		case bool:
-			b.WriteString(strconv.FormatBool(x))
-		case int64:
-			b.WriteString(strconv.FormatInt(x, 10))
-		case float64:
-			b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
-		default:
-			return "", false
-		}
-	}
-	s := b.String()
+	s := c.String()
 	if !utf8.ValidString(s) {
 		return "", false
 	}

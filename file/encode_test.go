@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -515,4 +516,29 @@ func containsName(names []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestEncodeQuotedClauses checks that clauses whose string values would
+// read as something else (a boolean, a number, two values) are written in
+// the shorthand with quotes, as valid YAML that parses back the same.
+func TestEncodeQuotedClauses(t *testing.T) {
+	clauses := []flagon.Clause{
+		{Attribute: "name", Op: flagon.OpIn, Values: []any{"a, b", "c"}},
+		{Attribute: "answer", Op: flagon.OpEquals, Values: []any{"true"}},
+		{Attribute: "code", Op: flagon.OpEquals, Values: []any{"007"}},
+		{Attribute: "score", Op: flagon.OpGTE, Values: []any{1.0}},
+		{Attribute: "note", Op: flagon.OpEquals, Values: []any{`say "hi": ok #1`}},
+		{Attribute: "pad", Op: flagon.OpEquals, Values: []any{" x "}},
+	}
+	var d flagon.Definitions
+	for i, c := range clauses {
+		d.Audiences = append(d.Audiences, flagon.Audience{Name: fmt.Sprintf("a%d", i), Clauses: []flagon.Clause{c}})
+	}
+	d.Flags = []flagon.Flag{{Key: "f", Default: "on", Rules: []flagon.Rule{{Clauses: clauses, Serve: flagon.Serve{Variant: "off"}}}}}
+	got := string(roundTrip(t, d))
+	for _, c := range clauses {
+		if !strings.Contains(got, strings.Trim(strconv.Quote(c.String()), `"`)) && !strings.Contains(got, c.String()) {
+			t.Errorf("encoded file lacks the shorthand %s:\n%s", c, got)
+		}
+	}
 }

@@ -53,14 +53,14 @@ func (c *collector) readLegacy(r *http.Request) {
 	if c.cfg.opts.Compat.FeatureCookies {
 		for _, ck := range r.Cookies() {
 			if name, ok := strings.CutPrefix(ck.Name, legacyCookiePrefix); ok {
-				c.nextLayer() // a name sent twice (two paths): the first wins
+				c.nextLayer(layerLegacy) // a name sent twice (two paths): the first wins
 				added = c.addUnsigned(name, ck.Value, SourceLegacyCookie) || added
 			}
 		}
 	}
 	if c.cfg.opts.Compat.JSONCookie {
 		if v, ok := cookieValue(r.Header, legacyJSONCookie); ok {
-			c.nextLayer()
+			c.nextLayer(layerLegacy)
 			added = c.readLegacyJSON(v) || added
 		}
 	}

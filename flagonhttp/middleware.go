@@ -79,8 +79,36 @@ type reqOverrides struct {
 	cfg        *config
 	vary       string // what the response varies by
 	production bool
-	prior      int // entries from layers above the one being read
-	buf        [12]keyedOverride
+	read       uint8 // bit l set: layer l was read
+	prior      int32 // entries from layers above the one being read
+	// starts says where in list each layer read begins. The fields are
+	// packed so that reqOverrides stays in its allocation size class.
+	starts [len(layerNames)]int32
+	buf    [12]keyedOverride
+}
+
+// A layerID names a layer of overrides: an index into layerNames, in the
+// order the middleware reads them.
+type layerID uint8
+
+const (
+	layerQuery layerID = iota
+	layerHeader
+	layerCookie
+	layerLegacy
+	layerUser
+)
+
+// layerNames are the names of the layers, the Source constants.
+var layerNames = [...]string{SourceQuery, SourceHeader, SourceCookie, SourceLegacyCookie, SourceUser}
+
+// mark records that the entries added from now on are layer l's, unless
+// l was read before (as a second legacy cookie is).
+func (ro *reqOverrides) mark(l layerID) {
+	if ro.read&(1<<l) == 0 {
+		ro.read |= 1 << l
+		ro.starts[l] = int32(len(ro.list))
+	}
 }
 
 // keyedOverride is one flag's override, kept compact: times in Unix
@@ -190,25 +218,29 @@ func (ro *reqOverrides) addVary(h string) {
 // collector gathers one request's overrides. It lives on the stack, and
 // allocates the reqOverrides only when a layer has something.
 type collector struct {
-	cfg *config
-	si  *snapInfo
-	now time.Time
-	ro  *reqOverrides
+	cfg   *config
+	si    *snapInfo
+	now   time.Time
+	ro    *reqOverrides
+	layer layerID // the layer being read
 }
 
 func (c *collector) get() *reqOverrides {
 	if c.ro == nil {
 		c.ro = &reqOverrides{si: c.si, cfg: c.cfg, production: c.cfg.production(c.si)}
 		c.ro.list = c.ro.buf[:0]
+		c.ro.mark(c.layer)
 	}
 	return c.ro
 }
 
 // nextLayer marks the start of a lower layer: its entries give way to
 // those read so far.
-func (c *collector) nextLayer() {
+func (c *collector) nextLayer(l layerID) {
+	c.layer = l
 	if c.ro != nil {
-		c.ro.prior = len(c.ro.list)
+		c.ro.prior = int32(len(c.ro.list))
+		c.ro.mark(l)
 	}
 }
 
@@ -218,25 +250,25 @@ func (cfg *config) collect(r *http.Request, si *snapInfo) *reqOverrides {
 	if si.snap == nil {
 		return nil
 	}
-	c := collector{cfg: cfg, si: si, now: cfg.now()}
+	c := collector{cfg: cfg, si: si, now: cfg.now(), layer: layerQuery}
 	if cfg.opts.Compat.Query && strings.Contains(r.URL.RawQuery, "flagon.") {
 		c.readQuery(r)
 	}
 	if !cfg.opts.IgnoreHeader {
 		if hv := r.Header[HeaderOverrides]; len(hv) > 0 {
-			c.nextLayer()
+			c.nextLayer(layerHeader)
 			c.readHeader(hv[0])
 		}
 	}
 	if v, ok := cookieValue(r.Header, cfg.codec.name()); ok {
-		c.nextLayer()
+		c.nextLayer(layerCookie)
 		c.readCookie(r, v)
 	}
 	if cfg.opts.Compat.FeatureCookies || cfg.opts.Compat.JSONCookie {
 		c.readLegacy(r) // two layers; it calls nextLayer
 	}
 	if cfg.opts.UserOverrides != nil {
-		c.nextLayer()
+		c.nextLayer(layerUser)
 		c.readUser(r)
 	}
 	ro := c.ro
@@ -509,6 +541,52 @@ func ActiveOverrides(ctx context.Context) []ActiveOverride {
 	}
 	return out
 }
+
+// OverrideLayers returns the override layers that the middleware applied
+// to the request whose context is ctx, highest first, each named by the
+// Source constant of where it came from: query, header, cookie,
+// legacy-cookie (Compat) and user. Each holds the entries of its layer
+// that took effect: an entry shadowed by a higher layer's, or refused (no
+// such flag, policy none, a value the flag cannot take, expired), is not
+// in it. Pass them to flagon.Snapshot.Explain to see how the request's
+// evaluation decided; its Result is what the request's evaluation serves.
+func OverrideLayers(ctx context.Context) []flagon.OverrideLayer {
+	ro, ok := flagon.OverridesFrom(ctx).(*reqOverrides)
+	if !ok {
+		return nil
+	}
+	var out []flagon.OverrideLayer
+	for l := range layerNames {
+		if ro.read&(1<<l) == 0 {
+			continue
+		}
+		start, end := int(ro.starts[l]), len(ro.list)
+		for next := l + 1; next < len(layerNames); next++ {
+			if ro.read&(1<<next) != 0 {
+				end = int(ro.starts[next])
+				break
+			}
+		}
+		if start == end {
+			continue
+		}
+		m := make(flagon.OverrideMap, end-start)
+		for _, e := range ro.list[start:end] {
+			m[e.key] = e.override()
+		}
+		out = append(out, flagon.OverrideLayer{Name: layerNames[l], Overrides: m})
+	}
+	if ro.user != nil {
+		out = append(out, flagon.OverrideLayer{Name: SourceUser, Overrides: userLayer{ro}})
+	}
+	return out
+}
+
+// userLayer is an opaque user layer as the middleware consults it.
+type userLayer struct{ ro *reqOverrides }
+
+// Override implements flagon.Overrides.
+func (u userLayer) Override(key string) (flagon.Override, bool) { return u.ro.userOverride(key) }
 
 // An ActiveOverride is one override that applies to a request.
 type ActiveOverride struct {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/flagon/flagon"
 	"github.com/flagon/flagon/file"
+	"github.com/flagon/flagon/flagonhttp"
 	"github.com/flagon/flagon/lint"
 	"github.com/flagon/flagon/server"
 )
@@ -557,17 +558,17 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	var ov flagon.Overrides
+	var layers []flagon.OverrideLayer
 	if *user != "" {
 		m, err := st.UserOverrides(ctx, *user)
 		if err != nil {
 			return err
 		}
-		ov = m
+		layers = append(layers, flagon.OverrideLayer{Name: flagonhttp.SourceUser, Overrides: m})
 	}
-	r := snap.Evaluate(key, ec, ov)
-	explain(stdout, snap, r, ec)
-	if r.ErrorCode == flagon.ErrorFlagNotFound {
+	x := snap.Explain(key, ec, layers...)
+	explain(stdout, snap, x, ec)
+	if x.Result.ErrorCode == flagon.ErrorFlagNotFound {
 		return fmt.Errorf("%w: %q", flagon.ErrFlagNotFound, key)
 	}
 	return nil
@@ -586,25 +587,16 @@ func parseContext(args []string) (flagon.EvalContext, error) {
 			ec.Key = v
 			continue
 		}
-		switch {
-		case v == "true" || v == "false":
-			ec.Attrs[k] = v == "true"
-		default:
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				ec.Attrs[k] = n
-			} else if f, err := strconv.ParseFloat(v, 64); err == nil {
-				ec.Attrs[k] = f
-			} else {
-				ec.Attrs[k] = v
-			}
-		}
+		ec.Attrs[k] = flagon.ParseScalar(v)
 	}
 	return ec, nil
 }
 
-// explain prints a result: value, variant, the layer that decided, the
-// rule, the reason, and the context it was evaluated for.
-func explain(w io.Writer, snap *flagon.Snapshot, r flagon.Result, ec flagon.EvalContext) {
+// explain prints an explanation: value, variant, the layer that decided,
+// the rule, the reason, the evaluator's steps, and the context it was
+// evaluated for.
+func explain(w io.Writer, snap *flagon.Snapshot, x flagon.Explanation, ec flagon.EvalContext) {
+	r := x.Result
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 	fmt.Fprintf(tw, "flag\t%s\n", r.Key)
@@ -626,6 +618,10 @@ func explain(w io.Writer, snap *flagon.Snapshot, r flagon.Result, ec flagon.Eval
 	}
 	if r.ErrorCode != "" {
 		fmt.Fprintf(tw, "error\t%s\n", r.ErrorCode)
+	}
+	steps := x.Steps()
+	for _, st := range steps[:len(steps)-1] { // the last is the result, above
+		fmt.Fprintf(tw, "step\t%s\n", st)
 	}
 	fmt.Fprintf(tw, "revision\t%s\n", r.Revision)
 	if env := snap.Environment(); env != "" {

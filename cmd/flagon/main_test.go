@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -208,7 +209,10 @@ func TestEval(t *testing.T) {
 		want []string
 	}{
 		{[]string{"new-home-page", "key=u1", "is_staff=true"}, 0, []string{"value        true", "reason       TARGETING_MATCH", "layer        rule", "rule         1 audience staff"}},
-		{[]string{"new-home-page", "key=user-6"}, 0, []string{"reason       SPLIT", "fallthrough, percentage split"}},
+		{[]string{"new-home-page", "key=user-6"}, 0, []string{"reason       SPLIT", "fallthrough, percentage split",
+			"step rule 1 skipped: not in audience staff: is_staff == true does not hold: the context has no is_staff",
+			fmt.Sprintf("step the fallthrough's percentage split by key: user-6 is in bucket %d of 100000", flagon.Bucket("new-home-page", "user-6"))}},
+		{[]string{"new-home-page", "key=u1", `is_staff=false`, `name="007"`}, 0, []string{"is_staff == true does not hold: is_staff is false", "name=007"}},
 		{[]string{"retired-flag"}, 0, []string{"reason       STATIC"}},
 		{[]string{"ghost"}, 1, []string{"FLAG_NOT_FOUND"}},
 		{[]string{"new-home-page", "broken"}, 2, nil},
