@@ -67,7 +67,7 @@ func TestGettersReturnDefaultOnError(t *testing.T) {
 		code flagon.ErrorCode
 		err  error
 	}{
-		{"unknown flag", func() (any, flagon.Result) { return c.BoolDetail(ctx, "nope", true) }, true, flagon.ErrorFlagNotFound, flagon.ErrFlagNotFound},
+		{"unknown flag", func() (any, flagon.Result) { return c.BoolDetail(ctx, "nope", true) }, true, flagon.ErrorFlagNotFound, flagon.ErrNotFound},
 		{"bool as string", func() (any, flagon.Result) { return c.StringDetail(ctx, "b", "def") }, "def", flagon.ErrorTypeMismatch, flagon.ErrTypeMismatch},
 		{"string as int", func() (any, flagon.Result) { return c.IntDetail(ctx, "s", 7) }, int64(7), flagon.ErrorTypeMismatch, flagon.ErrTypeMismatch},
 		{"int as float", func() (any, flagon.Result) { return c.FloatDetail(ctx, "i", 1.5) }, 1.5, flagon.ErrorTypeMismatch, flagon.ErrTypeMismatch},

@@ -8,8 +8,6 @@ import (
 
 // Sentinel errors that callers branch on with errors.Is.
 var (
-	// ErrFlagNotFound means no flag has the requested key.
-	ErrFlagNotFound = errors.New("flag not found")
 	// ErrTypeMismatch means a flag was read as a type it does not have.
 	ErrTypeMismatch = errors.New("type mismatch")
 	// ErrNotReady means the source has not delivered a snapshot yet.
@@ -21,11 +19,16 @@ var (
 	ErrInvalid = errors.New("invalid definition")
 	// ErrConflict means a write was based on a stale revision.
 	ErrConflict = errors.New("conflict: revision changed since read")
-	// ErrNotFound means a store has no such record.
+	// ErrNotFound means there is no such flag, audience or other record:
+	// the one not-found error, from evaluation (Result.Err), snapshots and
+	// stores alike. Errors that wrap it say what was not found.
 	ErrNotFound = errors.New("not found")
 	// ErrReadOnly means the source cannot be written.
 	ErrReadOnly = errors.New("read-only source")
 )
+
+// errFlagNotFound is Result.Err for an unknown flag.
+var errFlagNotFound = fmt.Errorf("flag %w", ErrNotFound)
 
 // A FieldError names the flag (or audience) and field of a definition that
 // failed validation, and says what is wrong with it. File sources fill File

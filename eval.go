@@ -55,13 +55,13 @@ type Result struct {
 }
 
 // Err returns the sentinel error behind r.ErrorCode, such as
-// ErrFlagNotFound, or nil when the evaluation succeeded.
+// ErrNotFound ("flag not found"), or nil when the evaluation succeeded.
 func (r Result) Err() error {
 	switch r.ErrorCode {
 	case ErrorNone:
 		return nil
 	case ErrorFlagNotFound:
-		return ErrFlagNotFound
+		return errFlagNotFound
 	case ErrorTypeMismatch:
 		return ErrTypeMismatch
 	case ErrorTargetingKeyMissing:

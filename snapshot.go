@@ -486,7 +486,7 @@ func (s *Snapshot) InAudience(name string, ec EvalContext) bool {
 func (s *Snapshot) CheckOverride(key string, v any) (any, error) {
 	f, ok := s.flags[key]
 	if !ok {
-		return nil, ErrFlagNotFound
+		return nil, fmt.Errorf("flag %q: %w", key, ErrNotFound)
 	}
 	if f.def.Override.EffectiveWho() == WhoNone {
 		return nil, fmt.Errorf("flag %q may not be overridden", key)

@@ -653,7 +653,7 @@ func policyMessage(err error) string {
 			return "That duration is not allowed for this flag: " + pe.Msg + "."
 		case errors.Is(err, flagonhttp.ErrValueNotAllowed):
 			return "That value is not allowed: " + pe.Msg + "."
-		case errors.Is(err, flagon.ErrFlagNotFound):
+		case errors.Is(err, flagon.ErrNotFound):
 			return "This flag no longer exists."
 		}
 	}

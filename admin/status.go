@@ -32,7 +32,6 @@ var statusTable = []struct {
 	{flagon.ErrReadOnly, http.StatusConflict, "Read-only", "%s cannot be changed here.", false},
 	{errInUse, http.StatusConflict, "In use", "%s is still used, so it was not deleted", true},
 	{flagon.ErrNotFound, http.StatusNotFound, "Not found", "There is no %s; it may have been deleted.", false},
-	{flagon.ErrFlagNotFound, http.StatusNotFound, "Not found", "There is no %s; it may have been deleted.", false},
 	{flagon.ErrConflict, http.StatusConflict, "Changed meanwhile", "Someone changed %s since you loaded the page, so nothing was done. Open it to see the newer version, then try again.", false},
 	{flagon.ErrInvalid, http.StatusBadRequest, "Refused", "The change to %s was refused", true},
 	{flagonhttp.ErrNotOverridable, http.StatusForbidden, "Refused", "%s may not be overridden.", false},

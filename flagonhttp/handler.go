@@ -165,7 +165,7 @@ func (h *overrideHandler) parse(w http.ResponseWriter, r *http.Request) (*linkRe
 	}
 	fi := cfg.info.get(snap).flags[name]
 	if fi == nil {
-		return nil, fail(flagon.ErrFlagNotFound, fieldError{"name", fmt.Sprintf("no flag named %q", name)})
+		return nil, fail(flagon.ErrNotFound, fieldError{"name", fmt.Sprintf("no flag named %q", name)})
 	}
 	lr, errs := cfg.parseLink(r, fi)
 	if len(errs) > 0 {

@@ -373,7 +373,7 @@ func TestPolicyCheck(t *testing.T) {
 		{"staff by audience", staff, "use-new-email-service", true, time.Hour, "", nil},
 		{"staff refused", other, "use-new-email-service", true, time.Hour, "name", ErrNotPermitted},
 		{"none", staff, "kill-switch", true, time.Hour, "name", ErrNotOverridable},
-		{"unknown", staff, "nope", true, time.Hour, "name", flagon.ErrFlagNotFound},
+		{"unknown", staff, "nope", true, time.Hour, "name", flagon.ErrNotFound},
 		{"wrong type", other, "new-home-page", "yes", time.Hour, "value", ErrValueNotAllowed},
 		{"variant not allowed", other, "checkout", "beta", time.Hour, "value", ErrValueNotAllowed},
 		{"too long", other, "short", true, 2 * time.Hour, "duration", ErrDurationNotAllowed},

@@ -30,7 +30,7 @@ var (
 // A PolicyError says why an override was refused: the flag, the field at
 // fault (as the override link names it: "name", "value", "duration") and
 // the reason. It unwraps to one of the sentinels above, or to
-// flagon.ErrFlagNotFound.
+// flagon.ErrNotFound.
 type PolicyError struct {
 	Flag  string
 	Field string
@@ -68,7 +68,7 @@ type Policy struct {
 // Check reports whether r may override the flag with the given key to
 // value for duration d under snap's policies, and returns the value in
 // canonical form. The error is a *PolicyError naming the field at fault:
-// "name" for an unknown flag (flagon.ErrFlagNotFound), "name" for a flag
+// "name" for an unknown flag (flagon.ErrNotFound), "name" for a flag
 // that may not be overridden or that r may not override, "value" for a
 // value outside the type or the policy's variants, "duration" for one that
 // is not positive or longer than the policy allows.
@@ -95,7 +95,7 @@ func (p *Policy) Permit(r *http.Request, snap *flagon.Snapshot, key string) (fla
 	}
 	f, ok := snap.Flag(key)
 	if !ok {
-		return flagon.Flag{}, &PolicyError{Flag: key, Field: "name", Err: flagon.ErrFlagNotFound}
+		return flagon.Flag{}, &PolicyError{Flag: key, Field: "name", Err: flagon.ErrNotFound}
 	}
 	switch f.Override.EffectiveWho() {
 	case flagon.WhoNone:

@@ -28,7 +28,7 @@ var statusTable = []struct {
 	{errCrossOrigin, http.StatusForbidden},
 	{errRefused, http.StatusForbidden},
 	{ErrNotReady, http.StatusServiceUnavailable},
-	{flagon.ErrFlagNotFound, http.StatusNotFound},
+	{flagon.ErrNotFound, http.StatusNotFound},
 	{ErrNotOverridable, http.StatusForbidden},
 	{ErrNotPermitted, http.StatusForbidden},
 	{ErrValueNotAllowed, http.StatusBadRequest},

@@ -18,7 +18,7 @@ func TestStatusOf(t *testing.T) {
 		{"method", fail(errMethod), http.StatusMethodNotAllowed},
 		{"cross origin", fail(errCrossOrigin), http.StatusForbidden},
 		{"bad parameters", fail(errBadRequest, fieldError{"enable", "x"}), http.StatusBadRequest},
-		{"unknown flag", fail(flagon.ErrFlagNotFound), http.StatusNotFound},
+		{"unknown flag", fail(flagon.ErrNotFound), http.StatusNotFound},
 		{"not ready", &PolicyError{Err: ErrNotReady}, http.StatusServiceUnavailable},
 		{"policy none", fail(&PolicyError{Err: ErrNotOverridable}), http.StatusForbidden},
 		{"policy staff", fail(&PolicyError{Err: ErrNotPermitted}), http.StatusForbidden},

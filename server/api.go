@@ -269,7 +269,7 @@ func (a *api) explain(ctx context.Context, err error, res resource, pre precondi
 		}
 		return &apiError{kind: flagon.ErrConflict, cause: err,
 			msg: fmt.Sprintf("%s was changed by someone else (you sent version %d): read it again and redo your change", res, pre.version)}
-	case errors.Is(err, flagon.ErrNotFound), errors.Is(err, flagon.ErrFlagNotFound):
+	case errors.Is(err, flagon.ErrNotFound):
 		msg := fmt.Sprintf("%s does not exist", res)
 		if pre.version > 0 {
 			msg += fmt.Sprintf(" (you sent version %d; send none to create it)", pre.version)

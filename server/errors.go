@@ -39,7 +39,6 @@ var errorTable = []struct {
 	{errUnauthorized, http.StatusUnauthorized, "unauthorized"},
 	{errForbidden, http.StatusForbidden, "forbidden"},
 	{flagon.ErrNotFound, http.StatusNotFound, "not_found"},
-	{flagon.ErrFlagNotFound, http.StatusNotFound, "not_found"},
 	{flagon.ErrReadOnly, http.StatusMethodNotAllowed, "read_only"},
 	{flagon.ErrConflict, http.StatusConflict, "conflict"},
 	{errInUse, http.StatusConflict, "in_use"},

@@ -569,7 +569,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	x := snap.Explain(key, ec, layers...)
 	explain(stdout, snap, x, ec)
 	if x.Result.ErrorCode == flagon.ErrorFlagNotFound {
-		return fmt.Errorf("%w: %q", flagon.ErrFlagNotFound, key)
+		return fmt.Errorf("flag %w: %q", flagon.ErrNotFound, key)
 	}
 	return nil
 }
