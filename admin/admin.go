@@ -170,6 +170,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /share", c.need(RoleEditor, c.mintShare))
 	m.HandleFunc("POST /share/revoke", c.need(RoleEditor, c.revokeShare))
 	m.HandleFunc("GET /flags", c.need(RoleViewer, c.flagsPage))
+	m.HandleFunc("GET /removable", c.need(RoleViewer, c.removablePage))
 	m.HandleFunc("GET /flags/new", c.need(RoleEditor, c.newFlagPage))
 	m.HandleFunc("POST /flags/new", c.need(RoleEditor, c.createFlag))
 	m.HandleFunc("GET /flags/{key}", c.need(RoleViewer, c.flagPage))
