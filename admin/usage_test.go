@@ -334,3 +334,33 @@ func equalMaps(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// seedUsage gives the demo flags two weeks of made-up usage up to now,
+// for the browser tour: new-home-page rolls out (more "on" each day) from
+// two apps, checkout is busy, max-items served one variant all along,
+// and the rest are never evaluated.
+func seedUsage(t *testing.T, h *harness, now time.Time) {
+	t.Helper()
+	hour := now.UTC().Truncate(time.Hour)
+	var counts []flagon.UsageCount
+	add := func(flag, variant, app string, hoursAgo int, n int64) {
+		if n > 0 {
+			counts = append(counts, flagon.UsageCount{Hour: hour.Add(-time.Duration(hoursAgo) * time.Hour), Flag: flag, Variant: variant, App: app, Environment: "development", Count: n})
+		}
+	}
+	for d := range 20 {
+		for _, at := range []int{2, 9, 15} {
+			h := d*24 + at
+			on := int64(40 * (20 - d))
+			add("new-home-page", "on", "storefront", h, on)
+			add("new-home-page", "off", "storefront", h, 900-on)
+			add("new-home-page", "off", "mailer", h, int64(30+d))
+			add("checkout", "classic", "storefront", h, int64(600+25*(d%5)))
+			add("checkout", "express", "storefront", h, int64(70+10*(d%3)))
+			add("max-items", "few", "catalog", h, 120)
+		}
+	}
+	if err := h.store.AddUsage(context.Background(), counts); err != nil {
+		t.Fatal(err)
+	}
+}
