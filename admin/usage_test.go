@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -362,5 +363,53 @@ func seedUsage(t *testing.T, h *harness, now time.Time) {
 	}
 	if err := h.store.AddUsage(context.Background(), counts); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkFlagsListUsage renders the flags list of 200 flags with and
+// without usage: 30 days of hourly counts, two variants and two apps per
+// flag (576,000 rows, as a store keeps them). Without usage is the floor.
+//
+//	go test -run '^$' -bench FlagsListUsage -benchmem ./admin/
+func BenchmarkFlagsListUsage(b *testing.B) {
+	for _, withUsage := range []bool{false, true} {
+		name := "floor"
+		if withUsage {
+			name = "usage"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := newHarness(b, harnessOptions{usage: withUsage, now: func() time.Time { return chartNow }})
+			ctx := context.Background()
+			hour := chartNow.Truncate(time.Hour)
+			var counts []flagon.UsageCount
+			for i := range 200 {
+				key := fmt.Sprintf("bench-%03d", i)
+				if _, err := h.store.PutFlag(ctx, flagon.Flag{Key: key}, 0, flagon.Change{Actor: "b"}); err != nil {
+					b.Fatal(err)
+				}
+				for hr := range 30 * 24 {
+					for _, v := range []string{"on", "off"} {
+						for _, app := range []string{"web", "api"} {
+							counts = append(counts, flagon.UsageCount{Hour: hour.Add(-time.Duration(hr) * time.Hour), Flag: key, Variant: v, App: app, Environment: "development", Count: 3})
+						}
+					}
+				}
+			}
+			for len(counts) > 0 {
+				n := min(len(counts), flagon.MaxUsageBatch)
+				if err := h.store.AddUsage(ctx, counts[:n]); err != nil {
+					b.Fatal(err)
+				}
+				counts = counts[n:]
+			}
+			br := h.browser("vic:viewer")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if r := br.get("/admin/flags"); r.status != http.StatusOK {
+					b.Fatalf("status %d", r.status)
+				}
+			}
+		})
 	}
 }
