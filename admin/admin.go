@@ -36,6 +36,12 @@ type Options struct {
 	// four).
 	UserOverrides flagonhttp.UserOverrideStore
 	ShareTokens   flagonhttp.ShareTokenStore
+	// Usage, if set, is where evaluation counts are kept: the flags list
+	// shows when each flag was last evaluated and how often, a flag's page
+	// charts its evaluations per variant and names the applications that
+	// evaluate it, and the "Ready to remove" page lists flags nothing
+	// uses. Nil shows no usage. Usually the same value as Store.
+	Usage flagon.UsageStore
 	// ReadOnlyNote says where flags come from when Store is nil, such as
 	// "flags come from the config file flags.yaml; edit it and it
 	// reloads". Empty means DefaultReadOnlyNote.
@@ -88,6 +94,11 @@ type Options struct {
 	// Logger receives errors and every change made through the console.
 	// Nil means slog.Default().
 	Logger *slog.Logger
+
+	// Now tells the time by which the console judges usage windows,
+	// expiry dates, stale overrides and share links; nil means time.Now.
+	// Tests set it to move the console through days.
+	Now func() time.Time
 }
 
 // Console is the admin UI, an http.Handler. Make one with Handler.
@@ -116,6 +127,9 @@ func Handler(opts *Options) *Console {
 	c := &Console{opts: *opts, log: opts.Logger, now: time.Now, authz: opts.Authorize, readNote: opts.ReadOnlyNote}
 	if c.log == nil {
 		c.log = slog.Default()
+	}
+	if opts.Now != nil {
+		c.now = opts.Now
 	}
 	if c.authz == nil {
 		c.authz = denyAll
@@ -165,6 +179,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /share", c.need(RoleEditor, c.mintShare))
 	m.HandleFunc("POST /share/revoke", c.need(RoleEditor, c.revokeShare))
 	m.HandleFunc("GET /flags", c.need(RoleViewer, c.flagsPage))
+	m.HandleFunc("GET /removable", c.need(RoleViewer, c.removablePage))
 	m.HandleFunc("GET /flags/new", c.need(RoleEditor, c.newFlagPage))
 	m.HandleFunc("POST /flags/new", c.need(RoleEditor, c.createFlag))
 	m.HandleFunc("GET /flags/{key}", c.need(RoleViewer, c.flagPage))

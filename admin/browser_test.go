@@ -480,9 +480,10 @@ func TestBrowserKeyboard(t *testing.T) {
 // without script errors and with the theme applied, and takes the
 // screenshots.
 func TestBrowserTour(t *testing.T) {
-	h := passwordHarness(t, harnessOptions{})
+	h := passwordHarness(t, harnessOptions{usage: true})
 	ctx := context.Background()
 	now := time.Now()
+	seedUsage(t, h, now)
 	ch := flagon.Change{Actor: "lee", Reason: "beta testers"}
 	for _, u := range []string{"lee", "sam"} {
 		if err := h.store.SetUserOverride(ctx, flagonhttp.UserOverride{User: u, Flag: "new-home-page", Override: flagon.Override{Value: true, SetAt: now, ExpiresAt: now.Add(72 * time.Hour)}}, ch); err != nil {
@@ -535,6 +536,7 @@ func TestBrowserTour(t *testing.T) {
 		{"/admin/users", "users", "Users' overrides", false},
 		{"/admin/explain?key=user-42&attrs=is_staff+%3D+false%0Acountry+%3D+NL&overrides=1", "explain", "Explain", false},
 		{"/admin/audit", "audit", "Audit log", true},
+		{"/admin/removable", "removable", "Ready to remove", true},
 		{"/admin/no-such-page", "404", "Not found", true},
 	}
 	// The 404 page is visited on purpose.

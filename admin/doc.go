@@ -1,7 +1,8 @@
 // Package admin is Flagon's web console: an http.Handler to mount inside
 // an application (or that `flagon serve` shows) where staff see every flag,
 // override flags for their own browser or login, mint share links, edit
-// flags, explain evaluations and read the audit log.
+// flags, explain evaluations, read the audit log and, given a usage store,
+// see how often each flag is evaluated and which look ready to remove.
 //
 // To start, give it the application's client, a store if flags are edited
 // at run time, and a way to tell who is asking:

@@ -30,6 +30,11 @@ type flagRow struct {
 	UpdatedBy   string
 	Serving     string // what it serves, in one line
 	Rules       int
+	// With a usage store: the last hour with counts, and the
+	// evaluations of the last listDays days.
+	LastEvaluated time.Time
+	Week          int64
+	Seen          seen
 }
 
 type flagsData struct {
@@ -41,6 +46,14 @@ type flagsData struct {
 	Tags         []string
 	Owners       []string
 	Total        int
+	// With a usage store: the usage columns, their sort, and how many
+	// flags look ready to remove.
+	HasUsage  bool
+	UsageErr  bool // the counts could not be read
+	Sort      string
+	Sorts     []struct{ Value, Label string }
+	Headers   map[string]sortHeader
+	Removable int
 }
 
 // storedFlags returns every flag: the store's, archived ones included, or
@@ -92,7 +105,15 @@ func (c *Console) audienceNames(ctx context.Context) ([]string, error) {
 // flagsPage lists every flag.
 func (c *Console) flagsPage(w http.ResponseWriter, r *http.Request, q *request) {
 	fq := r.URL.Query()
-	d := &flagsData{Q: strings.TrimSpace(fq.Get("q")), Tag: fq.Get("tag"), Owner: fq.Get("owner"), ShowArchived: fq.Get("archived") != ""}
+	d := &flagsData{Q: strings.TrimSpace(fq.Get("q")), Tag: fq.Get("tag"), Owner: fq.Get("owner"), ShowArchived: fq.Get("archived") != "",
+		HasUsage: c.opts.Usage != nil}
+	if d.HasUsage {
+		if _, ok := flagSorts[fq.Get("sort")]; ok {
+			d.Sort = fq.Get("sort")
+		}
+		d.Sorts = sortOptions
+		d.Headers = sortHeaders(q.base, fq, d.Sort)
+	}
 	flags, err := c.storedFlags(r.Context())
 	if err != nil {
 		c.serverError(w, r, "read the flags", err)
@@ -120,6 +141,17 @@ func (c *Console) flagsPage(w http.ResponseWriter, r *http.Request, q *request) 
 		d.Rows = append(d.Rows, row)
 	}
 	d.Tags, d.Owners = sortedKeys(tags), sortedKeys(owners)
+	if d.HasUsage {
+		counts, err := c.allUsage(r.Context())
+		if err != nil {
+			// The list is still worth showing without its usage columns.
+			c.log.Warn("admin: read usage", "err", err)
+			d.HasUsage, d.UsageErr = false, true
+		} else {
+			d.Removable = addUsage(d.Rows, flags, counts, q.now)
+			sortFlags(d.Rows, d.Sort)
+		}
+	}
 	c.render(w, http.StatusOK, "flags", c.newPage(r, "Flags", "flags", d))
 }
 
@@ -147,6 +179,7 @@ type flagData struct {
 	Form    *flagForm
 	History []flagon.AuditEntry
 	Stored  *flagon.StoredFlag
+	Usage   *flagUsageData // nil without a usage store, and for a new flag
 }
 
 // environments returns the environments the editor offers for f.
@@ -203,6 +236,9 @@ func (c *Console) renderFlag(w http.ResponseWriter, r *http.Request, q *request,
 		ff.addBlanks()
 	}
 	d := &flagData{Form: ff, Stored: sf}
+	if sf != nil && !ff.New {
+		d.Usage = c.flagUsage(ctx, sf.Flag, ff.Env, q.now)
+	}
 	if c.opts.Audit != nil && !ff.New {
 		d.History, err = c.opts.Audit.Audit(ctx, flagon.AuditQuery{Target: ff.Key, Limit: 10})
 		if err != nil {

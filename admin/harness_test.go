@@ -66,7 +66,9 @@ type harnessOptions struct {
 	authorize  func(*http.Request) (Principal, error)
 	signIn     http.Handler
 	noAuth     bool
-	noContext  bool // the application builds no evaluation context
+	noContext  bool             // the application builds no evaluation context
+	usage      bool             // give the console the store's usage counts
+	now        func() time.Time // the console's clock; nil is time.Now
 }
 
 func newHarness(t testing.TB, ho harnessOptions) *harness {
@@ -114,7 +116,14 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 		Logger:       quietLogger(),
 		ReadOnlyNote: "flags come from the config file flags.yaml; edit it and it reloads",
 	}
-	if h.store != nil {
+	opts.Now = ho.now
+	if ho.usage {
+		if h.store == nil {
+			h.store = flagontest.NewMemoryStore()
+		}
+		opts.Usage = h.store
+	}
+	if h.store != nil && !ho.readOnly {
 		opts.Store, opts.Audit, opts.UserOverrides, opts.ShareTokens = h.store, h.store, h.store, h.store
 		h.httpOpt.UserOverrides = UserOverrides(h.store, headerAuth)
 		h.httpOpt.TokenRevoked = flagonhttp.TokenRevokedIn(h.store)

@@ -55,7 +55,8 @@ var funcs = template.FuncMap{
 		}
 		return false
 	},
-	"add": func(a, b int) int { return a + b },
+	"add":         func(a, b int) int { return a + b },
+	"groupDigits": groupDigits,
 }
 
 // pages holds one template set per page, each the layout plus the page.

@@ -227,6 +227,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		Audit:         st,
 		UserOverrides: st,
 		ShareTokens:   st,
+		Usage:         st,
 		Authorize:     auth.Authorize,
 		SignIn:        auth,
 		Overrides:     s.httpOpts,
