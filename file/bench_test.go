@@ -150,38 +150,38 @@ var discard = slog.New(slog.DiscardHandler)
 
 // ratio runs a benchmark of a load against its floor, both given as one
 // operation, as the sub-benchmarks floor and flagon of b. Flagon reports
-// its time over the floor's: x-floor from the mean times (ns/op), and
-// min-x-floor from the fastest single operation of each, which is the
-// steadier of the two when other programs load the machine.
+// its time over the floor's, with the floor run again between its own
+// operations (timer stopped), so that both meet the same load from other
+// programs on a shared machine: x-floor from the total times, and
+// min-x-floor from the fastest single operation of each.
 func ratio(b *testing.B, size int, floorOp, flagonOp func(b *testing.B)) {
-	var mean, fastest float64
 	b.Run("floor", func(b *testing.B) {
-		mean, fastest = measure(b, size, floorOp)
-	})
-	b.Run("flagon", func(b *testing.B) {
-		m, f := measure(b, size, flagonOp)
-		if mean > 0 {
-			b.ReportMetric(m/mean, "x-floor")
-			b.ReportMetric(f/fastest, "min-x-floor")
+		b.SetBytes(int64(size))
+		b.ReportAllocs()
+		for b.Loop() {
+			floorOp(b)
 		}
 	})
-}
-
-// measure runs op in a benchmark loop and returns the mean and the
-// fastest nanoseconds per operation, reporting the latter as min-ns/op.
-func measure(b *testing.B, size int, op func(b *testing.B)) (mean, fastest float64) {
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	n := 0
-	fastest = math.Inf(1)
-	for b.Loop() {
-		t0 := time.Now()
-		op(b)
-		fastest = min(fastest, float64(time.Since(t0).Nanoseconds()))
-		n++
-	}
-	b.ReportMetric(fastest, "min-ns/op")
-	return float64(b.Elapsed().Nanoseconds()) / float64(n), fastest
+	b.Run("flagon", func(b *testing.B) {
+		b.SetBytes(int64(size))
+		b.ReportAllocs()
+		var own, floor time.Duration
+		minOwn, minFloor := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+		for b.Loop() {
+			t0 := time.Now()
+			flagonOp(b)
+			d := time.Since(t0)
+			own, minOwn = own+d, min(minOwn, d)
+			b.StopTimer()
+			t0 = time.Now()
+			floorOp(b)
+			d = time.Since(t0)
+			floor, minFloor = floor+d, min(minFloor, d)
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(own)/float64(floor), "x-floor")
+		b.ReportMetric(float64(minOwn)/float64(minFloor), "min-x-floor")
+	})
 }
 
 // BenchmarkLoad1000JSON measures loading a 1,000-flag JSON file into a
