@@ -104,6 +104,43 @@ type UsageQuery struct {
 	App         string
 	Since       time.Time // hours at or after
 	Until       time.Time // hours before
+	// Sum sums the selected hours: one row per flag, variant,
+	// environment and app, whose Hour is the last hour with counts. The
+	// console's views read usage so, which keeps them fast however many
+	// hours the store keeps.
+	Sum bool
+}
+
+// UsageAround reads what the per-flag views need about windows that
+// start at the cuts (such as 14 and 7 days ago), in one summed query
+// (UsageQuery.Sum) of q's rows per stretch between them: the hours
+// before the first cut, those from it to the next, and so on. Each row's
+// Hour falls in its stretch, so SummarizeUsage and ReadyToRemove take the
+// result as they take every hourly row, for a window starting at any of
+// the cuts, and say the same.
+func UsageAround(ctx context.Context, s UsageStore, q UsageQuery, cuts ...time.Time) ([]UsageCount, error) {
+	cuts = slices.Clone(cuts)
+	slices.SortFunc(cuts, time.Time.Compare)
+	var out []UsageCount
+	from := q.Since
+	for i := 0; i <= len(cuts); i++ {
+		part := q
+		part.Sum = true
+		part.Since = from
+		if i < len(cuts) {
+			part.Until = cuts[i]
+			if !q.Until.IsZero() && q.Until.Before(part.Until) {
+				part.Until = q.Until
+			}
+			from = cuts[i]
+		}
+		rows, err := s.Usage(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
 }
 
 // A UsageStore keeps evaluation counts aggregated per hour, flag,

@@ -142,7 +142,7 @@ func (c *Console) flagsPage(w http.ResponseWriter, r *http.Request, q *request) 
 	}
 	d.Tags, d.Owners = sortedKeys(tags), sortedKeys(owners)
 	if d.HasUsage {
-		counts, err := c.allUsage(r.Context())
+		counts, err := c.allUsage(r.Context(), q.now.Add(-listDays*24*time.Hour), q.now.Add(-DefaultRemovableDays*24*time.Hour))
 		if err != nil {
 			// The list is still worth showing without its usage columns.
 			c.log.Warn("admin: read usage", "err", err)

@@ -52,13 +52,15 @@ func seenAt(now, hour time.Time) seen {
 	return s
 }
 
-// allUsage reads every count the usage store keeps, of every flag and
-// environment. It returns nil, nil without a store.
-func (c *Console) allUsage(ctx context.Context) ([]flagon.UsageCount, error) {
+// allUsage reads the usage of every flag and environment, summed per
+// stretch between the window starts given (flagon.UsageAround), so that
+// the views cost one grouped query per stretch however many hours the
+// store keeps. It returns nil, nil without a store.
+func (c *Console) allUsage(ctx context.Context, windows ...time.Time) ([]flagon.UsageCount, error) {
 	if c.opts.Usage == nil {
 		return nil, nil
 	}
-	return c.opts.Usage.Usage(ctx, flagon.UsageQuery{})
+	return flagon.UsageAround(ctx, c.opts.Usage, flagon.UsageQuery{}, windows...)
 }
 
 // since returns the counts of hours at or after t.
@@ -324,7 +326,7 @@ func (c *Console) removablePage(w http.ResponseWriter, r *http.Request, q *reque
 			c.serverError(w, r, "read the flags", err)
 			return
 		}
-		counts, err := c.allUsage(ctx)
+		counts, err := c.allUsage(ctx, q.now.Add(-time.Duration(n)*24*time.Hour))
 		if err != nil {
 			c.serverError(w, r, "read the usage counts", err)
 			return

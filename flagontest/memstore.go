@@ -1,6 +1,7 @@
 package flagontest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -768,20 +769,31 @@ func (m *MemoryStore) Usage(ctx context.Context, q flagon.UsageQuery) ([]flagon.
 		return nil, err
 	}
 	var out []flagon.UsageCount
+	summed := map[usageKey]int{} // with Sum: the row of a flag, variant, environment and app
 	for k, n := range m.usage {
 		if (q.Flag != "" && k.flag != q.Flag) || (q.Environment != "" && k.environment != q.Environment) ||
 			(q.App != "" && k.app != q.App) || (!q.Since.IsZero() && k.hour.Before(q.Since)) ||
 			(!q.Until.IsZero() && !k.hour.Before(q.Until)) {
 			continue
 		}
-		out = append(out, flagon.UsageCount{Hour: k.hour, Flag: k.flag, Variant: k.variant, Environment: k.environment, App: k.app, Count: n})
+		row := flagon.UsageCount{Hour: k.hour, Flag: k.flag, Variant: k.variant, Environment: k.environment, App: k.app, Count: n}
+		if q.Sum {
+			sk := k
+			sk.hour = time.Time{}
+			if i, ok := summed[sk]; ok {
+				out[i].Count += n
+				if k.hour.After(out[i].Hour) {
+					out[i].Hour = k.hour
+				}
+				continue
+			}
+			summed[sk] = len(out)
+		}
+		out = append(out, row)
 	}
 	slices.SortFunc(out, func(a, b flagon.UsageCount) int {
-		if c := a.Hour.Compare(b.Hour); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Flag+"\x00"+a.Variant+"\x00"+a.Environment+"\x00"+a.App,
-			b.Flag+"\x00"+b.Variant+"\x00"+b.Environment+"\x00"+b.App)
+		return cmp.Or(a.Hour.Compare(b.Hour), strings.Compare(a.Flag, b.Flag), strings.Compare(a.Variant, b.Variant),
+			strings.Compare(a.Environment, b.Environment), strings.Compare(a.App, b.App))
 	})
 	return out, nil
 }

@@ -12,7 +12,8 @@ import (
 // TestUsageStore checks that a flagon.UsageStore keeps the interface's
 // promises: counts for the same hour, flag, variant, environment and app
 // add up in one row; rows come back in order and as the query selects;
-// a batch with one invalid count (or more than flagon.MaxUsageBatch) is
+// UsageQuery.Sum sums hours into one row per flag, variant, environment
+// and app at its last hour; a batch with one invalid count (or more than flagon.MaxUsageBatch) is
 // refused whole with field errors; pruning deletes the hours before its
 // cut-off; and, when the store is also a flagon.Store, usage bumps no
 // revision. newStore must return a new, empty store each time.
@@ -91,6 +92,26 @@ func TestUsageStore(t *testing.T, newStore func(t *testing.T) flagon.UsageStore)
 	got, err = s.Usage(ctx, flagon.UsageQuery{})
 	mustStore(t, err)
 	checkUsage(t, "after pruning", got, want[2:])
+
+	// Sum: one row per flag, variant, environment and app, at its last
+	// hour.
+	mustStore(t, s.AddUsage(ctx, []flagon.UsageCount{
+		{Hour: h1, Flag: "a", Variant: "on", Environment: "prod", App: "web", Count: 2},
+		{Hour: h2, Flag: "a", Variant: "on", Environment: "prod", App: "web", Count: 3},
+	}))
+	got, err = s.Usage(ctx, flagon.UsageQuery{Flag: "a", Sum: true})
+	mustStore(t, err)
+	checkUsage(t, "summed", got, []flagon.UsageCount{
+		{Hour: h2, Flag: "a", Variant: "on", Environment: "prod", App: "web", Count: 5},
+		{Hour: h2, Flag: "a", Variant: "on", Environment: "staging", App: "web", Count: 2},
+	})
+	got, err = flagon.UsageAround(ctx, s, flagon.UsageQuery{Flag: "a"}, h2)
+	mustStore(t, err)
+	checkUsage(t, "around h2", got, []flagon.UsageCount{
+		{Hour: h1, Flag: "a", Variant: "on", Environment: "prod", App: "web", Count: 2},
+		{Hour: h2, Flag: "a", Variant: "on", Environment: "prod", App: "web", Count: 3},
+		{Hour: h2, Flag: "a", Variant: "on", Environment: "staging", App: "web", Count: 2},
+	})
 }
 
 func checkUsage(t *testing.T, what string, got, want []flagon.UsageCount) {

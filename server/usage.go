@@ -154,9 +154,10 @@ type flagUsage struct {
 	Apps          []string         `json:"apps"`           // in the window
 }
 
-// summary reads every kept count and every flag, the inputs of the
+// summary reads every live flag and the usage counts of the window that
+// starts at since, summed (flagon.UsageAround): the inputs of the
 // per-flag views.
-func (u *usageAPI) summary(r *http.Request) ([]flagon.Flag, []flagon.UsageCount, error) {
+func (u *usageAPI) summary(r *http.Request, since time.Time) ([]flagon.Flag, []flagon.UsageCount, error) {
 	stored, err := u.store.Flags(r.Context())
 	if err != nil {
 		return nil, nil, err
@@ -167,7 +168,7 @@ func (u *usageAPI) summary(r *http.Request) ([]flagon.Flag, []flagon.UsageCount,
 			flags = append(flags, f.Flag)
 		}
 	}
-	counts, err := u.usage.Usage(r.Context(), flagon.UsageQuery{Environment: r.URL.Query().Get("environment")})
+	counts, err := flagon.UsageAround(r.Context(), u.usage, flagon.UsageQuery{Environment: r.URL.Query().Get("environment")}, since)
 	return flags, counts, err
 }
 
@@ -178,11 +179,11 @@ func (u *usageAPI) flags(w http.ResponseWriter, r *http.Request, _ string) error
 	if err != nil {
 		return err
 	}
-	flags, counts, err := u.summary(r)
+	since := u.now().Add(-window)
+	flags, counts, err := u.summary(r, since)
 	if err != nil {
 		return err
 	}
-	since := u.now().Add(-window)
 	var recent []flagon.UsageCount
 	for _, c := range counts {
 		if !c.Hour.Before(since) {
@@ -213,11 +214,12 @@ func (u *usageAPI) removable(w http.ResponseWriter, r *http.Request, _ string) e
 	if err != nil {
 		return err
 	}
-	flags, counts, err := u.summary(r)
+	now := u.now()
+	flags, counts, err := u.summary(r, now.Add(-window))
 	if err != nil {
 		return err
 	}
-	out := flagon.ReadyToRemove(flags, counts, u.now(), window)
+	out := flagon.ReadyToRemove(flags, counts, now, window)
 	if out == nil {
 		out = []flagon.RemovalCandidate{}
 	}

@@ -82,10 +82,17 @@ func (s *Store) Usage(ctx context.Context, q flagon.UsageQuery) ([]flagon.UsageC
 		add("hour < ?", s.d.Time(Round(q.Until)))
 	}
 	query := `SELECT hour, flag, variant, environment, app, count FROM flagon_usage`
+	if q.Sum {
+		query = `SELECT MAX(hour), flag, variant, environment, app, CAST(SUM(count) AS BIGINT) FROM flagon_usage`
+	}
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY hour, flag, variant, environment, app"
+	if q.Sum {
+		query += " GROUP BY flag, variant, environment, app ORDER BY MAX(hour), flag, variant, environment, app"
+	} else {
+		query += " ORDER BY hour, flag, variant, environment, app"
+	}
 	var out []flagon.UsageCount
 	err := s.retry(ctx, func() error {
 		var err error
