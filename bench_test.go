@@ -77,7 +77,7 @@ type floorContextKey struct{}
 
 type floorSet struct {
 	flags map[string]*floorFlag
-	list  []*floorFlag // in key order
+	keys  []string // in order
 }
 
 type floorClient struct{ set atomic.Pointer[floorSet] }
@@ -98,7 +98,7 @@ func newFloorClient(flags ...flagon.Flag) *floorClient {
 		}
 		ff.saltHash = h
 		set.flags[f.Key] = ff
-		set.list = append(set.list, ff)
+		set.keys = append(set.keys, f.Key)
 	}
 	c := &floorClient{}
 	c.set.Store(set)
@@ -151,8 +151,11 @@ func (c *floorClient) All(ctx context.Context) iter.Seq2[string, bool] {
 		if fc == nil {
 			return
 		}
-		for _, f := range c.set.Load().list {
-			if !yield(f.key, f.eval(fc)) {
+		// As the floor's definition says, each flag is found in the
+		// map by its key: what evaluating a list of keys must do.
+		set := c.set.Load()
+		for _, key := range set.keys {
+			if !yield(key, set.flags[key].eval(fc)) {
 				return
 			}
 		}
