@@ -136,7 +136,16 @@ func NewRelay(ctx context.Context, upstreamURL string, opts *RelayOptions) (*Rel
 	mux.Handle("POST /api/v1/usage", requireToken(opts.APITokens, "the relay's usage endpoint", http.HandlerFunc(r.usage)))
 	mux.Handle("GET /healthz", health(r.client))
 	mux.Handle("GET /metrics", r.metrics.handler(r.client))
-	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// Go's mux prefers this catch-all to a 405 for the other methods
+		// of the paths above: answer those here.
+		get := req.Clone(req.Context())
+		get.Method = http.MethodGet
+		if _, pattern := mux.Handler(get); pattern != "/" {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, newError(flagon.ErrReadOnly, "a relay serves reads only: write to the upstream server"))
+			return
+		}
 		writeError(w, newError(flagon.ErrNotFound, "a relay serves reads only: OFREP, /features.json, the snapshot endpoint, /healthz and /metrics; write to the upstream server"))
 	}))
 	r.handler = hostCheck(opts.AllowedHosts, mux)
