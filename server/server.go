@@ -12,6 +12,10 @@
 //	defer srv.Close()
 //	http.ListenAndServe("127.0.0.1:8080", srv.Handler())
 //
+// NewRelay assembles `flagon relay` instead: a read-only replica that
+// follows a server (or another relay) and serves OFREP, /features.json and
+// the snapshot near the applications (docs/decisions/0160).
+//
 // What is open without a token, and why, is in docs/decisions/0008.
 package server
 

@@ -40,6 +40,7 @@ type usageCollector struct {
 	log    *slog.Logger
 	cap    int
 	now    func() time.Time
+	app    string // the app its own counts are attributed to
 
 	mu       sync.Mutex
 	byReason map[flagon.Reason]int64
@@ -54,7 +55,7 @@ func newUsageCollector(client *flagon.Client, store flagon.UsageStore, cap int, 
 	if cap == 0 {
 		cap = DefaultMetricsFlags
 	}
-	return &usageCollector{client: client, store: store, log: log, cap: max(cap, 0), now: time.Now,
+	return &usageCollector{client: client, store: store, log: log, cap: max(cap, 0), now: time.Now, app: ownApp,
 		byReason: map[flagon.Reason]int64{}, byFlag: map[flagVariant]int64{}, named: map[string]bool{},
 		pending: map[flagon.UsageCount]int64{}}
 }
@@ -83,7 +84,7 @@ func (u *usageCollector) collect() {
 	}
 	for _, c := range flagon.SumUsage(details, u.now()) {
 		n := c.Count
-		c.Count, c.App = 0, ownApp
+		c.Count, c.App = 0, u.app
 		u.pending[c] += n
 	}
 }
@@ -185,4 +186,35 @@ func (u *usageCollector) snapshot() (byReason map[flagon.Reason]int64, byFlag []
 		return byFlag[i].variant < byFlag[j].variant
 	})
 	return byReason, byFlag
+}
+
+// take collects and returns the pending counts, emptying them: for a
+// relay, whose remote source sends them upstream (and keeps what fails).
+func (u *usageCollector) take(time.Time) []flagon.UsageCount {
+	u.collect()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	counts := make([]flagon.UsageCount, 0, len(u.pending))
+	for c, n := range u.pending {
+		c.Count = n
+		counts = append(counts, c)
+	}
+	clear(u.pending)
+	return counts
+}
+
+// add adds counts reported by others to the pending ones.
+func (u *usageCollector) add(counts []flagon.UsageCount) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, c := range counts {
+		n := c.Count
+		c.Count = 0
+		u.pending[c] += n
+	}
+	if len(u.pending) > maxPendingOwnUsage {
+		u.mu.Unlock()
+		u.trim()
+		u.mu.Lock()
+	}
 }

@@ -2,6 +2,7 @@
 // it.
 //
 //	flagon serve            admin UI, REST API, OFREP, /healthz, /metrics and a demo
+//	flagon relay            a read-only replica of a server: OFREP, /features.json and the snapshot, near the applications
 //	flagon import FILE|-    load a YAML/JSON config file (- for standard input) into a store
 //	flagon export           write a store's flags as a YAML config file
 //	flagon eval FLAG k=v …  evaluate one flag for a context and explain the result
@@ -40,6 +41,7 @@ type command struct {
 
 var commands = []command{
 	{"serve", "run the Flagon server: admin UI, REST API, OFREP, health, metrics and a demo page", runServe},
+	{"relay", "run a read-only replica that follows a Flagon server and serves OFREP and the snapshot near the applications", runRelay},
 	{"import", "load a YAML or JSON config file (or - for standard input) into a store", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runImport(ctx, args, os.Stdin, stdout, stderr)
 	}},

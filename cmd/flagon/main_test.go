@@ -277,11 +277,18 @@ type serving struct {
 // and returns once it prints its URL.
 func startServe(t *testing.T, args ...string) *serving {
 	t.Helper()
+	return startCommand(t, "serve", args...)
+}
+
+// startCommand runs `flagon <name> -addr 127.0.0.1:0` with args, as
+// startServe does.
+func startCommand(t *testing.T, name string, args ...string) *serving {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &serving{stdout: new(syncBuffer), stderr: new(syncBuffer)}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...), s.stdout, s.stderr)
+		done <- run(ctx, append([]string{name, "-addr", "127.0.0.1:0"}, args...), s.stdout, s.stderr)
 	}()
 	stopped, code := false, 0
 	s.stop = func() int {
@@ -293,7 +300,7 @@ func startServe(t *testing.T, args ...string) *serving {
 		select {
 		case code = <-done:
 		case <-time.After(15 * time.Second):
-			t.Fatal("serve did not shut down")
+			t.Fatal(name + " did not shut down")
 		}
 		return code
 	}
@@ -301,12 +308,12 @@ func startServe(t *testing.T, args ...string) *serving {
 	deadline := time.Now().Add(20 * time.Second)
 	for s.base == "" {
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s\n%s", s.stdout, s.stderr)
+			t.Fatalf("%s did not start:\n%s\n%s", name, s.stdout, s.stderr)
 		}
 		select {
 		case code = <-done:
 			stopped = true
-			t.Fatalf("serve exited %d:\n%s", code, s.stderr)
+			t.Fatalf("%s exited %d:\n%s", name, code, s.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if _, rest, ok := strings.Cut(s.stdout.String(), "serving "); ok {
@@ -953,5 +960,87 @@ func TestConfigEnvironmentFromFLAGON_ENV(t *testing.T) {
 	s := startServe(t, "-store", "sqlite://"+filepath.Join(dir, "flagon.db"), "-config", cfg)
 	if code, body := s.ofrep(t, "banner", `{"context":{"targetingKey":"a"}}`); code != 200 || !strings.Contains(body, `"value":false`) {
 		t.Errorf("serve -config with FLAGON_ENV=staging: OFREP %d %s; want staging's setting (false)", code, body)
+	}
+}
+
+// TestRelay starts `flagon serve`, then `flagon relay` following it with
+// a token from FLAGON_UPSTREAM_TOKEN_FILE, and checks that a write to the
+// server reaches the relay's OFREP endpoint, that the relay's snapshot
+// endpoint takes its own tokens, and that it refuses writes.
+func TestRelay(t *testing.T) {
+	dir := t.TempDir()
+	const writer, reader, relayTok = "writer-token-0123456789", "reader-token-0123456789", "relay-token-0123456789"
+	t.Setenv("FLAGON_API_TOKENS", "ci:"+writer+",relay:"+reader+":ro")
+	s := startServe(t, "-store", "sqlite://"+filepath.Join(dir, "flagon.db"))
+	put := func(version int, value bool) {
+		t.Helper()
+		body := fmt.Sprintf(`{"type":"bool","variants":[{"name":"on","value":true},{"name":"off","value":false}],"default":%q}`, map[bool]string{true: "on", false: "off"}[value])
+		if version > 0 {
+			body = strings.TrimSuffix(body, "}") + fmt.Sprintf(`,"version":%d}`, version)
+		}
+		req, _ := http.NewRequest("PUT", s.base+"/api/v1/flags/checkout", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+writer)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("PUT checkout = %d %s", resp.StatusCode, b)
+		}
+	}
+	put(0, false)
+
+	tokenFile := filepath.Join(dir, "upstream-token")
+	if err := os.WriteFile(tokenFile, []byte(reader+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FLAGON_UPSTREAM_TOKEN_FILE", tokenFile)
+	t.Setenv("FLAGON_API_TOKENS", "edge:"+relayTok+":ro")
+	r := startCommand(t, "relay", "-upstream", s.base, "-cache-file", filepath.Join(dir, "relay-cache.json"))
+	if !strings.Contains(r.stdout.String(), "read-only relay of "+s.base) {
+		t.Errorf("relay's banner:\n%s", r.stdout)
+	}
+	// wait polls the relay's OFREP endpoint until checkout is want (a
+	// deadline against hangs, not a speed limit).
+	wait := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			code, body := r.ofrep(t, "checkout", `{"context":{"targetingKey":"u1"}}`)
+			if code == 200 && strings.Contains(body, `"value":`+want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("relay OFREP checkout = %d %s; want %s", code, body, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	wait("false")
+	put(1, true)
+	wait("true")
+	if code, body := r.get(t, "/api/v1/snapshot", "Authorization", "Bearer "+relayTok); code != 200 || !strings.Contains(body, "checkout") {
+		t.Errorf("relay snapshot with its token = %d %s", code, body)
+	}
+	if code, _ := r.get(t, "/api/v1/snapshot", "Authorization", "Bearer "+reader); code != 401 {
+		t.Errorf("relay snapshot with the server's token = %d, want 401", code)
+	}
+	if code, _ := r.get(t, "/admin/"); code != 404 {
+		t.Errorf("relay /admin/ = %d, want 404", code)
+	}
+	if code, body := r.get(t, "/healthz"); code != 200 || !strings.Contains(body, `"status": "ok"`) {
+		t.Errorf("relay healthz = %d %s", code, body)
+	}
+	if code := r.stop(); code != 0 {
+		t.Errorf("relay exited %d:\n%s", code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "relay-cache.json")); err != nil {
+		t.Errorf("relay wrote no cache file: %v", err)
+	}
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"relay"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "-upstream") {
+		t.Errorf("relay without -upstream: exit %d %s; want 2 naming -upstream", code, stderr.String())
 	}
 }

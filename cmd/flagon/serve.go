@@ -174,10 +174,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "  evaluate   curl -s -X POST%s -H 'Content-Type: application/json' -d '{\"context\":{\"targetingKey\":\"user-1\"}}' %s/ofrep/v1/evaluate/flags\n", auth, url)
 	fmt.Fprintf(stdout, "  health     %s/healthz   metrics %s/metrics\n", url, url)
 
+	return serveHTTP(ctx, ln, srv.Handler(), logger)
+}
+
+// serveHTTP serves h on ln until ctx is done, then shuts down: requests
+// in flight get shutdownTimeout to finish, event streams streamGrace.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
