@@ -48,7 +48,9 @@ type reporter struct {
 // Options.App and the token, to the server's /api/v1/usage. Counts the
 // server does not take (it is down, or answers 5xx or 429) are kept and
 // sent with the next batch, up to MaxPendingUsage; so an outage loses no
-// counts until they are a week old, and never blocks evaluation. Close
+// counts until they are a week old, and never blocks evaluation. A batch
+// whose answer is lost (the server took it, but the answer came after
+// Options.Timeout) is sent again: counts arrive at least once. Close
 // sends what is left. It does nothing when Options.UsageInterval is
 // negative, and only the first call counts.
 func (s *Source) ReportUsage(take func(now time.Time) []flagon.UsageCount) {
@@ -89,7 +91,9 @@ func (r *reporter) run(ctx context.Context) {
 			cancel()
 			return
 		case <-t.C:
-			fctx, cancel := context.WithTimeout(ctx, r.s.opts.Timeout)
+			// Close waits for a report under way rather than cancel it: a
+			// cancelled report the server took anyway would be sent twice.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.s.opts.Timeout)
 			r.flush(fctx)
 			cancel()
 		}
