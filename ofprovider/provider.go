@@ -42,9 +42,14 @@ type Options struct {
 // process. Register it with openfeature.SetProviderAndWait.
 //
 // It reports READY once the client has a snapshot,
-// CONFIGURATION_CHANGED for each new snapshot, STALE while the client's
-// source says its data is stale (READY again when it recovers), and ERROR
-// when Init times out with no snapshot.
+// CONFIGURATION_CHANGED for each new snapshot, naming the flags added,
+// removed, or whose definition or audiences changed; STALE while the
+// client's source says its data is stale (READY again when it recovers);
+// and ERROR when Init times out with no snapshot.
+//
+// A disabled flag (its kill switch on) resolves without error, with
+// reason DISABLED and its default variant and value, as Flagon's OFREP
+// endpoints answer it.
 type Provider struct {
 	client *flagon.Client
 	opts   Options
