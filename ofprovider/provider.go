@@ -42,9 +42,14 @@ type Options struct {
 // process. Register it with openfeature.SetProviderAndWait.
 //
 // It reports READY once the client has a snapshot,
-// CONFIGURATION_CHANGED for each new snapshot, STALE while the client's
-// source says its data is stale (READY again when it recovers), and ERROR
-// when Init times out with no snapshot.
+// CONFIGURATION_CHANGED for each new snapshot, naming the flags added,
+// removed, or whose definition or audiences changed; STALE while the
+// client's source says its data is stale (READY again when it recovers);
+// and ERROR when Init times out with no snapshot.
+//
+// A disabled flag (its kill switch on) resolves without error, with
+// reason DISABLED and its default variant and value, as Flagon's OFREP
+// endpoints answer it.
 type Provider struct {
 	client *flagon.Client
 	opts   Options
@@ -53,6 +58,7 @@ type Provider struct {
 	mu      sync.Mutex
 	state   openfeature.State // as last reported
 	rev     string            // the revision last reported
+	last    *flagon.Snapshot  // the snapshot of rev, for the next change's diff
 	stop    chan struct{}     // closed by Shutdown; nil when not running
 	stopped chan struct{}     // closed when the watcher has exited
 }
@@ -117,7 +123,7 @@ func (p *Provider) InitWithContext(ctx context.Context, _ openfeature.Evaluation
 			return nil
 		}
 		// The watcher reports READY when the first snapshot comes.
-		p.state, p.rev = openfeature.ErrorState, ""
+		p.state, p.rev, p.last = openfeature.ErrorState, "", nil
 		p.mu.Unlock()
 		return &openfeature.ProviderInitError{
 			ErrorCode: openfeature.ProviderNotReadyCode,
@@ -133,7 +139,7 @@ func (p *Provider) setReady() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s := p.client.Snapshot(); s != nil && p.rev == "" {
-		p.rev = s.Revision()
+		p.rev, p.last = s.Revision(), s
 	}
 	// A stale source is reported by the watcher's next look, after the
 	// SDK's own READY.
@@ -227,15 +233,15 @@ func (p *Provider) snapshotChanged(s *flagon.Snapshot) {
 	switch {
 	case p.state == openfeature.NotReadyState:
 		// Init has not finished; it reports READY itself.
-		p.rev = s.Revision()
+		p.rev, p.last = s.Revision(), s
 	case p.state == openfeature.ErrorState && p.rev == "":
 		// The first snapshot, after Init gave up waiting.
-		p.rev = s.Revision()
+		p.rev, p.last = s.Revision(), s
 		p.state = openfeature.ReadyState
 		p.emitLocked(openfeature.ProviderReady, "flags loaded")
 	case s.Revision() != p.rev:
-		old := p.rev
-		p.rev = s.Revision()
+		old := p.last
+		p.rev, p.last = s.Revision(), s
 		if p.state != openfeature.ReadyState && !p.client.Status().Stale {
 			// CONFIGURATION_CHANGED leaves the SDK's state as it is.
 			p.state = openfeature.ReadyState
@@ -268,11 +274,15 @@ func (p *Provider) checkStatus() {
 }
 
 // emitChangedLocked sends CONFIGURATION_CHANGED naming the flags whose
-// definitions differ from those of revision old.
-func (p *Provider) emitChangedLocked(old string, s *flagon.Snapshot) {
+// evaluation can differ from that of snapshot old (see changedFlags).
+func (p *Provider) emitChangedLocked(old, s *flagon.Snapshot) {
 	ev := p.event(openfeature.ProviderConfigChange, "flags changed to revision "+s.Revision())
-	ev.FlagChanges = s.Keys()
-	ev.EventMetadata = map[string]any{"revision": s.Revision(), "previousRevision": old}
+	ev.FlagChanges = changedFlags(old, s)
+	prev := ""
+	if old != nil {
+		prev = old.Revision()
+	}
+	ev.EventMetadata = map[string]any{"revision": s.Revision(), "previousRevision": prev}
 	p.send(ev)
 }
 

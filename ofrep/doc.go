@@ -17,7 +17,10 @@
 // other fields the attributes. Reasons stay within the protocol's list: a
 // per-request override is reported as TARGETING_MATCH, with "override" and
 // "overrideSource" in the result's metadata. The flag's own metadata is
-// passed through too.
+// passed through too. A disabled flag (its kill switch on) is a success,
+// not an error: reason DISABLED, with its default variant and that
+// variant's value, which OFREP providers hand to the application as they
+// would any other value. An override still wins over the kill switch.
 //
 // The bulk response announces the event stream in "refreshConnections";
 // the stream sends a refetchEvaluation event, with the snapshot's revision

@@ -148,5 +148,10 @@ func TestCORS(t *testing.T) {
 		if got := resp.Header.Get("Access-Control-Allow-Credentials"); got != "" {
 			t.Errorf("%s %s: credentials %q; want none by default", tt.method, tt.path, got)
 		}
+		// A preflight's answer is cached, so pages polling OFREP do not
+		// send one before every request.
+		if got := resp.Header.Get("Access-Control-Max-Age"); tt.method == "OPTIONS" && got != "7200" {
+			t.Errorf("%s %s: Access-Control-Max-Age %q, want 7200", tt.method, tt.path, got)
+		}
 	}
 }
