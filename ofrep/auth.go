@@ -1,8 +1,10 @@
 package ofrep
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"math"
 	"net"
 	"net/http"
@@ -18,17 +20,22 @@ func (h *handler) admit(w http.ResponseWriter, r *http.Request) bool {
 	client := ""
 	if len(h.keys) > 0 {
 		key, ok := apiKey(r)
-		if !ok {
+		if i := h.streamToken(r); !ok && i >= 0 {
+			key, ok = "", true
+			client = h.names[i]
+		} else if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ofrep"`)
 			h.fail(w, "", &failure{code: codeUnauthorized}, false)
 			return false
 		}
-		i := h.matchKey(key)
-		if i < 0 {
-			h.fail(w, "", &failure{code: codeForbidden}, false)
-			return false
+		if client == "" {
+			i := h.matchKey(key)
+			if i < 0 {
+				h.fail(w, "", &failure{code: codeForbidden}, false)
+				return false
+			}
+			client = h.names[i]
 		}
-		client = h.names[i]
 	}
 	if h.limit == nil {
 		return true
@@ -71,6 +78,37 @@ func (h *handler) matchKey(key string) int {
 	found := -1
 	for i := range h.keys {
 		if subtle.ConstantTimeCompare(sum[:], h.keys[i][:]) == 1 && found < 0 {
+			found = i
+		}
+	}
+	return found
+}
+
+// eventsToken returns the token that lets a browser's EventSource, which
+// cannot send headers, open the event stream for one context: an HMAC of
+// the context hash under the hash of the API key the bulk request came
+// with. It grants that stream alone, and shows nothing of the key.
+func eventsToken(keyHash [sha256.Size]byte, ctxHash string) string {
+	m := hmac.New(sha256.New, keyHash[:])
+	m.Write([]byte("ofrep-events:"))
+	m.Write([]byte(ctxHash))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// streamToken returns the index of the key whose events token r carries
+// for its context, or -1: only for GET of the event stream.
+func (h *handler) streamToken(r *http.Request) int {
+	if r.Method != http.MethodGet || r.URL.Path != EventsPath {
+		return -1
+	}
+	q := r.URL.Query()
+	tok, ctx := q.Get("token"), q.Get("context")
+	if tok == "" {
+		return -1
+	}
+	found := -1
+	for i := range h.keys {
+		if subtle.ConstantTimeCompare([]byte(eventsToken(h.keys[i], ctx)), []byte(tok)) == 1 && found < 0 {
 			found = i
 		}
 	}

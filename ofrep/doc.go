@@ -22,7 +22,8 @@
 // variant's value, which OFREP providers hand to the application as they
 // would any other value. An override still wins over the kill switch.
 //
-// The bulk response announces the event stream in "refreshConnections";
+// The bulk response announces the event stream in "eventStreams" (the
+// name OFREP's ADR-0008 adopted) and in "refreshConnections" (its draft's);
 // the stream sends a refetchEvaluation event, with the snapshot's revision
 // as its ETag, whenever the client's source publishes a new snapshot.
 //

@@ -33,6 +33,7 @@ type (
 	bulkJSON struct {
 		Flags              []any         `json:"flags"`
 		Metadata           bulkMetaJSON  `json:"metadata"`
+		EventStreams       []refreshJSON `json:"eventStreams,omitempty"`
 		RefreshConnections []refreshJSON `json:"refreshConnections,omitempty"`
 	}
 	bulkMetaJSON struct {
@@ -103,7 +104,8 @@ func stdEncode(b []byte, v any) []byte {
 func stdBulk(b []byte, results []any, rev, events string, inactivity time.Duration) []byte {
 	out := bulkJSON{Flags: results, Metadata: bulkMetaJSON{Revision: rev}}
 	if events != "" {
-		out.RefreshConnections = []refreshJSON{{Type: "sse", URL: events, InactivityDelaySec: int64(inactivity / time.Second)}}
+		out.EventStreams = []refreshJSON{{Type: "sse", URL: events, InactivityDelaySec: int64(inactivity / time.Second)}}
+		out.RefreshConnections = out.EventStreams
 	}
 	return stdEncode(b, out)
 }

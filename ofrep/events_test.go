@@ -240,3 +240,44 @@ func TestEventETags(t *testing.T) {
 		})
 	}
 }
+
+// TestEventsToken: with API keys, the announced stream's URL carries a
+// token, so that a browser's EventSource (which sends no headers) may
+// open it; the token opens that context's stream alone, and no other path.
+func TestEventsToken(t *testing.T) {
+	client, _ := newClient(t, testDefs())
+	srv := httptest.NewServer(ofrep.Handler(client, &ofrep.Options{APIKeys: []string{"other", "k"}, Logger: discard}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, url := bulkRequest(t, ctx, srv.URL, `{"context":{"targetingKey":"u1"}}`, "")
+	_, other := bulkRequest(t, ctx, srv.URL, `{"context":{"targetingKey":"u2"}}`, "")
+	tok := url[strings.Index(url, "&token=")+len("&token="):]
+	if !strings.Contains(url, "&token=") || len(tok) != 32 || strings.Contains(url, "k&") {
+		t.Fatalf("announced stream %q: want a token", url)
+	}
+	status := func(method, u string) int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, method, u, nil)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status("GET", url); got != 200 {
+		t.Errorf("stream with its token, no header = %d, want 200", got)
+	}
+	otherCtx := other[:strings.Index(other, "&token=")]
+	for name, u := range map[string]string{
+		"no token":                   url[:strings.Index(url, "&token=")],
+		"another context's token":    otherCtx + "&token=" + tok,
+		"a forged token":             url[:strings.Index(url, "&token=")] + "&token=" + strings.Repeat("0", 32),
+		"the token on the bulk path": srv.URL + ofrep.EvaluatePath + "?context=x&token=" + tok,
+	} {
+		if got := status("GET", u); got != 401 && got != 403 {
+			t.Errorf("%s: GET = %d, want 401 or 403", name, got)
+		}
+	}
+}

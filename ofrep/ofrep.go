@@ -346,13 +346,20 @@ func (h *handler) appendBulkEnd(out []byte, snap *flagon.Snapshot, r *http.Reque
 	out = appendString(out, snap.Revision())
 	out = append(out, '}')
 	if events := h.eventsURL(r, ctxHash); events != "" {
-		out = append(out, `,"refreshConnections":[{"type":"sse","url":`...)
+		// The stream under both names: "eventStreams" is the one OFREP's
+		// ADR-0008 adopted, "refreshConnections" the draft's, which
+		// earlier clients read.
+		start := len(out)
+		out = append(out, `,"eventStreams":[{"type":"sse","url":`...)
 		out = appendString(out, events)
 		if d := h.opts.InactivityDelay; d > 0 {
 			out = append(out, `,"inactivityDelaySec":`...)
 			out = appendInt(out, int64(d/time.Second))
 		}
 		out = append(out, "}]"...)
+		conn := out[start+len(`,"eventStreams":`):]
+		out = append(out, `,"refreshConnections":`...)
+		out = append(out, conn...)
 	}
 	return append(out, '}')
 }
@@ -379,7 +386,15 @@ func (h *handler) eventsURL(r *http.Request, ctxHash string) string {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	return base + sep + "context=" + ctxHash
+	u := base + sep + "context=" + ctxHash
+	if len(h.keys) > 0 {
+		// A browser's EventSource sends no headers: the URL carries a
+		// token for this stream, made from the key this request came with.
+		if key, ok := apiKey(r); ok {
+			u += "&token=" + eventsToken(sha256.Sum256([]byte(key)), ctxHash)
+		}
+	}
+	return u
 }
 
 // eventsBase returns the event stream's URL without the context hash, or

@@ -271,10 +271,12 @@ func TestBulk(t *testing.T) {
 			t.Errorf("flags[%d] = %v, client says %+v", i, f, res)
 		}
 	}
-	rc := jsonText(got["refreshConnections"])
 	sum := sha256.Sum256([]byte(body))
-	if want := `[{"inactivityDelaySec":90,"type":"sse","url":"http://example.com/ofrep/v1/events?context=` + hex.EncodeToString(sum[:16]) + `"}]`; rc != want {
-		t.Errorf("refreshConnections = %s, want %s", rc, want)
+	for _, name := range []string{"eventStreams", "refreshConnections"} {
+		rc := jsonText(got[name])
+		if want := `[{"inactivityDelaySec":90,"type":"sse","url":"http://example.com/ofrep/v1/events?context=` + hex.EncodeToString(sum[:16]) + `"}]`; rc != want {
+			t.Errorf("%s = %s, want %s", name, rc, want)
+		}
 	}
 	etag := w.Header().Get("ETag")
 	if etag == "" || etag[0] != '"' {
@@ -329,6 +331,9 @@ func TestBulkPerFlagFailure(t *testing.T) {
 	got := checkResponse(t, w, true)
 	if _, ok := got["refreshConnections"]; ok {
 		t.Errorf("refreshConnections announced with events disabled")
+	}
+	if _, ok := got["eventStreams"]; ok {
+		t.Errorf("eventStreams announced with events disabled")
 	}
 	for _, f := range got["flags"].([]any) {
 		f := f.(map[string]any)

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,13 +116,13 @@ func run(dir, name string, args ...string) ([]byte, error) {
 func TestBrowserWebSDK(t *testing.T) {
 	page := buildWebSDKPage(t)
 	pageSrv := httptest.NewServer(http.FileServer(http.Dir(page)))
-	defer pageSrv.Close()
+	t.Cleanup(pageSrv.Close)
 
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flagon.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	const ofrepKey = "ofrep-key-0123456789"
 	srv, err := server.New(context.Background(), st, &server.Options{
 		Logger:      quiet,
@@ -132,9 +133,23 @@ func TestBrowserWebSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
-	flagon := httptest.NewServer(srv.Handler())
-	defer flagon.Close()
+	t.Cleanup(func() { srv.Close() })
+	// streams counts the event streams the page opened and Flagon
+	// admitted: the OFREP web provider reads "eventStreams" from the bulk
+	// response and opens it with EventSource, which sends no headers, so
+	// the URL's token must do.
+	var streams atomic.Int32
+	h := srv.Handler()
+	flagon := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ofrep/v1/events" && r.URL.Query().Get("token") != "" {
+			streams.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	// Cleanups, not defers: the page holds the OFREP event stream open
+	// until the browser goes, which browsertest does in a cleanup
+	// registered later, so run before these.
+	t.Cleanup(flagon.Close)
 	// Both listen on 127.0.0.1; the page reaches Flagon as localhost, on
 	// another port: another origin either way.
 	flagonURL := strings.Replace(flagon.URL, "127.0.0.1", "localhost", 1)
@@ -229,5 +244,8 @@ func TestBrowserWebSDK(t *testing.T) {
 	}
 	if got := b.Eval(`String(window.sameDocument)`); got != "true" {
 		t.Errorf("the page reloaded")
+	}
+	if streams.Load() == 0 {
+		t.Errorf("the page never opened Flagon's event stream (eventStreams, with its token)")
 	}
 }
