@@ -135,7 +135,7 @@ func TestUserSignIn(t *testing.T) {
 		{"vic", "vics password", "POST", "/admin/accounts/new", http.StatusForbidden},
 		{"ed", "eds password", "GET", "/admin/flags/new", http.StatusOK},
 		{"ed", "eds password", "GET", "/admin/accounts", http.StatusForbidden},
-		{"ed", "eds password", "POST", "/admin/accounts/vic", http.StatusForbidden},
+		{"ed", "eds password", "POST", "/admin/accounts/vic/change", http.StatusForbidden},
 		{"ed", "eds password", "POST", "/admin/accounts/vic/remove", http.StatusForbidden},
 		{"ann", "anns password", "GET", "/admin/accounts", http.StatusOK},
 	}
@@ -176,8 +176,8 @@ func TestUserSignIn(t *testing.T) {
 	ann := h.browser("")
 	signIn(t, ann, "ann", "anns password")
 	page := ann.get("/admin/accounts")
-	mustContain(t, page.body, `data-user="vic"`)
-	if r := ann.post("/admin/accounts/vic", url.Values{"action": {"disable"}}); r.status != http.StatusSeeOther {
+	mustContain(t, page.body, `data-user="vic"`, `action="/admin/accounts/vic/change"`, `action="/admin/accounts/vic/remove"`, `value="development=viewer"`)
+	if r := ann.post("/admin/accounts/vic/change", url.Values{"action": {"disable"}}); r.status != http.StatusSeeOther {
 		t.Fatalf("disable vic: %d: %s", r.status, snippet(r.body))
 	}
 	if r := vic.get("/admin/flags"); r.status != http.StatusSeeOther {
@@ -194,18 +194,18 @@ func TestUserSignIn(t *testing.T) {
 
 	// An admin changes roles, not their own; removes users, not themself.
 	ann.get("/admin/accounts")
-	if r := ann.post("/admin/accounts/ed", url.Values{"action": {"roles"}, "role": {"viewer"}, "env_roles": {"staging=admin"}}); r.status != http.StatusSeeOther {
+	if r := ann.post("/admin/accounts/ed/change", url.Values{"action": {"roles"}, "role": {"viewer"}, "env_roles": {"staging=admin"}}); r.status != http.StatusSeeOther {
 		t.Fatalf("set ed's roles: %d: %s", r.status, snippet(r.body))
 	}
 	if u, _ := h.store.User(context.Background(), "ed"); u.Role != "viewer" || u.EnvRoles["staging"] != "admin" || len(u.EnvRoles) != 1 {
 		t.Errorf("ed = %+v", u)
 	}
 	ann.get("/admin/accounts")
-	if r := ann.post("/admin/accounts/ed", url.Values{"action": {"roles"}, "role": {"viewer"}, "env_roles": {"staging=boss"}}); r.status != http.StatusBadRequest {
+	if r := ann.post("/admin/accounts/ed/change", url.Values{"action": {"roles"}, "role": {"viewer"}, "env_roles": {"staging=boss"}}); r.status != http.StatusBadRequest {
 		t.Errorf("a bad role: %d", r.status)
 	}
 	ann.get("/admin/accounts")
-	for _, path := range []string{"/admin/accounts/ann", "/admin/accounts/ann/remove"} {
+	for _, path := range []string{"/admin/accounts/ann/change", "/admin/accounts/ann/remove"} {
 		if r := ann.post(path, url.Values{"action": {"disable"}}); r.status != http.StatusBadRequest {
 			t.Errorf("ann changes herself at %s: %d", path, r.status)
 		}

@@ -181,7 +181,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /users/revoke", c.need(RoleAdmin, c.revokeUserOverride))
 	m.HandleFunc("GET /accounts", c.need(RoleAdmin, c.accountsPage))
 	m.HandleFunc("POST /accounts/new", c.need(RoleAdmin, c.addAccount))
-	m.HandleFunc("POST /accounts/{name}", c.need(RoleAdmin, c.changeAccount))
+	m.HandleFunc("POST /accounts/{name}/change", c.need(RoleAdmin, c.changeAccount))
 	m.HandleFunc("POST /accounts/{name}/remove", c.need(RoleAdmin, c.removeAccount))
 	m.HandleFunc("GET /share", c.need(RoleEditor, c.sharePage))
 	m.HandleFunc("POST /share", c.need(RoleEditor, c.mintShare))
