@@ -81,11 +81,13 @@ type PasswordOptions struct {
 // shared password while the user store has no users.
 const BootstrapName = "admin"
 
-// PasswordAuth is a sign-in with one shared password, the default of
-// `flagon serve`: a sign-in page, a signed HttpOnly session cookie and
-// sign-out. Whoever knows the password is an admin; the name they type
-// (or "admin") is what the audit log records and what per-login overrides
-// are kept under.
+// PasswordAuth is the sign-in of `flagon serve`: a sign-in page, a signed
+// HttpOnly session cookie and sign-out. With PasswordOptions.Users, people
+// sign in as users of the store, each with their role, and the shared
+// password only bootstraps a store with no users. Without it, whoever
+// knows the one shared password is an admin, and the name they type (or
+// "admin") is what the audit log records and what per-login overrides are
+// kept under.
 //
 // Use its Authorize method as Options.Authorize and itself as
 // Options.SignIn; the console serves it at "signin" and "signout".
