@@ -55,6 +55,10 @@ func ParseRole(s string) (Role, bool) {
 type Principal struct {
 	Name string
 	Role Role
+	// Bootstrap marks the first-run admin who signed in with the shared
+	// password because the user store has no users: the console asks
+	// them to create one (see PasswordOptions.Users).
+	Bootstrap bool
 }
 
 // Errors that Options.Authorize returns to say why it refused a request.

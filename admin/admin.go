@@ -42,6 +42,10 @@ type Options struct {
 	// evaluate it, and the "Ready to remove" page lists flags nothing
 	// uses. Nil shows no usage. Usually the same value as Store.
 	Usage flagon.UsageStore
+	// Users, if set, are the people who sign in (see
+	// PasswordOptions.Users): admins list, add, change, disable and
+	// remove them on the Accounts page. Usually the same value as Store.
+	Users flagon.UserStore
 	// ReadOnlyNote says where flags come from when Store is nil, such as
 	// "flags come from the config file flags.yaml; edit it and it
 	// reloads". Empty means DefaultReadOnlyNote.
@@ -175,6 +179,10 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /users", c.need(RoleAdmin, c.usersPage))
 	m.HandleFunc("POST /users/set", c.need(RoleAdmin, c.setUserOverride))
 	m.HandleFunc("POST /users/revoke", c.need(RoleAdmin, c.revokeUserOverride))
+	m.HandleFunc("GET /accounts", c.need(RoleAdmin, c.accountsPage))
+	m.HandleFunc("POST /accounts/new", c.need(RoleAdmin, c.addAccount))
+	m.HandleFunc("POST /accounts/{name}/change", c.need(RoleAdmin, c.changeAccount))
+	m.HandleFunc("POST /accounts/{name}/remove", c.need(RoleAdmin, c.removeAccount))
 	m.HandleFunc("GET /share", c.need(RoleEditor, c.sharePage))
 	m.HandleFunc("POST /share", c.need(RoleEditor, c.mintShare))
 	m.HandleFunc("POST /share/revoke", c.need(RoleEditor, c.revokeShare))

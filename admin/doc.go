@@ -24,7 +24,9 @@
 // Access: [Options.Authorize] maps a request to a [Principal] with a role.
 // Viewers see everything and override flags for themselves; editors also
 // change flags and audiences and mint share links; admins also manage
-// everyone's overrides. A request that Authorize refuses sees no flag
+// everyone's overrides and, given [Options.Users], the accounts of the
+// people who sign in ([PasswordOptions.Users] signs them in with a role
+// per environment). A request that Authorize refuses sees no flag
 // names: it is sent to the sign-in page, or gets a 401 or 403 page. With no
 // Authorize, every request is refused.
 //

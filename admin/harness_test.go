@@ -69,6 +69,10 @@ type harnessOptions struct {
 	noContext  bool             // the application builds no evaluation context
 	usage      bool             // give the console the store's usage counts
 	now        func() time.Time // the console's clock; nil is time.Now
+	// store, if set, is the store to use instead of a new one; users
+	// gives the console its users (Options.Users).
+	store *flagontest.MemoryStore
+	users bool
 }
 
 func newHarness(t testing.TB, ho harnessOptions) *harness {
@@ -87,7 +91,10 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 		}
 		h.src = src
 	} else {
-		h.store = flagontest.NewMemoryStore()
+		h.store = ho.store
+		if h.store == nil {
+			h.store = flagontest.NewMemoryStore()
+		}
 		seed(t, h.store, demoDefs())
 		src, err := flagon.NewStoreSource(ctx, h.store, &flagon.StoreSourceOptions{Environment: env, Logger: quietLogger()})
 		if err != nil {
@@ -127,6 +134,9 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 		opts.Store, opts.Audit, opts.UserOverrides, opts.ShareTokens = h.store, h.store, h.store, h.store
 		h.httpOpt.UserOverrides = UserOverrides(h.store, headerAuth)
 		h.httpOpt.TokenRevoked = flagonhttp.TokenRevokedIn(h.store)
+		if ho.users {
+			opts.Users = h.store
+		}
 	}
 	switch {
 	case ho.noAuth:

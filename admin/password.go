@@ -17,7 +17,9 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/flagon/flagon"
 	"github.com/flagon/flagon/flagonhttp"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Defaults of PasswordOptions.
@@ -60,13 +62,32 @@ type PasswordOptions struct {
 	// path. Set "/" when the application's pages identify the signed-in
 	// user with Authorize too (see UserOverrides).
 	CookiePath string
+
+	// Users, if set, makes the sign-in one by user name and password,
+	// checked against the users' bcrypt hashes; each session names its
+	// user, whose role in Environment (flagon.User.RoleIn) it has, read
+	// from Users on every request, so that a disabled, removed or demoted
+	// user loses access at once. The shared password then only bootstraps
+	// a store that has no users yet: it signs in as the admin "admin"
+	// (Principal.Bootstrap), and once any user exists it no longer signs
+	// in and its sessions end (docs/decisions/0170). Nil keeps the one
+	// shared password for everyone.
+	Users flagon.UserStore
+	// Environment is the environment whose role a user's session has.
+	Environment string
 }
 
-// PasswordAuth is a sign-in with one shared password, the default of
-// `flagon serve`: a sign-in page, a signed HttpOnly session cookie and
-// sign-out. Whoever knows the password is an admin; the name they type
-// (or "admin") is what the audit log records and what per-login overrides
-// are kept under.
+// BootstrapName is the name of the bootstrap admin, who signs in with the
+// shared password while the user store has no users.
+const BootstrapName = "admin"
+
+// PasswordAuth is the sign-in of `flagon serve`: a sign-in page, a signed
+// HttpOnly session cookie and sign-out. With PasswordOptions.Users, people
+// sign in as users of the store, each with their role, and the shared
+// password only bootstraps a store with no users. Without it, whoever
+// knows the one shared password is an admin, and the name they type (or
+// "admin") is what the audit log records and what per-login overrides are
+// kept under.
 //
 // Use its Authorize method as Options.Authorize and itself as
 // Options.SignIn; the console serves it at "signin" and "signout".
@@ -80,6 +101,8 @@ type PasswordAuth struct {
 	clientIP func(*http.Request) string
 	now      func() time.Time
 	throttle *throttle
+	users    flagon.UserStore
+	env      string
 
 	mu      sync.Mutex
 	revoked map[string]time.Time // signed-out session IDs, until they expire
@@ -104,6 +127,8 @@ func NewPasswordAuth(password string, opts *PasswordOptions) (*PasswordAuth, err
 		clientIP: opts.ClientIP,
 		now:      time.Now,
 		throttle: newThrottle(),
+		users:    opts.Users,
+		env:      opts.Environment,
 		revoked:  make(map[string]time.Time),
 	}
 	if a.clientIP == nil {
@@ -135,10 +160,18 @@ type session struct {
 	Name    string `json:"n"`
 	ID      string `json:"i"`
 	Expires int64  `json:"e"`
+	// Boot marks the bootstrap admin's session (with Users).
+	Boot bool `json:"b,omitempty"`
+	// Pass is a fingerprint of the user's password hash (with Users): a
+	// new password ends the sessions of the old.
+	Pass string `json:"p,omitempty"`
 }
 
-// Authorize returns the admin principal of a request with a valid session
-// cookie, or ErrUnauthenticated.
+// Authorize returns the principal of a request with a valid session
+// cookie, or ErrUnauthenticated. Without PasswordOptions.Users that is an
+// admin; with it, the session's user with their role in the environment
+// (RoleNone if they have none there), or the bootstrap admin while the
+// store has no users.
 func (a *PasswordAuth) Authorize(r *http.Request) (Principal, error) {
 	ck, err := r.Cookie(a.cookie)
 	if err != nil {
@@ -148,7 +181,38 @@ func (a *PasswordAuth) Authorize(r *http.Request) (Principal, error) {
 	if !ok {
 		return Principal{}, ErrUnauthenticated
 	}
-	return Principal{Name: s.Name, Role: RoleAdmin}, nil
+	if a.users == nil {
+		return Principal{Name: s.Name, Role: RoleAdmin}, nil
+	}
+	ctx := r.Context()
+	if s.Boot {
+		all, err := a.users.Users(ctx)
+		if err != nil {
+			return Principal{}, fmt.Errorf("admin: read users: %w", err)
+		}
+		if len(all) > 0 {
+			return Principal{}, ErrUnauthenticated
+		}
+		return Principal{Name: BootstrapName, Role: RoleAdmin, Bootstrap: true}, nil
+	}
+	u, err := a.users.User(ctx, s.Name)
+	if errors.Is(err, flagon.ErrNotFound) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("admin: read user: %w", err)
+	}
+	if u.Disabled || passPrint(u.PasswordHash) != s.Pass {
+		return Principal{}, ErrUnauthenticated
+	}
+	role, _ := ParseRole(u.RoleIn(a.env))
+	return Principal{Name: u.Name, Role: role}, nil
+}
+
+// passPrint returns a short fingerprint of a password hash, for sessions.
+func passPrint(hash string) string {
+	sum := sha256.Sum256([]byte(hash))
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 
 func (a *PasswordAuth) seal(s session) string {
@@ -181,6 +245,9 @@ type signInData struct {
 	Name  string
 	Next  string
 	Error string
+	// Users: sign in by user name (PasswordOptions.Users); Bootstrap:
+	// the store has no users yet, so the shared password signs in.
+	Users, Bootstrap bool
 }
 
 // ServeHTTP serves the sign-in page (GET and POST "signin") and sign-out
@@ -211,7 +278,16 @@ func (a *PasswordAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !localPath(next) {
 			next = ""
 		}
-		c.render(w, http.StatusOK, "signin", c.newPage(r, "Sign in", "", &signInData{Next: next}))
+		d := &signInData{Next: next, Users: a.users != nil}
+		if a.users != nil {
+			all, err := a.users.Users(r.Context())
+			if err != nil {
+				c.serverError(w, r, "read the users", err)
+				return
+			}
+			d.Bootstrap = len(all) == 0
+		}
+		c.render(w, http.StatusOK, "signin", c.newPage(r, "Sign in", "", d))
 	case r.URL.Path == "/signin" && r.Method == http.MethodPost:
 		a.signIn(w, r, c, q)
 	default:
@@ -221,9 +297,13 @@ func (a *PasswordAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *PasswordAuth) signIn(w http.ResponseWriter, r *http.Request, c *Console, q *request) {
-	d := &signInData{Name: strings.TrimSpace(r.PostForm.Get("name")), Next: r.PostForm.Get("next")}
+	d := &signInData{Name: strings.TrimSpace(r.PostForm.Get("name")), Next: r.PostForm.Get("next"), Users: a.users != nil}
 	if !localPath(d.Next) {
 		d.Next = ""
+	}
+	if a.users != nil {
+		a.signInUser(w, r, c, q, d)
+		return
 	}
 	addr := a.clientIP(r)
 	now := a.now()
@@ -262,6 +342,103 @@ func (a *PasswordAuth) signIn(w http.ResponseWriter, r *http.Request, c *Console
 	})
 	c.log.Info("admin: signed in", "name", name, "addr", addr)
 	http.Redirect(w, r, q.base+d.Next, http.StatusSeeOther)
+}
+
+// signInUser checks a user name and password against PasswordOptions.Users,
+// or the shared password while there are no users. Whether or not the name
+// is known, it reads the same users and runs bcrypt once, so that the time
+// taken does not tell which names exist.
+func (a *PasswordAuth) signInUser(w http.ResponseWriter, r *http.Request, c *Console, q *request, d *signInData) {
+	all, err := a.users.Users(r.Context())
+	if err != nil {
+		c.serverError(w, r, "read the users", err)
+		return
+	}
+	d.Bootstrap = len(all) == 0
+	account := passwordAccount
+	if !d.Bootstrap {
+		account = "user " + strings.ToLower(d.Name)
+	}
+	addr := a.clientIP(r)
+	now := a.now()
+	if wait := a.throttle.wait(account, addr, now); wait > 0 {
+		d.Error = fmt.Sprintf("Too many failed attempts. Try again in %s.", humanWait(wait))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		c.render(w, http.StatusTooManyRequests, "signin", c.newPage(r, "Sign in", "", d))
+		return
+	}
+	password := r.PostForm.Get("password")
+	var user *flagon.User
+	for i := range all {
+		if all[i].Name == d.Name {
+			user = &all[i]
+		}
+	}
+	hash := dummyHash()
+	if user != nil {
+		hash = user.PasswordHash
+	}
+	ok := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil && user != nil && !user.Disabled
+	s := session{Name: d.Name}
+	if d.Bootstrap {
+		given := sha256.Sum256([]byte(password))
+		ok = subtle.ConstantTimeCompare(given[:], a.hash[:]) == 1
+		s = session{Name: BootstrapName, Boot: true}
+	} else if ok {
+		s.Pass = passPrint(user.PasswordHash)
+	}
+	if !ok {
+		a.throttle.fail(account, addr, now)
+		c.log.Warn("admin: failed sign-in", "name", d.Name, "addr", addr)
+		d.Error = "That name and password do not match."
+		if d.Bootstrap {
+			d.Error = "That password is not right."
+		}
+		c.render(w, http.StatusUnauthorized, "signin", c.newPage(r, "Sign in", "", d))
+		return
+	}
+	a.throttle.succeed(account, addr)
+	id := make([]byte, 16)
+	rand.Read(id)
+	s.ID, s.Expires = base64.RawURLEncoding.EncodeToString(id), now.Add(a.ttl).Unix()
+	http.SetCookie(w, &http.Cookie{
+		Name:     a.cookie,
+		Value:    a.seal(s),
+		Path:     a.cookiePath(q),
+		MaxAge:   int(a.ttl.Seconds()),
+		HttpOnly: true,
+		Secure:   a.secure.For(r),
+		SameSite: http.SameSiteLaxMode,
+	})
+	c.log.Info("admin: signed in", "name", s.Name, "bootstrap", s.Boot, "addr", addr)
+	http.Redirect(w, r, q.base+d.Next, http.StatusSeeOther)
+}
+
+// dummyHash is a bcrypt hash that no password is tried against but for
+// timing: sign-ins of unknown names check it, as long as a real one takes.
+var dummyHash = sync.OnceValue(func() string {
+	h, err := bcrypt.GenerateFromPassword([]byte(GeneratePassword()), bcrypt.DefaultCost)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
+})
+
+// MaxPasswordLen is the longest password HashPassword accepts: bcrypt
+// reads no further.
+const MaxPasswordLen = 72
+
+// HashPassword returns the bcrypt hash of a user's password, which must be
+// MinPasswordLen to MaxPasswordLen bytes, for flagon.User.PasswordHash.
+func HashPassword(password string) (string, error) {
+	if len(password) < MinPasswordLen || len(password) > MaxPasswordLen {
+		return "", fmt.Errorf("admin: a password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("admin: hash password: %w", err)
+	}
+	return string(h), nil
 }
 
 func (a *PasswordAuth) cookiePath(q *request) string {

@@ -94,6 +94,7 @@ type page struct {
 	Production   bool
 	HasStore     bool
 	HasAudit     bool
+	HasUsers     bool
 	ReadOnlyNote string
 	Flash        string
 	Undo         *undoForm // what the flash's Undo button posts, if any
@@ -118,6 +119,7 @@ func (c *Console) newPage(r *http.Request, title, nav string, data any) *page {
 		Production:   c.opts.Production,
 		HasStore:     c.opts.Store != nil,
 		HasAudit:     c.opts.Audit != nil,
+		HasUsers:     c.opts.Users != nil,
 		ReadOnlyNote: c.readNote,
 		Static:       "?v=" + staticVersion,
 	}
@@ -197,6 +199,12 @@ var doneMessages = map[string]string{
 	"cleared":          "All overrides cleared.",
 	"user-saved":       "Override saved.",
 	"user-revoked":     "Override revoked.",
+	"account-added":    "User added.",
+	"account-saved":    "Roles saved.",
+	"account-disabled": "User disabled: they cannot sign in.",
+	"account-enabled":  "User enabled.",
+	"account-removed":  "User removed.",
+	"first-user":       "User created. The admin password no longer signs in: sign in as the new user.",
 	"share-revoked":    "Share link revoked.",
 	"flag-created":     "Flag created.",
 	"flag-saved":       "Flag saved.",

@@ -16,8 +16,8 @@ import (
 )
 
 // MemoryStore is a flagon.Store, flagon.AuditLog, flagon.UsageStore,
-// flagonhttp.UserOverrideStore and flagonhttp.ShareTokenStore held in
-// memory, for tests and for programs
+// flagon.UserStore, flagonhttp.UserOverrideStore and
+// flagonhttp.ShareTokenStore held in memory, for tests and for programs
 // that need a writable store without a database. It behaves as the SQL
 // stores do, which TestStore checks: records are copied in and out
 // through their JSON form, every write appends one audit entry and bumps
@@ -32,6 +32,7 @@ type MemoryStore struct {
 	overrides map[[2]string]memValue[flagonhttp.UserOverride]
 	tokens    map[string]memValue[flagonhttp.ShareToken]
 	keys      []memKey
+	users     map[string]flagon.User
 	usage     map[usageKey]int64
 	audit     []flagon.AuditEntry
 	fail      error
@@ -65,6 +66,7 @@ var (
 	_ flagonhttp.ShareTokenStore   = (*MemoryStore)(nil)
 	_ flagonhttp.KeyStore          = (*MemoryStore)(nil)
 	_ flagon.UsageStore            = (*MemoryStore)(nil)
+	_ flagon.UserStore             = (*MemoryStore)(nil)
 )
 
 // NewMemoryStore returns an empty store at revision 0.
@@ -74,6 +76,7 @@ func NewMemoryStore() *MemoryStore {
 		audiences: make(map[string]memAudience),
 		overrides: make(map[[2]string]memValue[flagonhttp.UserOverride]),
 		tokens:    make(map[string]memValue[flagonhttp.ShareToken]),
+		users:     make(map[string]flagon.User),
 	}
 }
 

@@ -15,4 +15,5 @@ func TestMemoryStore(t *testing.T) {
 	flagontest.TestShareTokenStore(t, func(t *testing.T) flagonhttp.ShareTokenStore { return flagontest.NewMemoryStore() })
 	flagontest.TestKeyStore(t, func(t *testing.T) flagonhttp.KeyStore { return flagontest.NewMemoryStore() })
 	flagontest.TestUsageStore(t, func(t *testing.T) flagon.UsageStore { return flagontest.NewMemoryStore() })
+	flagontest.TestUserStore(t, func(t *testing.T) flagon.UserStore { return flagontest.NewMemoryStore() })
 }

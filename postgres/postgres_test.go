@@ -164,6 +164,7 @@ func TestStore(t *testing.T) {
 	flagontest.TestShareTokenStore(t, func(t *testing.T) flagonhttp.ShareTokenStore { return open(t) })
 	flagontest.TestKeyStore(t, func(t *testing.T) flagonhttp.KeyStore { return open(t) })
 	flagontest.TestUsageStore(t, func(t *testing.T) flagon.UsageStore { return open(t) })
+	flagontest.TestUserStore(t, func(t *testing.T) flagon.UserStore { return open(t) })
 }
 
 func TestOpenErrors(t *testing.T) {

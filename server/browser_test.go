@@ -30,6 +30,7 @@ func TestBrowserNewUser(t *testing.T) {
 	}
 	defer st.Close()
 	const password = "correct horse battery staple"
+	addUser(t, st, "nora", password)
 	srv, err := server.New(context.Background(), st, &server.Options{Demo: true, Logger: quiet, AdminPassword: password})
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,9 @@ func startProd(t *testing.T, st server.Store, opts server.Options) *httptest.Ser
 	opts.Keys = ring.Keys()
 	opts.Logger = quiet
 	opts.AdminPassword = prodPassword
+	if _, err := st.User(t.Context(), "ann"); err != nil { // a restart keeps her, and her sessions
+		addUser(t, st, "ann", prodPassword)
+	}
 	srv, err := server.New(t.Context(), st, &opts)
 	if err != nil {
 		t.Fatal(err)
@@ -111,11 +114,19 @@ func (b *browser) follow(base, link string, hdr ...string) (int, string) {
 	return b.do(req)
 }
 
-// signIn signs in to the console at base.
+// signIn signs in to the console at base as ann.
 func (b *browser) signIn(base string) {
 	b.t.Helper()
+	if code, body := b.signInAs(base, "ann", prodPassword); code != http.StatusOK || strings.Contains(body, `name="password"`) {
+		b.t.Fatalf("sign in at %s: %d", base, code)
+	}
+}
+
+// signInAs posts the sign-in form at base and returns where it led.
+func (b *browser) signInAs(base, name, password string) (int, string) {
+	b.t.Helper()
 	_, page := b.get(base, "/admin/signin")
-	form := url.Values{"name": {"ann"}, "password": {prodPassword}}
+	form := url.Values{"name": {name}, "password": {password}}
 	if m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page); m != nil {
 		form.Set("csrf", html.UnescapeString(m[1]))
 	}
@@ -123,9 +134,7 @@ func (b *browser) signIn(base string) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", base)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	if code, body := b.do(req); code != http.StatusOK || strings.Contains(body, `name="password"`) {
-		b.t.Fatalf("sign in at %s: %d", base, code)
-	}
+	return b.do(req)
 }
 
 // signedIn reports whether the console at base lets the browser in.

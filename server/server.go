@@ -71,8 +71,11 @@ type Options struct {
 	// production environment and for PostgreSQL.
 	Demo bool
 
-	// AdminPassword is the admin UI's sign-in password; empty generates
-	// one (see Server.GeneratedPassword).
+	// AdminPassword is the shared admin password; empty generates one
+	// (see Server.GeneratedPassword). People sign in to the console as the
+	// users of the store (flagon users add); the shared password signs in
+	// only while the store has no users, as the bootstrap admin "admin",
+	// to create the first (docs/decisions/0170).
 	AdminPassword string
 	// Keys sign override cookies, headers, share links and console
 	// sessions (see OpenKeyring). Nil means a per-process key: all of
@@ -188,6 +191,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	}
 	auth, err := admin.NewPasswordAuth(password, &admin.PasswordOptions{
 		Keys: opts.Keys, CookiePath: "/", Secure: secure, ClientIP: clientIP,
+		Users: st, Environment: opts.Environment,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: admin password: %w", err)
@@ -232,6 +236,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		UserOverrides: st,
 		ShareTokens:   st,
 		Usage:         st,
+		Users:         st,
 		Authorize:     auth.Authorize,
 		SignIn:        auth,
 		Overrides:     s.httpOpts,

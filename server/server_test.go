@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/admin"
 	"github.com/flagon/flagon/flagonhttp"
 	"github.com/flagon/flagon/flagontest"
 	"github.com/flagon/flagon/postgres"
@@ -387,6 +388,7 @@ func TestStaleStore(t *testing.T) {
 func TestOverrideLinkAudit(t *testing.T) {
 	const password = "correct horse battery staple"
 	st := flagontest.NewMemoryStore()
+	addUser(t, st, "ann", password)
 	srv, err := server.New(context.Background(), st, &server.Options{
 		Demo: true, Logger: quiet, AdminPassword: password,
 		APITokens: []server.APIToken{{Name: "test", Secret: token}},
@@ -529,5 +531,17 @@ func TestRemoteFollowsServe(t *testing.T) {
 			t.Errorf("%s: brand-new is not on", name)
 		}
 		c.Close()
+	}
+}
+
+// addUser adds (or replaces) an admin who signs in with password.
+func addUser(t *testing.T, st flagon.UserStore, name, password string) {
+	t.Helper()
+	hash, err := admin.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutUser(t.Context(), flagon.User{Name: name, PasswordHash: hash, Role: "admin"}, flagon.Change{Actor: "test"}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -16,8 +16,8 @@ import (
 )
 
 // Store is what flagon serve keeps in its database: flags and audiences,
-// the audit log, per-login overrides, share links, signing keys and
-// usage counts.
+// the audit log, per-login overrides, share links, signing keys, usage
+// counts and the users who sign in to the console.
 // sqlite.Store and
 // postgres.Store are each all of these; the interfaces are defined by the
 // packages that use them.
@@ -28,6 +28,7 @@ type Store interface {
 	flagonhttp.ShareTokenStore
 	flagonhttp.KeyStore
 	flagon.UsageStore
+	flagon.UserStore
 	io.Closer
 }
 

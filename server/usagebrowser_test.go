@@ -40,6 +40,7 @@ func TestBrowserUsage(t *testing.T) {
 		}
 	}
 	const password = "correct horse battery staple"
+	addUser(t, st, "nora", password)
 	const token = "shop-reader-0123456789abcdef"
 	srv, err := server.New(ctx, st, &server.Options{Logger: quiet, AdminPassword: password,
 		APITokens: []server.APIToken{{Name: "shop", Secret: token, ReadOnly: true}}})

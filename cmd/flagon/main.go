@@ -49,6 +49,9 @@ var commands = []command{
 	{"eval", "evaluate a flag for a context and explain the result", runEval},
 	{"lint", "report flags used in code but not defined, defined but unused, or expired", runLint},
 	{"keys", "list, rotate and retire the signing keys kept in the store", runKeys},
+	{"users", "list, add, change the roles of and remove the people who sign in to the console", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return runUsers(ctx, args, os.Stdin, stdout, stderr)
+	}},
 	{"migrate", "apply the store's schema migrations", runMigrate},
 	{"version", "print the version", runVersion},
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/flagon/flagon"
 	"github.com/flagon/flagon/file"
 	"github.com/flagon/flagon/server"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // cli runs the command line and returns its exit status and output.
@@ -1043,4 +1044,105 @@ func TestRelay(t *testing.T) {
 	if code := run(context.Background(), []string{"relay"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "-upstream") {
 		t.Errorf("relay without -upstream: exit %d %s; want 2 naming -upstream", code, stderr.String())
 	}
+}
+
+func TestUsers(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "flagon.db")
+	if code, _, stderr := cli(t, "migrate", "-store", db); code != 0 {
+		t.Fatalf("migrate: %d %s", code, stderr)
+	}
+	users := func(want int, args ...string) (string, string) {
+		t.Helper()
+		code, stdout, stderr := cli(t, append([]string{"users", "-store", db}, args...)...)
+		if code != want {
+			t.Fatalf("flagon users %q: exit %d, want %d: %s%s", args, code, want, stdout, stderr)
+		}
+		return stdout, stderr
+	}
+	if out, _ := users(0, "list"); !strings.Contains(out, "no users") {
+		t.Errorf("list of a new store: %q", out)
+	}
+	// No password from the environment, and standard input is no
+	// terminal: refused, and there is no flag to give one.
+	t.Setenv("FLAGON_USER_PASSWORD_FILE", "")
+	os.Unsetenv("FLAGON_USER_PASSWORD")
+	if _, stderr := users(1, "add", "ann"); !strings.Contains(stderr, "FLAGON_USER_PASSWORD") {
+		t.Errorf("add without a password: %q", stderr)
+	}
+	users(2, "add", "ann", "-password", "anns password")
+
+	t.Setenv("FLAGON_USER_PASSWORD", "anns password")
+	if out, _ := users(0, "add", "ann", "-role", "editor", "-env-role", "production=viewer"); out != "added ann: editor (production=viewer)\n" {
+		t.Errorf("add ann: %q", out)
+	}
+	if _, stderr := users(1, "add", "ann"); !strings.Contains(stderr, "exists") {
+		t.Errorf("add ann again: %q", stderr)
+	}
+	users(2, "add", "cy", "-role", "boss")
+	users(2, "add", "cy", "-env-role", "production")
+	users(2, "add", "has space")
+	t.Setenv("FLAGON_USER_PASSWORD", "short")
+	users(1, "add", "cy")
+
+	os.Unsetenv("FLAGON_USER_PASSWORD")
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("bobs password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FLAGON_USER_PASSWORD_FILE", pwFile)
+	users(0, "add", "bob", "-role", "admin")
+
+	out, _ := users(0, "list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "ann ") || !strings.Contains(lines[1], "editor") || !strings.Contains(lines[1], "production=viewer") ||
+		!strings.HasPrefix(lines[2], "bob ") || !strings.Contains(lines[2], "admin") {
+		t.Errorf("list:\n%s", out)
+	}
+
+	users(0, "set-role", "ann", "admin")
+	users(0, "set-role", "ann", "none", "-env", "staging")
+	users(2, "set-role", "ann", "none")
+	users(2, "set-role", "ann", "boss")
+	users(1, "set-role", "zed", "admin")
+
+	st, err := server.OpenStore(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann, err := st.User(t.Context(), "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ann.Role != "admin" || ann.RoleIn("staging") != "none" || ann.RoleIn("production") != "viewer" {
+		t.Errorf("ann = %+v", ann)
+	}
+	bob, _ := st.User(t.Context(), "bob")
+	if bcrypt.CompareHashAndPassword([]byte(bob.PasswordHash), []byte("bobs password")) != nil {
+		t.Error("bob's hash is not of the password in the file (its newline removed)")
+	}
+	es, err := st.Audit(t.Context(), flagon.AuditQuery{Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adds := 0
+	for _, e := range es {
+		if e.Action == "user.add" && e.Actor == "flagon users add" {
+			adds++
+		}
+		if strings.Contains(string(e.After)+string(e.Before), "$2") {
+			t.Errorf("audit entry %s %s holds a hash", e.Action, e.Target)
+		}
+	}
+	if adds != 2 {
+		t.Errorf("%d user.add entries by flagon users add, want 2", adds)
+	}
+	st.Close()
+
+	if out, _ := users(0, "remove", "bob"); out != "removed bob\n" {
+		t.Errorf("remove bob: %q", out)
+	}
+	users(1, "remove", "bob")
+	users(2, "frobnicate")
+	users(2, "remove")
 }

@@ -38,7 +38,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	production := fs.Bool("production", envBool("PRODUCTION", false), envHelp("PRODUCTION", "treat the environment as production (confirmations, no debug headers); on by default when -env is production"))
 	apiTokens := registerSecret(fs, "api-tokens", "API_TOKENS", "REST API and snapshot tokens, name:secret[:ro],…; none closes both")
 	ofrepKeys := registerSecret(fs, "ofrep-keys", "OFREP_KEYS", "API keys for the OFREP endpoints, comma-separated; none leaves them open")
-	password := registerSecret(fs, "admin-password", "ADMIN_PASSWORD", "the admin UI's sign-in password; empty generates one and prints it")
+	password := registerSecret(fs, "admin-password", "ADMIN_PASSWORD", "the shared admin password, which signs in only while the store has no users; empty generates one and prints it")
 	cookieKeys := registerSecret(fs, "cookie-keys", "COOKIE_KEYS", "signing keys, id:secret,… (first signs, all verify); empty keeps generated keys in the store (see flagon keys)")
 	kek := registerSecret(fs, "", "KEY_ENCRYPTION_KEY", "")
 	demoMode := fs.Bool("demo", envBool("DEMO", false), envHelp("DEMO", "demo mode: the demo shop at / with self-chosen identities, and demo flags in an empty store; refused with -env production or PostgreSQL"))
@@ -164,8 +164,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "  demo page  %s/\n", url)
 	}
 	fmt.Fprintf(stdout, "  admin UI   %s/admin/\n", url)
-	if srv.GeneratedPassword() != "" {
+	users, err := st.Users(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(users) > 0:
+		fmt.Fprintf(stdout, "  sign in    as one of the %d users of the store (flagon users list)\n", len(users))
+	case srv.GeneratedPassword() != "":
 		fmt.Fprintf(stdout, "  admin password (generated for this run; set FLAGON_ADMIN_PASSWORD or FLAGON_ADMIN_PASSWORD_FILE to choose one): %s\n", srv.GeneratedPassword())
+		fmt.Fprintln(stdout, "  no users yet: the admin password signs in until you add one (flagon users add, or the console's Accounts page)")
+	default:
+		fmt.Fprintln(stdout, "  no users yet: the shared password (FLAGON_ADMIN_PASSWORD) signs in until you add one (flagon users add, or the console's Accounts page)")
 	}
 	auth := ""
 	if len(opts.OFREPKeys) > 0 {
