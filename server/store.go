@@ -29,6 +29,7 @@ type Store interface {
 	flagonhttp.KeyStore
 	flagon.UsageStore
 	flagon.UserStore
+	flagon.ScheduleStore
 	io.Closer
 }
 
