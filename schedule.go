@@ -182,7 +182,7 @@ func RolloutSteps(f StoredFlag, env, variant string, percents []float64, at []ti
 	if len(percents) != len(at) || len(at) == 0 {
 		return nil, fmt.Errorf("rollout of %q: %d percents for %d times", f.Key, len(percents), len(at))
 	}
-	rest := f.Default
+	rest := f.Normalize().Default
 	if env != "" {
 		if e, ok := f.Environments[env]; ok && e.Default != nil {
 			rest = *e.Default

@@ -96,6 +96,7 @@ func (m *MemoryStore) ApplyDue(ctx context.Context, now time.Time) ([]flagon.Sch
 		m.mu.Unlock()
 		return nil, err
 	}
+	now = storeTime(now)
 	var due []flagon.ScheduledChange
 	for _, sc := range m.sortedSchedules() {
 		if sc.Status == flagon.SchedulePending && !sc.At.After(now) {

@@ -250,6 +250,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		ShareTokens:   st,
 		Usage:         st,
 		Users:         st,
+		Schedules:     st,
 		Authorize:     auth.Authorize,
 		SignIn:        auth,
 		Overrides:     s.httpOpts,
