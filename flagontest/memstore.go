@@ -16,7 +16,7 @@ import (
 )
 
 // MemoryStore is a flagon.Store, flagon.AuditLog, flagon.UsageStore,
-// flagon.UserStore, flagonhttp.UserOverrideStore and
+// flagon.UserStore, flagon.ScheduleStore, flagonhttp.UserOverrideStore and
 // flagonhttp.ShareTokenStore held in memory, for tests and for programs
 // that need a writable store without a database. It behaves as the SQL
 // stores do, which TestStore checks: records are copied in and out
