@@ -46,6 +46,10 @@ type Options struct {
 	// PasswordOptions.Users): admins list, add, change, disable and
 	// remove them on the Accounts page. Usually the same value as Store.
 	Users flagon.UserStore
+	// Schedules, if set, keeps scheduled flag changes: a flag's page
+	// lists its own, and editors cancel pending ones there. Usually the
+	// same value as Store.
+	Schedules flagon.ScheduleStore
 	// ReadOnlyNote says where flags come from when Store is nil, such as
 	// "flags come from the config file flags.yaml; edit it and it
 	// reloads". Empty means DefaultReadOnlyNote.
@@ -194,6 +198,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /flags/{key}", c.need(RoleEditor, c.updateFlag))
 	m.HandleFunc("POST /flags/{key}/archive", c.need(RoleEditor, c.archiveFlag))
 	m.HandleFunc("POST /flags/{key}/kill", c.need(RoleEditor, c.killFlag))
+	m.HandleFunc("POST /flags/{key}/schedules/{id}/cancel", c.need(RoleEditor, c.cancelScheduled))
 	m.HandleFunc("GET /audiences", c.need(RoleViewer, c.audiencesPage))
 	m.HandleFunc("GET /audiences/{name}", c.need(RoleViewer, c.audiencePage))
 	m.HandleFunc("POST /audiences/new", c.need(RoleEditor, c.saveAudience))

@@ -180,6 +180,9 @@ type flagData struct {
 	History []flagon.AuditEntry
 	Stored  *flagon.StoredFlag
 	Usage   *flagUsageData // nil without a usage store, and for a new flag
+	// Schedules are the flag's scheduled changes, pending first, then the
+	// most recent others.
+	Schedules []flagon.ScheduledChange
 }
 
 // environments returns the environments the editor offers for f.
@@ -238,6 +241,9 @@ func (c *Console) renderFlag(w http.ResponseWriter, r *http.Request, q *request,
 	d := &flagData{Form: ff, Stored: sf}
 	if sf != nil && !ff.New {
 		d.Usage = c.flagUsage(ctx, sf.Flag, ff.Env, q.now)
+	}
+	if c.opts.Schedules != nil && !ff.New {
+		d.Schedules = c.flagSchedules(ctx, ff.Key)
 	}
 	if c.opts.Audit != nil && !ff.New {
 		d.History, err = c.opts.Audit.Audit(ctx, flagon.AuditQuery{Target: ff.Key, Limit: 10})

@@ -137,6 +137,7 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 		if ho.users {
 			opts.Users = h.store
 		}
+		opts.Schedules = h.store
 	}
 	switch {
 	case ho.noAuth:

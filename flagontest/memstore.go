@@ -16,7 +16,7 @@ import (
 )
 
 // MemoryStore is a flagon.Store, flagon.AuditLog, flagon.UsageStore,
-// flagon.UserStore, flagonhttp.UserOverrideStore and
+// flagon.UserStore, flagon.ScheduleStore, flagonhttp.UserOverrideStore and
 // flagonhttp.ShareTokenStore held in memory, for tests and for programs
 // that need a writable store without a database. It behaves as the SQL
 // stores do, which TestStore checks: records are copied in and out
@@ -33,6 +33,7 @@ type MemoryStore struct {
 	tokens    map[string]memValue[flagonhttp.ShareToken]
 	keys      []memKey
 	users     map[string]flagon.User
+	schedules []flagon.ScheduledChange // by ID, which is index+1
 	usage     map[usageKey]int64
 	audit     []flagon.AuditEntry
 	fail      error
@@ -67,6 +68,7 @@ var (
 	_ flagonhttp.KeyStore          = (*MemoryStore)(nil)
 	_ flagon.UsageStore            = (*MemoryStore)(nil)
 	_ flagon.UserStore             = (*MemoryStore)(nil)
+	_ flagon.ScheduleStore         = (*MemoryStore)(nil)
 )
 
 // NewMemoryStore returns an empty store at revision 0.
@@ -253,36 +255,43 @@ func (m *MemoryStore) Flag(ctx context.Context, key string) (flagon.StoredFlag, 
 func (m *MemoryStore) PutFlag(ctx context.Context, f flagon.Flag, version int64, c flagon.Change) (int64, error) {
 	var newVersion int64
 	err := m.write(fmt.Sprintf("put flag %q", f.Key), c, func(rev int64, now time.Time) (memRecord, error) {
-		old, exists := m.flag(f.Key)
-		switch {
-		case version == 0 && exists:
-			return memRecord{}, fmt.Errorf("%w: flag %q exists (version %d)", flagon.ErrConflict, f.Key, old.Version)
-		case version != 0 && !exists:
-			return memRecord{}, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
-		case exists && old.Version != version:
-			return memRecord{}, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, f.Key, old.Version)
-		}
-		defs := flagon.Definitions{Flags: []flagon.Flag{f}}
-		for _, a := range m.sortedAudiences() {
-			defs.Audiences = append(defs.Audiences, a.Audience)
-		}
-		if err := defs.Validate(); err != nil {
-			return memRecord{}, err
-		}
-		data, err := json.Marshal(f)
-		if err != nil {
-			return memRecord{}, err
-		}
-		meta := flagon.StoredFlag{Version: version + 1, Archived: old.Archived, UpdatedAt: now, UpdatedBy: c.Actor}
-		m.flags[f.Key] = memFlag{data: data, meta: meta}
-		after, _ := m.flag(f.Key)
-		newVersion = meta.Version
-		if exists {
-			return memRecord{action: "flag.update", target: f.Key, before: old, after: after}, nil
-		}
-		return memRecord{action: "flag.create", target: f.Key, after: after}, nil
+		r, v, err := m.putFlag(f, version, now, c.Actor)
+		newVersion = v
+		return r, err
 	})
 	return newVersion, err
+}
+
+// putFlag is PutFlag's write: it returns the record and the new version.
+// m.mu is held.
+func (m *MemoryStore) putFlag(f flagon.Flag, version int64, now time.Time, actor string) (memRecord, int64, error) {
+	old, exists := m.flag(f.Key)
+	switch {
+	case version == 0 && exists:
+		return memRecord{}, 0, fmt.Errorf("%w: flag %q exists (version %d)", flagon.ErrConflict, f.Key, old.Version)
+	case version != 0 && !exists:
+		return memRecord{}, 0, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
+	case exists && old.Version != version:
+		return memRecord{}, 0, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, f.Key, old.Version)
+	}
+	defs := flagon.Definitions{Flags: []flagon.Flag{f}}
+	for _, a := range m.sortedAudiences() {
+		defs.Audiences = append(defs.Audiences, a.Audience)
+	}
+	if err := defs.Validate(); err != nil {
+		return memRecord{}, 0, err
+	}
+	data, err := json.Marshal(f)
+	if err != nil {
+		return memRecord{}, 0, err
+	}
+	meta := flagon.StoredFlag{Version: version + 1, Archived: old.Archived, UpdatedAt: now, UpdatedBy: actor}
+	m.flags[f.Key] = memFlag{data: data, meta: meta}
+	after, _ := m.flag(f.Key)
+	if exists {
+		return memRecord{action: "flag.update", target: f.Key, before: old, after: after}, meta.Version, nil
+	}
+	return memRecord{action: "flag.create", target: f.Key, after: after}, meta.Version, nil
 }
 
 // ArchiveFlag implements flagon.Store.

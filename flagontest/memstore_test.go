@@ -16,4 +16,5 @@ func TestMemoryStore(t *testing.T) {
 	flagontest.TestKeyStore(t, func(t *testing.T) flagonhttp.KeyStore { return flagontest.NewMemoryStore() })
 	flagontest.TestUsageStore(t, func(t *testing.T) flagon.UsageStore { return flagontest.NewMemoryStore() })
 	flagontest.TestUserStore(t, func(t *testing.T) flagon.UserStore { return flagontest.NewMemoryStore() })
+	flagontest.TestScheduleStore(t, func(t *testing.T) flagon.ScheduleStore { return flagontest.NewMemoryStore() })
 }

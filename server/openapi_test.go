@@ -266,6 +266,7 @@ func TestOpenAPI(t *testing.T) {
 		"override":{"who":"anyone","variants":["new","old"],"max_duration":"30d"},"metadata":{"jira":"PAY-1"},
 		"environments":{"production":{"default":"old","disabled":false}}}`
 	ctx := `{"context":{"targetingKey":"ann","country":"NZ","account":"a1"}}`
+	ramp := `{"reason":"ramp up","variant":"new","steps":[{"at":"2030-01-01T00:00:00Z","percent":50},{"at":"2030-01-02T00:00:00Z","percent":100}]}`
 	usage := fmt.Sprintf(`{"app":"web","counts":[{"hour":%q,"flag":"checkout","variant":"new","count":3}]}`,
 		time.Now().UTC().Truncate(time.Hour).Format(time.RFC3339))
 	calls := []call{
@@ -303,6 +304,18 @@ func TestOpenAPI(t *testing.T) {
 		{op: "delete /api/v1/audiences/{name}", path: api + "/audiences/other", tok: token, hdr: version("/audiences/other"), status: 204},
 		{op: "get /api/v1/audit", path: api + "/audit?target=checkout&since=1h&limit=5", tok: token, status: 200},
 		{op: "get /api/v1/audit", path: api + "/audit?since=yesterday", tok: token, status: 400},
+		{op: "post /api/v1/flags/{key}/schedule", path: api + "/flags/checkout/schedule", tok: token, body: ramp, status: 201},
+		{op: "post /api/v1/flags/{key}/schedule", path: api + "/flags/checkout/schedule", tok: token, body: `{"steps":[{"at":"2030-01-01T00:00:00Z"}]}`, status: 400},
+		{op: "post /api/v1/flags/{key}/schedule", path: api + "/flags/ghost/schedule", tok: token, body: ramp, status: 404},
+		{op: "post /api/v1/flags/{key}/schedule", path: api + "/flags/checkout/schedule", tok: "reader-token-0123456789", body: ramp, status: 403},
+		{op: "get /api/v1/schedules", path: api + "/schedules?flag=checkout", tok: token, status: 200},
+		{op: "get /api/v1/schedules", path: api + "/schedules?status=soon", tok: token, status: 400},
+		{op: "delete /api/v1/schedules/{id}", path: api + "/schedules/1", tok: token, status: 204},
+		{op: "delete /api/v1/schedules/{id}", path: api + "/schedules/1", tok: token, status: 409},
+		{op: "delete /api/v1/schedules/{id}", path: api + "/schedules/999", tok: token, status: 404},
+		{op: "post /api/v1/flags/{key}/schedule", path: api + "/flags/plain/schedule", tok: token, body: `{"steps":[{"at":"2030-02-01T00:00:00Z","flag":{"description":"later"}}]}`, status: 201},
+		{op: "post /api/v1/flags/{key}/schedule", path: api + "/flags/plain/schedule", tok: token, body: `{"steps":[{"at":"2030-02-01T00:00:00Z","flag":{"key":"other"}}]}`, status: 400},
+		{op: "get /api/v1/schedules", path: api + "/schedules", tok: token, status: 200},
 		{op: "post /api/v1/usage", path: api + "/usage", tok: "reader-token-0123456789", body: usage, status: 202},
 		{op: "post /api/v1/usage", path: api + "/usage", tok: token, body: strings.Replace(usage, `"new"`, `"not a variant!"`, 1), status: 400},
 		{op: "post /api/v1/usage", path: api + "/usage", body: usage, status: 401},

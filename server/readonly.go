@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/flagon/flagon"
 )
@@ -100,4 +101,14 @@ func (d *definitionsFrom) PutAudience(context.Context, flagon.Audience, int64, f
 
 func (d *definitionsFrom) DeleteAudience(context.Context, string, int64, flagon.Change) error {
 	return d.readOnly()
+}
+
+// AddScheduled refuses: the flags are the source's.
+func (d *definitionsFrom) AddScheduled(ctx context.Context, sc flagon.ScheduledChange, c flagon.Change) (int64, error) {
+	return 0, d.readOnly()
+}
+
+// ApplyDue applies nothing: the flags are the source's.
+func (d *definitionsFrom) ApplyDue(ctx context.Context, now time.Time) ([]flagon.ScheduledChange, error) {
+	return nil, nil
 }

@@ -118,6 +118,15 @@ type Options struct {
 	// clients together may add; zero means DefaultAnonymousAuditTotal.
 	AnonymousAuditTotal int
 
+	// ScheduleInterval is how often the server applies the scheduled
+	// changes that have fallen due (it also does at start); zero means
+	// DefaultScheduleInterval, negative never. A server whose flags come
+	// from Source applies none.
+	ScheduleInterval time.Duration
+	// Now is the server's clock for scheduled changes; nil means
+	// time.Now.
+	Now func() time.Time
+
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// StoreSource tunes how the server follows its store.
@@ -135,6 +144,7 @@ type Server struct {
 	handler http.Handler
 	log     *slog.Logger
 	cancel  context.CancelFunc
+	now     func() time.Time
 	// usageDone is closed when the server's own usage counts are written.
 	usageDone chan struct{}
 
@@ -152,7 +162,10 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Server{store: st, metrics: newMetrics(), log: opts.Logger}
+	s := &Server{store: st, metrics: newMetrics(), log: opts.Logger, now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -237,6 +250,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		ShareTokens:   st,
 		Usage:         st,
 		Users:         st,
+		Schedules:     st,
 		Authorize:     auth.Authorize,
 		SignIn:        auth,
 		Overrides:     s.httpOpts,
@@ -254,6 +268,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	rest := &api{store: apiStore, tokens: opts.APITokens, log: s.log, env: opts.Environment}
 	rest.register(mux)
+	rest.registerSchedule(mux)
 	rest.registerUsage(mux, st, time.Now)
 	// OFREP requests carry their own context in the body; the middleware
 	// adds the overrides of a signed Flagon-Overrides header or override
@@ -301,6 +316,9 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	}()
 	if retention := cmp(opts.UsageRetention, DefaultUsageRetention); retention > 0 {
 		go prune(bg, "usage", st.PruneUsage, retention, s.log)
+	}
+	if every := cmp(opts.ScheduleInterval, DefaultScheduleInterval); every > 0 && opts.Source == nil {
+		go s.schedule(bg, every)
 	}
 	return s, nil
 }

@@ -17,7 +17,7 @@ import (
 
 // Store is what flagon serve keeps in its database: flags and audiences,
 // the audit log, per-login overrides, share links, signing keys, usage
-// counts and the users who sign in to the console.
+// counts, the users who sign in to the console and scheduled changes.
 // sqlite.Store and
 // postgres.Store are each all of these; the interfaces are defined by the
 // packages that use them.
@@ -29,6 +29,7 @@ type Store interface {
 	flagonhttp.KeyStore
 	flagon.UsageStore
 	flagon.UserStore
+	flagon.ScheduleStore
 	io.Closer
 }
 

@@ -32,6 +32,7 @@ func TestStore(t *testing.T) {
 	flagontest.TestKeyStore(t, func(t *testing.T) flagonhttp.KeyStore { return open(t) })
 	flagontest.TestUsageStore(t, func(t *testing.T) flagon.UsageStore { return open(t) })
 	flagontest.TestUserStore(t, func(t *testing.T) flagon.UserStore { return open(t) })
+	flagontest.TestScheduleStore(t, func(t *testing.T) flagon.ScheduleStore { return open(t) })
 }
 
 func TestOpenBadFile(t *testing.T) {

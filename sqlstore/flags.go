@@ -154,51 +154,59 @@ func (s *Store) flag(ctx context.Context, q querier, key string) (flagon.StoredF
 func (s *Store) PutFlag(ctx context.Context, f flagon.Flag, version int64, c flagon.Change) (int64, error) {
 	var newVersion int64
 	_, err := s.write(ctx, c, func(tx *sql.Tx, rev int64, now time.Time) (record, error) {
-		old, err := s.flag(ctx, tx, f.Key)
-		exists := err == nil
-		switch {
-		case err != nil && !errors.Is(err, flagon.ErrNotFound):
-			return record{}, err
-		case version == 0 && exists:
-			return record{}, fmt.Errorf("%w: flag %q exists (version %d)", flagon.ErrConflict, f.Key, old.Version)
-		case version != 0 && !exists:
-			return record{}, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
-		case exists && old.Version != version:
-			return record{}, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, f.Key, old.Version)
-		}
-		auds, err := s.audiences(ctx, tx)
-		if err != nil {
-			return record{}, err
-		}
-		if err := validateFlag(f, auds); err != nil {
-			return record{}, err
-		}
-		data, err := encode("flag", f.Key, f)
-		if err != nil {
-			return record{}, err
-		}
-		nf := flagon.StoredFlag{Flag: f, Version: version + 1, Archived: old.Archived, UpdatedAt: now, UpdatedBy: c.Actor}
-		r := record{action: "flag.update", target: f.Key, after: nf}
-		if exists {
-			r.before = old
-			_, err = tx.ExecContext(ctx, s.q(`UPDATE flagon_flags
-				SET version = ?, data = ?, updated_at = ?, updated_by = ?, revision = ?
-				WHERE key = ?`),
-				nf.Version, string(data), s.d.Time(now), c.Actor, rev, f.Key)
-		} else {
-			r.action = "flag.create"
-			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO flagon_flags
-				(key, version, archived, data, updated_at, updated_by, revision)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`),
-				f.Key, nf.Version, false, string(data), s.d.Time(now), c.Actor, rev)
-		}
-		newVersion = nf.Version
+		r, v, err := s.putFlag(ctx, tx, rev, now, f, version, c.Actor)
+		newVersion = v
 		return r, err
 	})
 	if err != nil {
 		return 0, s.errf(fmt.Sprintf("put flag %q", f.Key), err)
 	}
 	return newVersion, nil
+}
+
+// putFlag is PutFlag in the write transaction tx: it creates (version 0)
+// or replaces (the version given) f, and returns the write's record and
+// the flag's new version.
+func (s *Store) putFlag(ctx context.Context, tx *sql.Tx, rev int64, now time.Time, f flagon.Flag, version int64, actor string) (record, int64, error) {
+	old, err := s.flag(ctx, tx, f.Key)
+	exists := err == nil
+	switch {
+	case err != nil && !errors.Is(err, flagon.ErrNotFound):
+		return record{}, 0, err
+	case version == 0 && exists:
+		return record{}, 0, fmt.Errorf("%w: flag %q exists (version %d)", flagon.ErrConflict, f.Key, old.Version)
+	case version != 0 && !exists:
+		return record{}, 0, fmt.Errorf("version %d given: %w", version, flagon.ErrNotFound)
+	case exists && old.Version != version:
+		return record{}, 0, fmt.Errorf("%w: version %d given, flag %q is at version %d", flagon.ErrConflict, version, f.Key, old.Version)
+	}
+	auds, err := s.audiences(ctx, tx)
+	if err != nil {
+		return record{}, 0, err
+	}
+	if err := validateFlag(f, auds); err != nil {
+		return record{}, 0, err
+	}
+	data, err := encode("flag", f.Key, f)
+	if err != nil {
+		return record{}, 0, err
+	}
+	nf := flagon.StoredFlag{Flag: f, Version: version + 1, Archived: old.Archived, UpdatedAt: now, UpdatedBy: actor}
+	r := record{action: "flag.update", target: f.Key, after: nf}
+	if exists {
+		r.before = old
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE flagon_flags
+			SET version = ?, data = ?, updated_at = ?, updated_by = ?, revision = ?
+			WHERE key = ?`),
+			nf.Version, string(data), s.d.Time(now), actor, rev, f.Key)
+	} else {
+		r.action = "flag.create"
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO flagon_flags
+			(key, version, archived, data, updated_at, updated_by, revision)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			f.Key, nf.Version, false, string(data), s.d.Time(now), actor, rev)
+	}
+	return r, nf.Version, err
 }
 
 // validateFlag checks f as part of the store's would-be definitions: f
