@@ -1143,6 +1143,22 @@ func TestUsers(t *testing.T) {
 		t.Errorf("remove bob: %q", out)
 	}
 	users(1, "remove", "bob")
+	// ann is the last admin: she may be neither demoted nor removed, or
+	// nobody could manage users (and the shared password no longer signs
+	// in once users exist).
+	if _, stderr := users(1, "set-role", "ann", "editor"); !strings.Contains(stderr, "no enabled admin") {
+		t.Errorf("demoting the last admin: %q", stderr)
+	}
+	t.Setenv("FLAGON_USER_PASSWORD", "cys password")
+	users(0, "add", "cy", "-role", "editor")
+	if _, stderr := users(1, "remove", "ann"); !strings.Contains(stderr, "no enabled admin") {
+		t.Errorf("removing the last admin: %q", stderr)
+	}
+	users(0, "set-role", "ann", "viewer", "-env", "production") // still admin by default
+	// The last user of all may go: the store is back to its bootstrap,
+	// where the shared password signs in.
+	users(0, "remove", "cy")
+	users(0, "remove", "ann")
 	users(2, "frobnicate")
 	users(2, "remove")
 }

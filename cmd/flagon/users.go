@@ -132,17 +132,52 @@ func runUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			}
 			u.EnvRoles[env] = r
 		}
+		if err := keepAnAdmin(ctx, st, name, &u); err != nil {
+			return err
+		}
 		if err := st.PutUser(ctx, u, change); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: %s%s\n", name, u.Role, envSuffix(u.EnvRoles))
 		return nil
 	case "remove":
+		if err := keepAnAdmin(ctx, st, rest[0], nil); err != nil {
+			return err
+		}
 		if err := st.DeleteUser(ctx, rest[0], change); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "removed %s\n", rest[0])
 		return nil
+	}
+	return nil
+}
+
+// keepAnAdmin refuses a change to the user name (after is what the user
+// becomes, nil for a removal) that would leave users in the store but no
+// enabled admin among them: nobody could then manage users in the console,
+// and the shared password no longer signs in once users exist. Removing
+// the last user of all is allowed: the store is back to its bootstrap.
+func keepAnAdmin(ctx context.Context, st flagon.UserStore, name string, after *flagon.User) error {
+	users, err := st.Users(ctx)
+	if err != nil {
+		return err
+	}
+	admins, others := 0, 0
+	for _, u := range users {
+		if u.Name == name {
+			if after == nil {
+				continue
+			}
+			u = *after
+		}
+		others++
+		if !u.Disabled && u.Role == "admin" {
+			admins++
+		}
+	}
+	if others > 0 && admins == 0 {
+		return fmt.Errorf("%s would leave no enabled admin to manage users; make another user admin first", name)
 	}
 	return nil
 }
