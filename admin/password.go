@@ -328,9 +328,16 @@ func (a *PasswordAuth) signIn(w http.ResponseWriter, r *http.Request, c *Console
 		return
 	}
 	a.throttle.succeed(passwordAccount, addr)
+	a.startSession(w, r, q, session{Name: name}, now)
+	c.log.Info("admin: signed in", "name", name, "addr", addr)
+	http.Redirect(w, r, q.base+d.Next, http.StatusSeeOther)
+}
+
+// startSession gives s a new ID and expiry, and sets its cookie.
+func (a *PasswordAuth) startSession(w http.ResponseWriter, r *http.Request, q *request, s session, now time.Time) {
 	id := make([]byte, 16)
 	rand.Read(id)
-	s := session{Name: name, ID: base64.RawURLEncoding.EncodeToString(id), Expires: now.Add(a.ttl).Unix()}
+	s.ID, s.Expires = base64.RawURLEncoding.EncodeToString(id), now.Add(a.ttl).Unix()
 	http.SetCookie(w, &http.Cookie{
 		Name:     a.cookie,
 		Value:    a.seal(s),
@@ -340,8 +347,6 @@ func (a *PasswordAuth) signIn(w http.ResponseWriter, r *http.Request, c *Console
 		Secure:   a.secure.For(r),
 		SameSite: http.SameSiteLaxMode,
 	})
-	c.log.Info("admin: signed in", "name", name, "addr", addr)
-	http.Redirect(w, r, q.base+d.Next, http.StatusSeeOther)
 }
 
 // signInUser checks a user name and password against PasswordOptions.Users,
@@ -398,18 +403,7 @@ func (a *PasswordAuth) signInUser(w http.ResponseWriter, r *http.Request, c *Con
 		return
 	}
 	a.throttle.succeed(account, addr)
-	id := make([]byte, 16)
-	rand.Read(id)
-	s.ID, s.Expires = base64.RawURLEncoding.EncodeToString(id), now.Add(a.ttl).Unix()
-	http.SetCookie(w, &http.Cookie{
-		Name:     a.cookie,
-		Value:    a.seal(s),
-		Path:     a.cookiePath(q),
-		MaxAge:   int(a.ttl.Seconds()),
-		HttpOnly: true,
-		Secure:   a.secure.For(r),
-		SameSite: http.SameSiteLaxMode,
-	})
+	a.startSession(w, r, q, s, now)
 	c.log.Info("admin: signed in", "name", s.Name, "bootstrap", s.Boot, "addr", addr)
 	http.Redirect(w, r, q.base+d.Next, http.StatusSeeOther)
 }
