@@ -11,9 +11,14 @@ import (
 
 // Options configures a Client. The zero value is a valid configuration.
 type Options struct {
-	// Logger receives reloads, and each evaluation at debug level. Nil
-	// means slog.Default().
+	// Logger receives reloads and warnings, and each evaluation at debug
+	// level when LogEvaluations is set. Nil means slog.Default().
 	Logger *slog.Logger
+	// LogEvaluations logs every evaluation to Logger at debug level (when
+	// the logger is enabled for it), for debugging a flag's rules. It is
+	// off by default: asking the logger on each evaluation whether it
+	// wants debug records costs more than evaluating a static flag.
+	LogEvaluations bool
 	// OnEvaluate, if set, is called after every evaluation, on the
 	// evaluating goroutine. The test kit records evaluations with it; it
 	// must be fast and must not retain ec.Attrs past the call.
@@ -37,9 +42,14 @@ type Client struct {
 	unknown    atomic.Int64 // evaluations of unknown keys, see UnknownFlagEvaluations
 	usage      usageState
 	log        *slog.Logger
+	logEvals   bool // Options.LogEvaluations
 	onEvaluate func(context.Context, EvalContext, Result)
-	unsub      func()
-	checkOnce  sync.Once
+	// plain is set when nothing watches evaluations (no OnEvaluate, no
+	// LogEvaluations): the typed getters may then serve a flag's fixed
+	// result without building a Result.
+	plain     bool
+	unsub     func()
+	checkOnce sync.Once
 }
 
 // NewClient returns a client that evaluates the snapshots src delivers.
@@ -51,7 +61,9 @@ func NewClient(src Source, opts *Options) *Client {
 	if opts == nil {
 		opts = &Options{}
 	}
-	c := &Client{src: src, log: opts.Logger, onEvaluate: opts.OnEvaluate, counting: !opts.DisableUsage}
+	c := &Client{src: src, log: opts.Logger, logEvals: opts.LogEvaluations, onEvaluate: opts.OnEvaluate,
+		counting: !opts.DisableUsage}
+	c.plain = c.onEvaluate == nil && !c.logEvals
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -160,6 +172,16 @@ func (c *Client) evaluate(ctx context.Context, key string, r *Result) usageRef {
 		return usageRef{}
 	}
 	st := c.state.Load()
+	var f *cflag
+	if st != nil {
+		f = st.snap.flags[key]
+	}
+	return c.evaluateFlag(ctx, st, key, f, r)
+}
+
+// evaluateFlag is evaluate once the state st (nil before the first
+// snapshot) and the flag f (nil when st has no flag key) are known.
+func (c *Client) evaluateFlag(ctx context.Context, st *clientState, key string, f *cflag, r *Result) usageRef {
 	sc := scopeFrom(ctx)
 	if sc == nil {
 		sc = &emptyScope
@@ -172,7 +194,6 @@ func (c *Client) evaluate(ctx context.Context, key string, r *Result) usageRef {
 		}
 	} else {
 		s := st.snap
-		f := s.flags[key]
 		u = usageRef{t: st.usage, f: f}
 		if f == nil {
 			// Snapshot.evaluate reports the unknown key.
@@ -186,7 +207,7 @@ func (c *Client) evaluate(ctx context.Context, key string, r *Result) usageRef {
 	if c.onEvaluate != nil {
 		c.onEvaluate(ctx, sc.ec, *r)
 	}
-	if c.log.Enabled(ctx, slog.LevelDebug) {
+	if c.logEvals && c.log.Enabled(ctx, slog.LevelDebug) {
 		c.logResult(ctx, r)
 	}
 	return u
@@ -271,9 +292,32 @@ func typed[T any](r *Result, def T) T {
 
 // get evaluates the flag for a typed getter, and counts what it served:
 // on a type mismatch, no variant.
+//
+// A flag whose result is fixed (see cflag.fixed) is served from what the
+// snapshot precomputed, when the context carries no overrides and nothing
+// watches evaluations: one map lookup and one atomic add into the
+// counter that evaluate would have chosen.
 func get[T any](c *Client, ctx context.Context, key string, def T) T {
+	if c == nil {
+		return def
+	}
+	st := c.state.Load()
+	var f *cflag
+	if st != nil {
+		f = st.snap.flags[key]
+		if f != nil && f.fixed != nil && c.plain {
+			if sc := scopeFrom(ctx); sc == nil || sc.overrides == nil {
+				if v, ok := f.fixed.value.(T); ok {
+					if st.usage != nil {
+						st.usage.counts[f.fixedSlot].Add(1)
+					}
+					return v
+				}
+			}
+		}
+	}
 	var r Result
-	u := c.evaluate(ctx, key, &r)
+	u := c.evaluateFlag(ctx, st, key, f, &r)
 	v := typed(&r, def)
 	u.count(&r)
 	return v

@@ -181,17 +181,30 @@ func TestStatus(t *testing.T) {
 }
 
 func TestDebugLog(t *testing.T) {
-	var buf bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	src, _ := flagon.NewMemorySource(flagon.Definitions{
 		Audiences: []flagon.Audience{{Name: "staff", Clauses: []flagon.Clause{{Attribute: "is_staff", Op: "==", Values: []any{true}}}}},
-		Flags:     []flagon.Flag{{Key: "new-home-page", Rules: []flagon.Rule{{Audiences: []string{"staff"}, Serve: flagon.Serve{Variant: "on"}}}}},
+		Flags: []flagon.Flag{
+			{Key: "new-home-page", Rules: []flagon.Rule{{Audiences: []string{"staff"}, Serve: flagon.Serve{Variant: "on"}}}},
+			{Key: "static-page", Default: "on"},
+		},
 	}, "")
-	c := flagon.NewClient(src, &flagon.Options{Logger: logger})
 	ctx := flagon.WithEvalContext(context.Background(), flagon.EvalContext{Key: "u", Attrs: map[string]any{"is_staff": true}})
-	c.Bool(ctx, "new-home-page", false)
-	if want := "flag new-home-page = true (TARGETING_MATCH, rule 1)"; !strings.Contains(buf.String(), want) {
-		t.Errorf("debug log %q does not contain %q", buf.String(), want)
+	for _, tc := range []struct {
+		name string
+		on   bool
+	}{{"LogEvaluations", true}, {"default", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			c := flagon.NewClient(src, &flagon.Options{Logger: logger, LogEvaluations: tc.on})
+			c.Bool(ctx, "new-home-page", false)
+			c.Bool(ctx, "static-page", false)
+			for _, want := range []string{"flag new-home-page = true (TARGETING_MATCH, rule 1)", "flag static-page = true (STATIC)"} {
+				if got := strings.Contains(buf.String(), want); got != tc.on {
+					t.Errorf("LogEvaluations %v: debug log %q contains %q: %v, want %v", tc.on, buf.String(), want, got, tc.on)
+				}
+			}
+		})
 	}
 }
 

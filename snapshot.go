@@ -105,6 +105,13 @@ type cflag struct {
 	fall             cserve
 	overrideVariants []bool // by variant index; nil when the policy allows any value
 	usage            int    // offset of the flag's counters in a usage table
+	// fixed is the variant that every evaluation without an override
+	// serves, for reason fixedReason, when the context cannot change it:
+	// the flag is disabled, or has no rules and no split. It is nil
+	// otherwise. fixedSlot is the counter such an evaluation counts into.
+	fixed       *cvariant
+	fixedReason Reason
+	fixedSlot   int
 }
 
 type cvariant struct {
@@ -407,7 +414,19 @@ func compileFlag(f Flag, auds map[string]*caudience) (*cflag, error) {
 			cf.overrideVariants[cf.variantNamed(name)] = true
 		}
 	}
+	cf.fix()
 	return cf, nil
+}
+
+// fix sets f.fixed and f.fixedReason when the flag serves the same
+// variant to every context, as evaluate would serve it.
+func (f *cflag) fix() {
+	switch {
+	case f.disabled:
+		f.fixed, f.fixedReason = &f.variants[f.deflt], ReasonDisabled
+	case len(f.rules) == 0 && len(f.fall.split) == 0:
+		f.fixed, f.fixedReason = &f.variants[f.fall.variant], ReasonStatic
+	}
 }
 
 // variantNamed returns the index of the variant with the given name, or -1.

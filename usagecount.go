@@ -50,11 +50,15 @@ func reasonSlot(r Reason) int {
 }
 
 // layoutUsage gives each flag the offset of its counters in a usage
-// table, in key order, and records the table's length.
+// table, in key order, and the counter of its fixed result if it has
+// one, and records the table's length.
 func (s *Snapshot) layoutUsage() {
 	n := 0
 	for _, f := range s.list {
 		f.usage = n
+		if f.fixed != nil {
+			f.fixedSlot = n + f.variantNamed(f.fixed.name)*numReasons + reasonSlot(f.fixedReason)
+		}
 		n += (len(f.variants) + 1) * numReasons
 	}
 	s.usageLen = n

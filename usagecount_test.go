@@ -360,3 +360,70 @@ func TestClientHandsUsageToReporter(t *testing.T) {
 		t.Error("a client that does not count handed the reporter a take")
 	}
 }
+
+// TestFixedResults checks that flags whose result no context can change
+// (static, disabled, in the snapshot's environment) are served and
+// counted by the typed getters exactly as the general evaluator serves
+// and counts them: a client with OnEvaluate set takes the general path.
+func TestFixedResults(t *testing.T) {
+	off, on3 := "off", "c"
+	yes := true
+	threeVariants := []flagon.Variant{{Name: "a", Value: "alpha"}, {Name: "b", Value: "beta"}, {Name: "c", Value: "gamma"}}
+	defs := flagon.Definitions{Flags: []flagon.Flag{
+		{Key: "static-on", Default: "on"},
+		{Key: "static-off", Default: "off"},
+		{Key: "static-b", Type: flagon.TypeString, Variants: threeVariants, Default: "b"},
+		{Key: "static-fall", Type: flagon.TypeString, Variants: threeVariants, Default: "a", Fallthrough: flagon.Serve{Variant: "c"}},
+		{Key: "disabled", Default: "off", Disabled: true, Fallthrough: flagon.Serve{Variant: "on"}},
+		{Key: "disabled-targeted", Default: "off", Disabled: true, Rules: targetedFlag("x").Rules},
+		{Key: "env-default", Default: "on", Environments: map[string]flagon.EnvSettings{"prod": {Default: &off}}},
+		{Key: "env-disabled", Default: "on", Environments: map[string]flagon.EnvSettings{"prod": {Disabled: &yes}}},
+		{Key: "env-string", Type: flagon.TypeString, Variants: threeVariants, Environments: map[string]flagon.EnvSettings{"prod": {Default: &on3}}},
+		targetedFlag("targeted"),
+	}}
+	src, err := flagon.NewMemorySource(defs, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := flagon.NewClient(src, &flagon.Options{Logger: discardLogger})
+	defer fast.Close()
+	general := flagon.NewClient(src, &flagon.Options{Logger: discardLogger, OnEvaluate: func(context.Context, flagon.EvalContext, flagon.Result) {}})
+	defer general.Close()
+
+	snap := src.Snapshot()
+	ctxs := []context.Context{
+		context.Background(),
+		flagon.WithEvalContext(context.Background(), flagon.EvalContext{Key: "u1", Attrs: map[string]any{"is_staff": true}}),
+		flagon.WithEvalContext(context.Background(), flagon.EvalContext{Key: "u2"}),
+		flagon.WithScope(context.Background(), flagon.EvalContext{Key: "u3"},
+			flagon.OverrideMap{"static-on": {Value: false}, "disabled": {Value: true}, "static-b": {Value: "gamma"}}),
+	}
+	for _, ctx := range ctxs {
+		for _, f := range defs.Flags {
+			want := snap.Evaluate(f.Key, flagon.EvalContextFrom(ctx), flagon.OverridesFrom(ctx))
+			if f.Type == flagon.TypeString {
+				if got := fast.String(ctx, f.Key, "def"); got != want.Value {
+					t.Errorf("String(%q) = %v, want %v", f.Key, got, want.Value)
+				}
+				general.String(ctx, f.Key, "def")
+				// A type mismatch: the caller's default, counted with no variant.
+				if got := fast.Bool(ctx, f.Key, true); !got {
+					t.Errorf("Bool(%q) of a string flag = false, want the default true", f.Key)
+				}
+				general.Bool(ctx, f.Key, true)
+				continue
+			}
+			if got := fast.Bool(ctx, f.Key, false); got != want.Value {
+				t.Errorf("Bool(%q) = %v, want %v", f.Key, got, want.Value)
+			}
+			general.Bool(ctx, f.Key, false)
+			fast.String(ctx, f.Key, "mismatch")
+			general.String(ctx, f.Key, "mismatch")
+		}
+	}
+	got, want := takeDetail(t, fast, "prod"), takeDetail(t, general, "prod")
+	if len(want) < 10 {
+		t.Fatalf("the general path counted only %+v", want)
+	}
+	checkUsage(t, got, want)
+}
