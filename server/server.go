@@ -242,9 +242,20 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		p.links = append(p.links, admin.EnvironmentLink{Name: e.Name, Production: e.Production, Path: envConsolePath(e.Name, e == s.envs[0])})
 	}
 
+	// fail undoes what New started before an error.
+	fail := func(err error) (*Server, error) {
+		cancel()
+		for _, e := range s.envs {
+			e.client.Close()
+		}
+		for _, fn := range s.closeFn {
+			fn()
+		}
+		return nil, err
+	}
 	mux := &routeMux{ServeMux: http.NewServeMux()}
 	if err := s.mount(mux, p, s.envs[0], true); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	s.metrics.auditDropped = s.envs[0].audit.dropped.Load
 	rest := &api{store: p.apiStore, tokens: tokens, log: s.log, env: s.envs[0].Name, multi: s.multi}
@@ -257,7 +268,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		for _, e := range s.envs {
 			e.mux = &routeMux{ServeMux: http.NewServeMux()}
 			if err := s.mount(e.mux, p, e, false); err != nil {
-				return nil, err
+				return fail(err)
 			}
 			mux.Handle(EnvPathPrefix+e.Name+"/", http.StripPrefix(strings.TrimSuffix(EnvPathPrefix, "/")+"/"+e.Name, e.mux))
 		}
