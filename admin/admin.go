@@ -89,6 +89,14 @@ type Options struct {
 	// Environments lists other environments whose per-environment flag
 	// settings the flag editor offers, beside those the flags mention.
 	Environments []string
+	// EnvironmentLinks, if set, are every environment of a server that
+	// serves several, each with its own console: the header switches
+	// between them, the flags list shows each flag's state in every one
+	// side by side, and the editor edits this console's Environment
+	// unless told another. A change to a production-like environment, or
+	// to what every environment shares (the flag's own settings,
+	// audiences) while one is production-like, asks for a confirmation.
+	EnvironmentLinks []EnvironmentLink
 
 	// BasePath is the path the console is mounted at as browsers see it,
 	// such as "/admin/". Empty means it is computed from each request
@@ -107,6 +115,14 @@ type Options struct {
 	// expiry dates, stale overrides and share links; nil means time.Now.
 	// Tests set it to move the console through days.
 	Now func() time.Time
+}
+
+// An EnvironmentLink names an environment and where its console is.
+type EnvironmentLink struct {
+	Name       string
+	Production bool
+	// Path is the console's path, such as "/env/staging/admin/".
+	Path string
 }
 
 // Console is the admin UI, an http.Handler. Make one with Handler.

@@ -80,7 +80,7 @@ func (c *Console) findAudience(r *http.Request, name string) (flagon.Audience, i
 }
 
 func (c *Console) renderAudiences(w http.ResponseWriter, r *http.Request, q *request, status int, form *audienceForm) {
-	d := &audiencesData{Form: form, Editing: !form.New, NeedConfirm: c.opts.Production}
+	d := &audiencesData{Form: form, Editing: !form.New, NeedConfirm: c.production("")}
 	var auds []flagon.StoredAudience
 	if c.opts.Store != nil {
 		var err error
@@ -185,7 +185,7 @@ func (c *Console) saveAudience(w http.ResponseWriter, r *http.Request, q *reques
 	if err := a.Validate(); err != nil {
 		mapAudienceErrors(form, err)
 	}
-	c.checkConfirm(form.Confirm, form.Reason, form.Errors)
+	c.checkConfirm(c.production(""), form.Confirm, form.Reason, form.Errors)
 	if len(form.Errors) > 0 {
 		c.renderAudiences(w, r, q, statusOf(flagon.ErrInvalid), form)
 		return
@@ -261,7 +261,7 @@ func (c *Console) deleteAudience(w http.ResponseWriter, r *http.Request, q *requ
 	}
 	name := r.PathValue("name")
 	version, _ := strconv.ParseInt(r.PostForm.Get("version"), 10, 64)
-	if c.needsConfirmation(w, r, "audiences/"+name+"/delete", "Delete audience "+name+".", map[string]string{"version": strconv.FormatInt(version, 10)}) {
+	if c.needsConfirmation(w, r, "", "audiences/"+name+"/delete", "Delete audience "+name+".", map[string]string{"version": strconv.FormatInt(version, 10)}) {
 		return
 	}
 	err := c.opts.Store.DeleteAudience(r.Context(), name, version, c.change(q, strings.TrimSpace(r.PostForm.Get("reason"))))

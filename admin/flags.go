@@ -30,6 +30,8 @@ type flagRow struct {
 	UpdatedBy   string
 	Serving     string // what it serves, in one line
 	Rules       int
+	// Envs is the flag's state in each of Options.EnvironmentLinks.
+	Envs []envCell
 	// With a usage store: the last hour with counts, and the
 	// evaluations of the last listDays days.
 	LastEvaluated time.Time
@@ -37,8 +39,17 @@ type flagRow struct {
 	Seen          seen
 }
 
+// envCell is a flag's state in one environment, for the flags list.
+type envCell struct {
+	Env     string
+	Serving string
+	Killed  bool
+	Own     bool // the environment has settings of its own
+}
+
 type flagsData struct {
 	Rows         []flagRow
+	Envs         []EnvironmentLink
 	Q            string
 	Tag          string
 	Owner        string
@@ -106,7 +117,7 @@ func (c *Console) audienceNames(ctx context.Context) ([]string, error) {
 func (c *Console) flagsPage(w http.ResponseWriter, r *http.Request, q *request) {
 	fq := r.URL.Query()
 	d := &flagsData{Q: strings.TrimSpace(fq.Get("q")), Tag: fq.Get("tag"), Owner: fq.Get("owner"), ShowArchived: fq.Get("archived") != "",
-		HasUsage: c.opts.Usage != nil}
+		HasUsage: c.opts.Usage != nil, Envs: c.opts.EnvironmentLinks}
 	if d.HasUsage {
 		if _, ok := flagSorts[fq.Get("sort")]; ok {
 			d.Sort = fq.Get("sort")
@@ -138,6 +149,11 @@ func (c *Console) flagsPage(w http.ResponseWriter, r *http.Request, q *request) 
 			Version: sf.Version, UpdatedAt: sf.UpdatedAt, UpdatedBy: sf.UpdatedBy, Rules: len(f.Rules),
 		}
 		row.Serving = servingText(f)
+		for _, l := range c.opts.EnvironmentLinks {
+			fe := sf.Flag.Normalize().In(l.Name)
+			_, own := sf.Flag.Environments[l.Name]
+			row.Envs = append(row.Envs, envCell{Env: l.Name, Serving: servingText(fe), Killed: fe.Disabled, Own: own})
+		}
 		d.Rows = append(d.Rows, row)
 	}
 	d.Tags, d.Owners = sortedKeys(tags), sortedKeys(owners)
@@ -212,6 +228,9 @@ func (c *Console) flagPage(w http.ResponseWriter, r *http.Request, q *request) {
 	if env != "" && !flagon.ValidKey(env) {
 		env = ""
 	}
+	if _, given := r.URL.Query()["env"]; !given && len(c.opts.EnvironmentLinks) > 0 {
+		env = c.opts.Environment // one environment at a time: this console's
+	}
 	ff := formFromFlag(sf, env)
 	ff.Errors = map[string]string{}
 	c.renderFlag(w, r, q, http.StatusOK, ff, &sf)
@@ -221,7 +240,7 @@ func (c *Console) flagPage(w http.ResponseWriter, r *http.Request, q *request) {
 func (c *Console) renderFlag(w http.ResponseWriter, r *http.Request, q *request, status int, ff *flagForm, sf *flagon.StoredFlag) {
 	ctx := r.Context()
 	ff.ReadOnly = c.opts.Store == nil || q.principal.Role < RoleEditor
-	ff.NeedConfirm = c.opts.Production
+	ff.NeedConfirm = c.production(ff.Env)
 	var err error
 	if ff.Audiences, err = c.audienceNames(ctx); err != nil {
 		c.serverError(w, r, "read the audiences", err)
@@ -315,7 +334,7 @@ func (c *Console) saveFlag(w http.ResponseWriter, r *http.Request, q *request, i
 	d := ff.parse()
 	f := ff.apply(base, d)
 	ff.check(f, d, auds)
-	c.checkConfirm(ff.Confirm, ff.Reason, ff.Errors)
+	c.checkConfirm(c.production(ff.Env), ff.Confirm, ff.Reason, ff.Errors)
 	if len(ff.Errors) > 0 {
 		c.renderFlag(w, r, q, statusOf(flagon.ErrInvalid), ff, stored)
 		return
@@ -359,10 +378,25 @@ func flagPath(key, env string) string {
 	return "flags/" + key
 }
 
-// checkConfirm records the errors of a production change that lacks its
-// confirmation or reason.
-func (c *Console) checkConfirm(confirm bool, reason string, errs map[string]string) {
-	if !c.opts.Production {
+// production reports whether a change to env's settings of a flag asks
+// for a confirmation and a reason; env "" is what every environment
+// shares, production-like if any environment is.
+func (c *Console) production(env string) bool {
+	if c.opts.Production {
+		return true
+	}
+	for _, l := range c.opts.EnvironmentLinks {
+		if l.Production && (env == "" || l.Name == env) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkConfirm records the errors of a production change (prod) that
+// lacks its confirmation or reason.
+func (c *Console) checkConfirm(prod, confirm bool, reason string, errs map[string]string) {
+	if !prod {
 		return
 	}
 	if !confirm {
@@ -443,13 +477,13 @@ type confirmData struct {
 // needsConfirmation shows the confirmation page when a one-click change
 // in production lacks its confirmation or reason, and reports whether it
 // did.
-func (c *Console) needsConfirmation(w http.ResponseWriter, r *http.Request, action, what string, fields map[string]string) bool {
-	if !c.opts.Production {
+func (c *Console) needsConfirmation(w http.ResponseWriter, r *http.Request, env, action, what string, fields map[string]string) bool {
+	if !c.production(env) {
 		return false
 	}
 	d := &confirmData{Action: action, What: what, Fields: fields, Reason: strings.TrimSpace(r.PostForm.Get("reason")),
 		Confirm: r.PostForm.Get("confirm") != "", Errors: map[string]string{}}
-	c.checkConfirm(d.Confirm, d.Reason, d.Errors)
+	c.checkConfirm(true, d.Confirm, d.Reason, d.Errors)
 	if len(d.Errors) == 0 {
 		return false
 	}
@@ -476,7 +510,7 @@ func (c *Console) archiveFlag(w http.ResponseWriter, r *http.Request, q *request
 	if !archive {
 		what = "Restore flag " + key + "."
 	}
-	if c.needsConfirmation(w, r, "flags/"+key+"/archive", what, map[string]string{"version": strconv.FormatInt(version, 10), "archived": boolDigit(archive)}) {
+	if c.needsConfirmation(w, r, "", "flags/"+key+"/archive", what, map[string]string{"version": strconv.FormatInt(version, 10), "archived": boolDigit(archive)}) {
 		return
 	}
 	_, err := c.opts.Store.ArchiveFlag(r.Context(), key, archive, version, c.change(q, strings.TrimSpace(r.PostForm.Get("reason"))))
@@ -514,7 +548,7 @@ func (c *Console) killFlag(w http.ResponseWriter, r *http.Request, q *request) {
 	if undo {
 		fields["undo"] = "1"
 	}
-	if c.needsConfirmation(w, r, "flags/"+key+"/kill", what, fields) {
+	if c.needsConfirmation(w, r, c.opts.Environment, "flags/"+key+"/kill", what, fields) {
 		return
 	}
 	sf, err := c.opts.Store.Flag(ctx, key)

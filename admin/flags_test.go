@@ -565,3 +565,54 @@ func TestKillUndo(t *testing.T) {
 		t.Errorf("a stale undo wrote version %d", v)
 	}
 }
+
+// TestEnvironmentColumns is development's console on a server with three
+// environments: the flags list shows each flag in all three, the editor
+// edits development by default, and a change to production, or to the
+// settings every environment shares, asks for the production
+// confirmation while one to development does not.
+func TestEnvironmentColumns(t *testing.T) {
+	h := newHarness(t, harnessOptions{links: []EnvironmentLink{
+		{Name: "development", Path: "/admin/"},
+		{Name: "staging", Path: "/env/staging/admin/"},
+		{Name: "production", Production: true, Path: "/env/production/admin/"},
+	}})
+	b := h.browser("ed:editor")
+	r := b.get("/admin/flags")
+	mustContain(t, r.body, `<th scope="col" data-env="development">development</th><th scope="col" data-env="staging">staging</th><th scope="col" data-env="production">production</th>`,
+		`data-env-cell="production"`, `href="/env/staging/admin/flags"`, `data-env="development" aria-current="page"`)
+	mustNotContain(t, r.body, `<th scope="col">Serves</th>`)
+
+	r = b.get("/admin/flags/checkout")
+	mustContain(t, r.body, `name="env" value="development"`)
+	mustNotContain(t, r.body, "I confirm this change to production")
+	form := formOf(t, r.body, "/flags/checkout")
+	form.Set("owner", "dev-team")
+	if r := b.post("/admin/flags/checkout", form); r.status != http.StatusSeeOther {
+		t.Fatalf("development change: %d %s", r.status, snippet(r.body))
+	}
+
+	for _, env := range []string{"production", ""} {
+		r = b.get("/admin/flags/checkout?env=" + env)
+		mustContain(t, r.body, "I confirm this change to production")
+		form := formOf(t, r.body, "/flags/checkout")
+		form.Set("owner", "prod-team")
+		if r := b.post("/admin/flags/checkout", form); r.status != http.StatusBadRequest {
+			t.Fatalf("env %q without confirmation: %d, want 400", env, r.status)
+		}
+		if got := h.stored("checkout").Owner; got != "dev-team" {
+			t.Fatalf("env %q: saved without confirmation (owner %q)", env, got)
+		}
+		form.Set("confirm", "1")
+		form.Set("reason", "handover")
+		if r := b.post("/admin/flags/checkout", form); r.status != http.StatusSeeOther {
+			t.Fatalf("env %q confirmed: %d %s", env, r.status, snippet(r.body))
+		}
+		// Back to dev-team for the next round.
+		sf := h.stored("checkout")
+		sf.Flag.Owner = "dev-team"
+		if _, err := h.store.PutFlag(context.Background(), sf.Flag, sf.Version, flagon.Change{Actor: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

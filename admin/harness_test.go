@@ -73,6 +73,9 @@ type harnessOptions struct {
 	// gives the console its users (Options.Users).
 	store *flagontest.MemoryStore
 	users bool
+	// links are Options.EnvironmentLinks: a console of a server with
+	// several environments.
+	links []EnvironmentLink
 }
 
 func newHarness(t testing.TB, ho harnessOptions) *harness {
@@ -124,6 +127,7 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 		ReadOnlyNote: "flags come from the config file flags.yaml; edit it and it reloads",
 	}
 	opts.Now = ho.now
+	opts.EnvironmentLinks = ho.links
 	if ho.usage {
 		if h.store == nil {
 			h.store = flagontest.NewMemoryStore()

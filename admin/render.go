@@ -92,6 +92,7 @@ type page struct {
 	Theme        string // "", "light" or "dark"
 	Environment  string
 	Production   bool
+	Environments []EnvironmentLink // the switcher, on a server with several
 	HasStore     bool
 	HasAudit     bool
 	HasUsers     bool
@@ -117,6 +118,7 @@ func (c *Console) newPage(r *http.Request, title, nav string, data any) *page {
 		Data:         data,
 		Environment:  c.opts.Environment,
 		Production:   c.opts.Production,
+		Environments: c.opts.EnvironmentLinks,
 		HasStore:     c.opts.Store != nil,
 		HasAudit:     c.opts.Audit != nil,
 		HasUsers:     c.opts.Users != nil,

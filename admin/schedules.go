@@ -54,7 +54,7 @@ func (c *Console) cancelScheduled(w http.ResponseWriter, r *http.Request, q *req
 		return
 	}
 	what := fmt.Sprintf("Cancel scheduled change #%d of %s: it will not apply.", id, key)
-	if c.needsConfirmation(w, r, fmt.Sprintf("flags/%s/schedules/%d/cancel", key, id), what, map[string]string{}) {
+	if c.needsConfirmation(w, r, "", fmt.Sprintf("flags/%s/schedules/%d/cancel", key, id), what, map[string]string{}) {
 		return
 	}
 	// The change must be the flag's: the path names both.

@@ -79,7 +79,8 @@ type Options struct {
 	DisableEvents bool
 	// EventsURL is the event stream's URL as announced in bulk responses.
 	// Empty means the request's own scheme and host with EventsPath; set it
-	// when the handler is mounted under another path.
+	// when the handler is mounted under another path. A path alone (one
+	// that starts with "/") is taken on the request's own scheme and host.
 	EventsURL string
 	// InactivityDelay, if positive, is announced with the event stream: how
 	// long a client that is not in use (a hidden browser tab) may stay
@@ -403,8 +404,10 @@ func (h *handler) eventsBase(r *http.Request) string {
 	if h.opts.DisableEvents {
 		return ""
 	}
-	if h.opts.EventsURL != "" {
-		return h.opts.EventsURL
+	if u := h.opts.EventsURL; strings.HasPrefix(u, "/") {
+		return scheme(r) + r.Host + u
+	} else if u != "" {
+		return u
 	}
 	return scheme(r) + r.Host + EventsPath
 }

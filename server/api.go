@@ -39,6 +39,10 @@ type api struct {
 	tokens []APIToken
 	log    *slog.Logger
 	env    string
+	// multi says the server serves several environments: the
+	// definitions hold every environment's settings, so only a token
+	// for all of them reaches them.
+	multi bool
 }
 
 // handleFunc is a REST API handler: it writes its answer, or returns an
@@ -80,6 +84,10 @@ func (a *api) auth(write bool, fn handleFunc) http.Handler {
 		}
 		if write && tok.ReadOnly {
 			writeError(w, newError(errForbidden, "token %q is read-only: writing needs a token without :ro", tok.Name))
+			return
+		}
+		if a.multi && tok.Environment != AllEnvironments {
+			writeError(w, newError(errForbidden, "token %q is for environment %q: the REST API reads and writes the settings of every environment, so it needs a token for all of them (name:secret:rw:*)", tok.Name, tok.Environment))
 			return
 		}
 		if err := fn(w, r, "api:"+tok.Name); err != nil {

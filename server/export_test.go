@@ -12,3 +12,14 @@ func ErrorCodes() []string {
 	}
 	return codes
 }
+
+// EnvRoutes returns the patterns s serves under EnvPathPrefix for env,
+// on a server with several environments.
+func EnvRoutes(s *Server, env string) []string {
+	for _, e := range s.envs {
+		if e.Name == env && e.mux != nil {
+			return e.mux.patterns
+		}
+	}
+	return nil
+}

@@ -426,3 +426,62 @@ func request(t *testing.T, method, url, tok, body string, hdr []string) (int, st
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, ctype, string(b)
 }
+
+// TestOpenAPIEnvironments holds the routes each environment of a
+// three-environment server serves under /env/{environment} against the
+// operations openapi.json lists with that server.
+func TestOpenAPIEnvironments(t *testing.T) {
+	srv, ts := threeEnvironments(t, openSQLite(t))
+	_, _, body := do(t, "GET", ts.URL+server.OpenAPIPath, "", "")
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	perEnv := map[string]bool{} // "method path" of the operations with /env/{environment}
+	for path, item := range doc.Paths {
+		for method, raw := range item {
+			var op struct {
+				Servers []struct{ URL string } `json:"servers"`
+			}
+			json.Unmarshal(raw, &op)
+			for _, s := range op.Servers {
+				if s.URL == "/env/{environment}" {
+					perEnv[method+" "+path] = true
+				}
+			}
+		}
+	}
+	browser := map[string]bool{"/": true, "/admin/": true, "GET /admin": true}
+	registered := map[string]bool{}
+	for _, p := range server.EnvRoutes(srv, "staging") {
+		if browser[p] {
+			continue
+		}
+		method, path, ok := strings.Cut(p, " ")
+		if !ok { // a subtree: every documented operation under it
+			found := false
+			for op := range perEnv {
+				found = found || strings.HasPrefix(strings.SplitN(op, " ", 2)[1], p)
+			}
+			if !found {
+				t.Errorf("environment route %q is not documented with /env/{environment}", p)
+			}
+			continue
+		}
+		op := strings.ToLower(method) + " " + path
+		registered[op] = true
+		if !perEnv[op] {
+			t.Errorf("environment route %q is not documented with /env/{environment}", p)
+		}
+	}
+	if len(registered) == 0 {
+		t.Fatal("no environment routes")
+	}
+	for op := range perEnv {
+		if strings.Contains(op, "/api/v1/") && !registered[op] {
+			t.Errorf("%s is documented per environment but not served per environment", op)
+		}
+	}
+}

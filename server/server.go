@@ -44,18 +44,31 @@ import (
 // endpoints, a generated admin password, per-process signing keys, and
 // no demo.
 type Options struct {
-	// Environment selects each flag's per-environment settings.
+	// Environment selects each flag's per-environment settings. With
+	// Environments, it names the default one (empty: the first listed).
 	Environment string
 	// Production marks the environment as production: the admin UI asks
 	// for a confirmation and a reason before changes, and responses carry
-	// no override-count header.
+	// no override-count header. With Environments, each says its own.
 	Production bool
+	// Environments, if set, are served from one server: each under
+	// EnvPathPrefix with its own console, OFREP endpoints,
+	// /features.json, snapshot and usage, and the default one also at the
+	// unprefixed paths (docs/decisions/0162). Empty serves Environment
+	// alone, as servers did before.
+	Environments []Environment
 	// APITokens grant access to the REST API and the snapshot endpoint;
-	// none closes both.
+	// none closes both. Each reaches its Environment's snapshot; on a
+	// server with several environments the REST API needs a token for
+	// AllEnvironments.
 	APITokens []APIToken
-	// OFREPKeys are the API keys OFREP clients present; none leaves the
-	// OFREP endpoints open.
+	// OFREPKeys are the API keys OFREP clients present for the default
+	// environment; with none here nor in EnvironmentKeys the OFREP
+	// endpoints are open.
 	OFREPKeys []string
+	// EnvironmentKeys are further OFREP keys, each evaluating its own
+	// environment. Once any environment has a key, one without is closed.
+	EnvironmentKeys []OFREPKey
 
 	// Source, if set, is where flags come from instead of the store: a
 	// config file that is the source of truth (file.Source). The console
@@ -148,6 +161,11 @@ type Server struct {
 	// usageDone is closed when the server's own usage counts are written.
 	usageDone chan struct{}
 
+	// envs are the environments served, the default one first; multi
+	// says Options.Environments listed them.
+	envs  []*envServer
+	multi bool
+
 	generatedPassword string
 	httpOpts          *flagonhttp.Options
 	routes            []string // the patterns of the server's mux
@@ -162,13 +180,18 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Server{store: st, metrics: newMetrics(), log: opts.Logger, now: opts.Now}
+	s := &Server{store: st, metrics: newMetrics(), log: opts.Logger, now: opts.Now, multi: len(opts.Environments) > 0}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	envs, tokens, err := resolveEnvironments(opts)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.envs = envs
 	if opts.Demo {
 		if err := demoAllowed(st, opts); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
@@ -182,119 +205,74 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		return nil, fmt.Errorf("server: public URL: %w", err)
 	}
 
-	if err := s.follow(ctx, st, opts); err != nil {
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	if err := s.follow(ctx, bg, st, opts); err != nil {
+		cancel()
 		return nil, err
 	}
-	s.client = flagon.NewClient(s.source, &flagon.Options{Logger: s.log})
+	for _, e := range s.envs {
+		e.client = flagon.NewClient(e.source, &flagon.Options{Logger: s.log})
+	}
+	s.client = s.envs[0].client
 	s.metrics.usage = newUsageCollector(s.client, st, opts.MetricsFlags, s.log)
+	for _, e := range s.envs[1:] {
+		s.metrics.usage.others = append(s.metrics.usage.others, e.client)
+	}
 	s.source.Subscribe(func(*flagon.Snapshot) { s.metrics.reloads.Add(1) })
 
-	secure := flagonhttp.SecureAuto
+	p := &parts{st: st, opts: opts, tokens: tokens, secure: flagonhttp.SecureAuto, clientIP: clientIPFunc(opts.TrustedProxies)}
 	if publicURL != nil && publicURL.Scheme == "https" {
-		secure = flagonhttp.SecureAlways
+		p.secure = flagonhttp.SecureAlways
 	}
-	clientIP := clientIPFunc(opts.TrustedProxies)
 	if opts.Keys == nil {
 		s.log.Warn("flagon: no signing keys given; using a per-process key, so override cookies, share links and console sessions end with this process")
 	}
-	password := opts.AdminPassword
-	if password == "" {
-		password = admin.GeneratePassword()
-		s.generatedPassword = password
+	p.password = opts.AdminPassword
+	if p.password == "" {
+		p.password = admin.GeneratePassword()
+		s.generatedPassword = p.password
 	}
-	auth, err := admin.NewPasswordAuth(password, &admin.PasswordOptions{
-		Keys: opts.Keys, CookiePath: "/", Secure: secure, ClientIP: clientIP,
-		Users: st, Environment: opts.Environment,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("server: admin password: %w", err)
+	p.apiStore = st
+	if opts.Source != nil {
+		p.readOnly = readOnlyNote(opts.FlagsFrom)
+		p.apiStore = withDefinitionsFrom(st, s.source, p.readOnly)
 	}
-	audit := &browserAudit{
-		log: st, logger: s.log, env: opts.Environment, who: auth.Authorize, clientIP: clientIP,
-		limit: newRateLimit(cmp(opts.AnonymousAuditRate, DefaultAnonymousAuditRate), time.Minute, maxRateClients),
-		total: newRateLimit(cmp(opts.AnonymousAuditTotal, DefaultAnonymousAuditTotal), time.Hour, 1),
-		now:   time.Now,
-	}
-	s.metrics.auditDropped = audit.dropped.Load
-	s.httpOpts = &flagonhttp.Options{
-		Keys:          opts.Keys,
-		CookieSecure:  secure,
-		CORSOrigins:   opts.CORSOrigins,
-		Production:    opts.Production,
-		ManageURL:     "/admin/overrides",
-		Logger:        s.log,
-		TokenRevoked:  flagonhttp.TokenRevokedIn(st),
-		UserOverrides: admin.UserOverrides(st, auth.Authorize),
-		OnOverride:    audit.onOverride,
-		// Who may override staff-policy flags: whoever is signed in to
-		// the console, never a value a visitor sends.
-		CanOverride: func(r *http.Request, f flagon.Flag) bool {
-			p, err := auth.Authorize(r)
-			return err == nil && p.Role > admin.RoleNone
-		},
-	}
-	if opts.Demo {
-		s.httpOpts.Context = demo.Context
-		s.httpOpts.CanOverride = func(r *http.Request, f flagon.Flag) bool {
-			p, err := auth.Authorize(r)
-			return err == nil && p.Role > admin.RoleNone || demo.CanOverride(r, f)
-		}
+	for _, e := range s.envs {
+		p.links = append(p.links, admin.EnvironmentLink{Name: e.Name, Production: e.Production, Path: envConsolePath(e.Name, e == s.envs[0])})
 	}
 
+	// fail undoes what New started before an error.
+	fail := func(err error) (*Server, error) {
+		cancel()
+		for _, e := range s.envs {
+			e.client.Close()
+		}
+		for _, fn := range s.closeFn {
+			fn()
+		}
+		return nil, err
+	}
 	mux := &routeMux{ServeMux: http.NewServeMux()}
-	consoleOpts := &admin.Options{
-		Client:        s.client,
-		Store:         st,
-		Audit:         st,
-		UserOverrides: st,
-		ShareTokens:   st,
-		Usage:         st,
-		Users:         st,
-		Schedules:     st,
-		Authorize:     auth.Authorize,
-		SignIn:        auth,
-		Overrides:     s.httpOpts,
-		Environment:   opts.Environment,
-		Production:    opts.Production,
-		Logger:        s.log,
+	if err := s.mount(mux, p, s.envs[0], true); err != nil {
+		return fail(err)
 	}
-	apiStore := st
-	if opts.Source != nil {
-		consoleOpts.Store = nil
-		consoleOpts.ReadOnlyNote = readOnlyNote(opts.FlagsFrom)
-		apiStore = withDefinitionsFrom(st, s.source, consoleOpts.ReadOnlyNote)
-	}
-	mux.Handle("/admin/", http.StripPrefix("/admin", admin.Handler(consoleOpts)))
-	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
-	rest := &api{store: apiStore, tokens: opts.APITokens, log: s.log, env: opts.Environment}
+	s.metrics.auditDropped = s.envs[0].audit.dropped.Load
+	rest := &api{store: p.apiStore, tokens: tokens, log: s.log, env: s.envs[0].Name, multi: s.multi}
 	rest.register(mux)
 	rest.registerSchedule(mux)
-	rest.registerUsage(mux, st, time.Now)
-	// OFREP requests carry their own context in the body; the middleware
-	// adds the overrides of a signed Flagon-Overrides header or override
-	// cookie, which the OFREP handler applies.
-	ofrepOpts := *s.httpOpts
-	ofrepOpts.Context = nil
-	mux.Handle("/ofrep/", flagonhttp.Middleware(s.client, &ofrepOpts)(
-		ofrep.Handler(s.client, &ofrep.Options{APIKeys: opts.OFREPKeys, Logger: s.log, CORSOrigins: opts.CORSOrigins})))
-	snapshots := requireToken(opts.APITokens, "the snapshot endpoint", remote.Handler(s.source))
-	mux.Handle("GET "+remote.SnapshotPath, snapshots)
-	mux.Handle("GET "+remote.EventsPath, snapshots)
+	rest.registerReads(mux, st, time.Now)
 	mux.Handle("GET /healthz", health(s.client))
 	mux.Handle("GET /metrics", s.metrics.handler(s.client))
-
-	// The override link and /features.json, for browsers; the demo shop
-	// at / in demo mode, else a pointer to the console.
-	site := http.NewServeMux()
-	flagonhttp.Mount(site, s.client, s.httpOpts)
-	var front http.Handler = flagonhttp.Middleware(s.client, s.httpOpts)(site)
-	if opts.Demo {
-		demo.Routes(site, s.client)
-		front = demo.WithVisitor(front)
-	} else {
-		site.Handle("GET /{$}", http.RedirectHandler("/admin/", http.StatusSeeOther))
+	if s.multi {
+		for _, e := range s.envs {
+			e.mux = &routeMux{ServeMux: http.NewServeMux()}
+			if err := s.mount(e.mux, p, e, false); err != nil {
+				return fail(err)
+			}
+			mux.Handle(EnvPathPrefix+e.Name+"/", http.StripPrefix(strings.TrimSuffix(EnvPathPrefix, "/")+"/"+e.Name, e.mux))
+		}
 	}
-	mux.Handle("/", front)
 
 	var hosts []string
 	if publicURL != nil {
@@ -304,8 +282,6 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	s.handler = hostCheck(hosts, mux)
 	s.routes = mux.patterns
 
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel = cancel
 	if retention := cmp(opts.AuditRetention, DefaultAuditRetention); retention > 0 {
 		go prune(bg, "the audit log", st.PruneAudit, retention, s.log)
 	}
@@ -323,14 +299,162 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	return s, nil
 }
 
-// follow sets s.source: opts.Source, or a source over the store.
-func (s *Server) follow(ctx context.Context, st Store, opts *Options) error {
+// parts is what every environment's endpoints share.
+type parts struct {
+	st       Store
+	opts     *Options
+	tokens   []APIToken
+	secure   flagonhttp.SecureMode
+	clientIP func(*http.Request) string
+	password string
+	apiStore Store
+	readOnly string
+	links    []admin.EnvironmentLink
+}
+
+// envConsolePath is where the console of an environment is.
+func envConsolePath(env string, def bool) string {
+	if def {
+		return "/admin/"
+	}
+	return EnvPathPrefix + env + "/admin/"
+}
+
+// mount registers e's endpoints on mux at the paths of a single
+// environment: the console, OFREP, the snapshot and its events, usage
+// reports, the override link and /features.json. On the root mux of a
+// server with several environments, requests whose credential is for
+// another environment go to that one's.
+func (s *Server) mount(mux *routeMux, p *parts, e *envServer, root bool) error {
+	opts := p.opts
+	auth, err := admin.NewPasswordAuth(p.password, &admin.PasswordOptions{
+		Keys: opts.Keys, CookiePath: "/", Secure: p.secure, ClientIP: p.clientIP,
+		Users: p.st, Environment: e.Name,
+	})
+	if err != nil {
+		return fmt.Errorf("server: admin password: %w", err)
+	}
+	e.audit = &browserAudit{
+		log: p.st, logger: s.log, env: e.Name, who: auth.Authorize, clientIP: p.clientIP,
+		limit: newRateLimit(cmp(opts.AnonymousAuditRate, DefaultAnonymousAuditRate), time.Minute, maxRateClients),
+		total: newRateLimit(cmp(opts.AnonymousAuditTotal, DefaultAnonymousAuditTotal), time.Hour, 1),
+		now:   time.Now,
+	}
+	httpOpts := &flagonhttp.Options{
+		Keys:          opts.Keys,
+		CookieSecure:  p.secure,
+		CORSOrigins:   opts.CORSOrigins,
+		Production:    e.Production,
+		ManageURL:     envConsolePath(e.Name, root) + "overrides",
+		Logger:        s.log,
+		TokenRevoked:  flagonhttp.TokenRevokedIn(p.st),
+		UserOverrides: admin.UserOverrides(p.st, auth.Authorize),
+		OnOverride:    e.audit.onOverride,
+		// Who may override staff-policy flags: whoever is signed in to
+		// the console, never a value a visitor sends.
+		CanOverride: func(r *http.Request, f flagon.Flag) bool {
+			p, err := auth.Authorize(r)
+			return err == nil && p.Role > admin.RoleNone
+		},
+	}
+	if opts.Demo {
+		httpOpts.Context = demo.Context
+		httpOpts.CanOverride = func(r *http.Request, f flagon.Flag) bool {
+			p, err := auth.Authorize(r)
+			return err == nil && p.Role > admin.RoleNone || demo.CanOverride(r, f)
+		}
+	}
+	if root {
+		s.httpOpts = httpOpts
+	}
+	consoleOpts := &admin.Options{
+		Client: e.client, Store: p.st, Audit: p.st, UserOverrides: p.st, ShareTokens: p.st,
+		Usage: p.st, Users: p.st, Schedules: p.st,
+		Authorize: auth.Authorize, SignIn: auth, Overrides: httpOpts,
+		Environment: e.Name, Production: e.Production, Logger: s.log,
+	}
+	if s.multi {
+		consoleOpts.EnvironmentLinks = p.links
+	}
+	if opts.Source != nil {
+		consoleOpts.Store = nil
+		consoleOpts.ReadOnlyNote = p.readOnly
+	}
+	mux.Handle("/admin/", http.StripPrefix("/admin", admin.Handler(consoleOpts)))
+	mux.Handle("GET /admin", http.RedirectHandler(envConsolePath(e.Name, root), http.StatusMovedPermanently))
+
+	route := func(h http.Handler) http.Handler { return h }
+	if root && s.multi {
+		route = func(h http.Handler) http.Handler { return s.byCredential(p.tokens, h) }
+	}
+	// OFREP requests carry their own context in the body; the middleware
+	// adds the overrides of a signed Flagon-Overrides header or override
+	// cookie, which the OFREP handler applies.
+	ofrepOpts := *httpOpts
+	ofrepOpts.Context = nil
+	oo := &ofrep.Options{APIKeys: e.keys, Logger: s.log, CORSOrigins: opts.CORSOrigins}
+	if !root {
+		oo.EventsURL = EnvPathPrefix + e.Name + ofrep.EventsPath
+	}
+	var evaluate http.Handler = ofrep.Handler(e.client, oo)
+	if len(e.keys) == 0 && s.anyOFREPKeys() {
+		evaluate = closedOFREP(e.Name)
+	}
+	mux.Handle("/ofrep/", route(flagonhttp.Middleware(e.client, &ofrepOpts)(evaluate)))
+	snapshots := route(requireEnvToken(p.tokens, e.Name, "the snapshot endpoint", remote.Handler(e.source)))
+	mux.Handle("GET "+remote.SnapshotPath, snapshots)
+	mux.Handle("GET "+remote.EventsPath, snapshots)
+	reports := &api{store: p.apiStore, tokens: p.tokens, log: s.log, env: e.Name, multi: s.multi}
+	mux.Handle("POST /api/v1/usage", route(reports.authEnv(reports.usageReport(p.st, time.Now))))
+
+	// The override link and /features.json, for browsers; the demo shop
+	// at / in demo mode, else a pointer to the console.
+	site := http.NewServeMux()
+	flagonhttp.Mount(site, e.client, httpOpts)
+	var front http.Handler = flagonhttp.Middleware(e.client, httpOpts)(site)
+	if opts.Demo {
+		demo.Routes(site, e.client)
+		front = demo.WithVisitor(front)
+	} else {
+		site.Handle("GET /{$}", http.RedirectHandler(envConsolePath(e.Name, root), http.StatusSeeOther))
+	}
+	mux.Handle("/", front)
+	return nil
+}
+
+// anyOFREPKeys reports whether any environment has OFREP keys: then an
+// environment without its own is closed rather than open.
+func (s *Server) anyOFREPKeys() bool {
+	for _, e := range s.envs {
+		if len(e.keys) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// closedOFREP answers the OFREP endpoints of an environment that has no
+// keys while others do: no key opens it.
+func closedOFREP(env string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ofrep"`)
+		http.Error(w, "no OFREP key is configured for environment "+env, http.StatusUnauthorized)
+	})
+}
+
+// follow sets each environment's source: opts.Source, or a source over
+// the store (one for every environment, seen through each).
+func (s *Server) follow(ctx, bg context.Context, st Store, opts *Options) error {
 	if opts.Source != nil {
 		s.source = opts.Source
+		s.envs[0].source = s.source
 		return nil
 	}
 	sso := opts.StoreSource
-	sso.Environment = opts.Environment
+	sso.Environment = s.envs[0].Name
+	if s.multi {
+		sso.Environment = ""
+	}
 	if sso.Logger == nil {
 		sso.Logger = s.log
 	}
@@ -338,8 +462,14 @@ func (s *Server) follow(ctx context.Context, st Store, opts *Options) error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	s.source = src
 	s.closeFn = append(s.closeFn, src.Close)
+	for _, e := range s.envs {
+		e.source = src
+		if s.multi {
+			e.source = newEnvSource(bg, src, e.Name, s.log)
+		}
+	}
+	s.source = s.envs[0].source
 	return nil
 }
 

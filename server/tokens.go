@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/flagon/flagon"
 )
 
 // An APIToken grants a client of the REST API access under a name, which
@@ -14,10 +16,23 @@ type APIToken struct {
 	Secret string
 	// ReadOnly tokens may only GET.
 	ReadOnly bool
+	// Environment is the environment the token reaches: its snapshot and
+	// event stream, and usage reports for it. Empty means the server's
+	// default environment (the one -env names), which is what every token
+	// reached before servers had several; AllEnvironments reaches every
+	// environment and, on a server with several, the REST API
+	// (docs/decisions/0162).
+	Environment string
 }
 
-// ParseAPITokens reads "name:secret[:ro],…", the form FLAGON_API_TOKENS
-// takes.
+// AllEnvironments is the Environment of an APIToken that reaches every
+// environment of the server.
+const AllEnvironments = "*"
+
+// ParseAPITokens reads "name:secret[:mode[:environment]],…", the form
+// FLAGON_API_TOKENS takes: mode is ro (read-only) or rw (empty: rw), and
+// environment is one the server serves, or * for all of them (empty: the
+// default environment).
 func ParseAPITokens(s string) ([]APIToken, error) {
 	var out []APIToken
 	for _, part := range strings.Split(s, ",") {
@@ -26,15 +41,24 @@ func ParseAPITokens(s string) ([]APIToken, error) {
 			continue
 		}
 		fields := strings.Split(part, ":")
-		if len(fields) < 2 || len(fields) > 3 || fields[0] == "" || len(fields[1]) < 16 {
-			return nil, fmt.Errorf("api token %q: want name:secret[:ro] with a secret of at least 16 characters", fields[0])
+		if len(fields) < 2 || len(fields) > 4 || fields[0] == "" || len(fields[1]) < 16 {
+			return nil, fmt.Errorf("api token %q: want name:secret[:ro|rw[:environment]] with a secret of at least 16 characters", fields[0])
 		}
 		t := APIToken{Name: fields[0], Secret: fields[1]}
-		if len(fields) == 3 {
-			if fields[2] != "ro" {
-				return nil, fmt.Errorf("api token %q: unknown mode %q (want ro)", fields[0], fields[2])
+		if len(fields) >= 3 {
+			switch fields[2] {
+			case "ro":
+				t.ReadOnly = true
+			case "rw", "":
+			default:
+				return nil, fmt.Errorf("api token %q: unknown mode %q (want ro or rw)", fields[0], fields[2])
 			}
-			t.ReadOnly = true
+		}
+		if len(fields) == 4 {
+			t.Environment = fields[3]
+			if t.Environment != AllEnvironments && !flagon.ValidKey(t.Environment) {
+				return nil, fmt.Errorf("api token %q: environment %q is not a valid name (lowercase letters, digits, '-', '_', '.') nor * for all", fields[0], t.Environment)
+			}
 		}
 		out = append(out, t)
 	}

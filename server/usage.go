@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -38,14 +39,43 @@ type usageReport1 struct {
 	Count   int64     `json:"count"`
 }
 
-// registerUsage adds the usage endpoints: POST reports counts (any token,
-// as clients that follow a server hold read tokens), GET reads them.
-func (a *api) registerUsage(mux *routeMux, usage flagon.UsageStore, now func() time.Time) {
+// registerReads adds the endpoints that read usage. Reports (POST) are
+// per environment: see usageReport.
+func (a *api) registerReads(mux *routeMux, usage flagon.UsageStore, now func() time.Time) {
 	u := &usageAPI{api: a, usage: usage, now: now}
-	mux.Handle("POST /api/v1/usage", a.auth(false, u.report))
 	mux.Handle("GET /api/v1/usage", a.auth(false, u.read))
 	mux.Handle("GET /api/v1/usage/flags", a.auth(false, u.flags))
 	mux.Handle("GET /api/v1/usage/removable", a.auth(false, u.removable))
+}
+
+// usageReport returns the handler of POST /api/v1/usage, which stores the
+// counts of a.env (any token for it, as clients that follow a server hold
+// read tokens); serve it behind authEnv.
+func (a *api) usageReport(usage flagon.UsageStore, now func() time.Time) handleFunc {
+	u := &usageAPI{api: a, usage: usage, now: now}
+	return u.report
+}
+
+// tokenKey is the context key of the token authEnv admitted.
+type tokenKey struct{}
+
+// authEnv is auth for the endpoints of one environment: any token for
+// a.env, or for every environment, read-only or not.
+func (a *api) authEnv(fn handleFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := authenticate(a.tokens, r, "the REST API")
+		if err == nil {
+			err = tokenReaches(tok, a.env)
+		}
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
+		if err := fn(w, r, "api:"+tok.Name); err != nil {
+			a.fail(w, r, err)
+		}
+	})
 }
 
 type usageAPI struct {
@@ -68,6 +98,9 @@ func (u *usageAPI) report(w http.ResponseWriter, r *http.Request, _ string) erro
 	}
 	if rep.Environment == "" {
 		rep.Environment = u.env
+	}
+	if tok, _ := r.Context().Value(tokenKey{}).(*APIToken); u.multi && tok != nil && tok.Environment != AllEnvironments && rep.Environment != tok.Environment {
+		return newError(errForbidden, "environment: token %q reports usage for %q only, not %q", tok.Name, tok.Environment, rep.Environment)
 	}
 	flags, err := u.store.Flags(r.Context())
 	if err != nil {

@@ -36,6 +36,7 @@ const (
 // keeping them through a store outage.
 type usageCollector struct {
 	client *flagon.Client
+	others []*flagon.Client // the clients of further environments
 	store  flagon.UsageStore
 	log    *slog.Logger
 	cap    int
@@ -66,6 +67,9 @@ func (u *usageCollector) collect() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	details := u.client.TakeUsageDetail()
+	for _, c := range u.others {
+		details = append(details, c.TakeUsageDetail()...)
+	}
 	for _, d := range details {
 		u.byReason[d.Reason] += d.Count
 		flag := d.Flag

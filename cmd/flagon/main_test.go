@@ -436,6 +436,44 @@ func TestServeSecrets(t *testing.T) {
 	}
 }
 
+// TestServeEnvironments runs `flagon serve -envs` with tokens and OFREP
+// keys from the environment, each naming its environment: each
+// environment is served under /env/<name>/, a credential reaches its own
+// and is refused on another, and -production beside -envs is refused.
+func TestServeEnvironments(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("FLAGON_API_TOKENS", "dev:dev-token-0123456789:ro:development,prod:prod-token-0123456789:ro:production")
+	t.Setenv("FLAGON_OFREP_KEYS", "development:dev-key,production:prod-key")
+	s := startServe(t, "-store", "sqlite://"+filepath.Join(dir, "flagon.db"), "-envs", "development,staging,production")
+	for _, env := range []string{"development", "staging", "production"} {
+		if !strings.Contains(s.stdout.String(), "environment "+env) {
+			t.Errorf("serve does not print environment %s:\n%s", env, s.stdout)
+		}
+	}
+	if code, body := s.get(t, "/env/production/api/v1/snapshot", "Authorization", "Bearer prod-token-0123456789"); code != 200 {
+		t.Errorf("production snapshot with production's token: %d %s", code, body)
+	}
+	if code, body := s.get(t, "/env/production/api/v1/snapshot", "Authorization", "Bearer dev-token-0123456789"); code != 403 {
+		t.Errorf("production snapshot with development's token: %d %s; want 403", code, body)
+	}
+	if code, body := s.get(t, "/env/production/ofrep/v1/configuration", "X-API-Key", "prod-key"); code != 200 {
+		t.Errorf("production OFREP with production's key: %d %s", code, body)
+	}
+	if code, body := s.get(t, "/env/production/ofrep/v1/configuration", "X-API-Key", "dev-key"); code != 403 {
+		t.Errorf("production OFREP with development's key: %d %s; want 403", code, body)
+	}
+	if code, body := s.get(t, "/env/staging/ofrep/v1/configuration", "X-API-Key", "dev-key"); code != 401 && code != 403 {
+		t.Errorf("staging, which has no key, with development's: %d %s; want it closed", code, body)
+	}
+	s.stop()
+
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "-envs", "a,b", "-production", "-addr", "127.0.0.1:0", "-store", "sqlite://" + filepath.Join(dir, "x.db")}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "name:production") {
+		t.Errorf("serve -envs -production: exit %d, %s; want a usage error", code, stderr.String())
+	}
+}
+
 // TestServeConfigFile runs config-file mode: flags come from the file,
 // the store's flags are neither used nor overwritten, and the REST API
 // refuses flag edits, saying why.

@@ -35,9 +35,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var sf storeFlags
 	sf.register(fs, true)
 	addr := fs.String("addr", env("ADDR", DefaultAddr), envHelp("ADDR", "listen address"))
+	envList := fs.String("envs", env("ENVS", ""), envHelp("ENVS", "serve several environments from this server, name[:production],… (production and prod are production-like by name); each under /env/<name>/, the first (or -env) also at /. Tokens and OFREP keys name theirs: name:secret:ro|rw:env (or :* for all), env:key"))
 	production := fs.Bool("production", envBool("PRODUCTION", false), envHelp("PRODUCTION", "treat the environment as production (confirmations, no debug headers); on by default when -env is production"))
-	apiTokens := registerSecret(fs, "api-tokens", "API_TOKENS", "REST API and snapshot tokens, name:secret[:ro],…; none closes both")
-	ofrepKeys := registerSecret(fs, "ofrep-keys", "OFREP_KEYS", "API keys for the OFREP endpoints, comma-separated; none leaves them open")
+	apiTokens := registerSecret(fs, "api-tokens", "API_TOKENS", "REST API and snapshot tokens, name:secret[:ro|rw[:environment]],…; none closes both")
+	ofrepKeys := registerSecret(fs, "ofrep-keys", "OFREP_KEYS", "API keys for the OFREP endpoints, [environment:]key,…; none leaves them open")
 	password := registerSecret(fs, "admin-password", "ADMIN_PASSWORD", "the shared admin password, which signs in only while the store has no users; empty generates one and prints it")
 	cookieKeys := registerSecret(fs, "cookie-keys", "COOKIE_KEYS", "signing keys, id:secret,… (first signs, all verify); empty keeps generated keys in the store (see flagon keys)")
 	kek := registerSecret(fs, "", "KEY_ENCRYPTION_KEY", "")
@@ -89,6 +90,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if sf.env == "production" {
 		*production = true
 	}
+	envs, err := server.ParseEnvironments(*envList)
+	if err != nil {
+		return fmt.Errorf("%w: -envs: %v", errUsage, err)
+	}
+	if len(envs) > 0 && *production && sf.env != "production" {
+		return fmt.Errorf("%w: -production marks the one environment of -env; with -envs, mark each as name:production", errUsage)
+	}
 	var box *server.SecretBox
 	if secrets[kek] != "" {
 		if box, err = server.NewSecretBox(secrets[kek]); err != nil {
@@ -111,7 +119,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Environment:    sf.env,
 		Production:     *production,
 		APITokens:      tokens,
-		OFREPKeys:      splitList(secrets[ofrepKeys]),
+		Environments:   envs,
 		Demo:           *demoMode,
 		Logger:         logger,
 		AdminPassword:  secrets[password],
@@ -123,6 +131,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		AuditRetention: retention,
 		UsageRetention: usageKeep,
 		MetricsFlags:   metricsCap(*metricsFlags),
+	}
+	if len(envs) > 0 {
+		opts.EnvironmentKeys = server.ParseOFREPKeys(secrets[ofrepKeys], envs)
+	} else {
+		opts.OFREPKeys = splitList(secrets[ofrepKeys])
 	}
 	if sf.config != "" {
 		// The config file is the source of truth: watched and reloaded;
@@ -177,8 +190,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		fmt.Fprintln(stdout, "  no users yet: the shared password (FLAGON_ADMIN_PASSWORD) signs in until you add one (flagon users add, or the console's Accounts page)")
 	}
+	for _, e := range envs {
+		fmt.Fprintf(stdout, "  environment %s  %s/env/%s/ (console %s/env/%s/admin/)\n", e.Name, url, e.Name, url, e.Name)
+	}
 	auth := ""
-	if len(opts.OFREPKeys) > 0 {
+	if len(opts.OFREPKeys) > 0 || len(opts.EnvironmentKeys) > 0 {
 		auth = ` -H "Authorization: Bearer $FLAGON_OFREP_KEY"`
 	}
 	fmt.Fprintf(stdout, "  evaluate   curl -s -X POST%s -H 'Content-Type: application/json' -d '{\"context\":{\"targetingKey\":\"user-1\"}}' %s/ofrep/v1/evaluate/flags\n", auth, url)
