@@ -92,20 +92,24 @@ const BootstrapName = "admin"
 // Use its Authorize method as Options.Authorize and itself as
 // Options.SignIn; the console serves it at "signin" and "signout".
 type PasswordAuth struct {
-	hash     [32]byte
-	keys     *flagonhttp.Keys
-	ttl      time.Duration
-	cookie   string
-	path     string
-	secure   flagonhttp.SecureMode
-	clientIP func(*http.Request) string
-	now      func() time.Time
-	throttle *throttle
-	users    flagon.UserStore
-	env      string
+	hash      [32]byte
+	keys      *flagonhttp.Keys
+	ttl       time.Duration
+	cookie    string
+	path      string
+	secure    flagonhttp.SecureMode
+	clientIP  func(*http.Request) string
+	now       func() time.Time
+	throttle  *throttle
+	users     flagon.UserStore
+	env       string
+	signedOut *signedOut // shared by the ForEnvironment copies
+}
 
-	mu      sync.Mutex
-	revoked map[string]time.Time // signed-out session IDs, until they expire
+// signedOut holds the IDs of signed-out sessions, until they expire.
+type signedOut struct {
+	mu  sync.Mutex
+	ids map[string]time.Time
 }
 
 // NewPasswordAuth returns a sign-in that accepts password, which must be
@@ -118,18 +122,18 @@ func NewPasswordAuth(password string, opts *PasswordOptions) (*PasswordAuth, err
 		return nil, errors.New("admin: password auth: the password must be at least 8 characters")
 	}
 	a := &PasswordAuth{
-		hash:     sha256.Sum256([]byte(password)),
-		keys:     opts.Keys,
-		ttl:      opts.SessionTTL,
-		cookie:   opts.CookieName,
-		path:     opts.CookiePath,
-		secure:   opts.Secure,
-		clientIP: opts.ClientIP,
-		now:      time.Now,
-		throttle: newThrottle(),
-		users:    opts.Users,
-		env:      opts.Environment,
-		revoked:  make(map[string]time.Time),
+		hash:      sha256.Sum256([]byte(password)),
+		keys:      opts.Keys,
+		ttl:       opts.SessionTTL,
+		cookie:    opts.CookieName,
+		path:      opts.CookiePath,
+		secure:    opts.Secure,
+		clientIP:  opts.ClientIP,
+		now:       time.Now,
+		throttle:  newThrottle(),
+		users:     opts.Users,
+		env:       opts.Environment,
+		signedOut: &signedOut{ids: make(map[string]time.Time)},
 	}
 	if a.clientIP == nil {
 		a.clientIP = remoteHost
@@ -234,9 +238,9 @@ func (a *PasswordAuth) open(v string) (session, bool) {
 	if now.Unix() >= s.Expires {
 		return session{}, false
 	}
-	a.mu.Lock()
-	_, revoked := a.revoked[s.ID]
-	a.mu.Unlock()
+	a.signedOut.mu.Lock()
+	_, revoked := a.signedOut.ids[s.ID]
+	a.signedOut.mu.Unlock()
 	return s, !revoked
 }
 
@@ -265,10 +269,10 @@ func (a *PasswordAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/signout" && r.Method == http.MethodPost:
 		if ck, err := r.Cookie(a.cookie); err == nil {
 			if s, ok := a.open(ck.Value); ok {
-				a.mu.Lock()
-				a.revoked[s.ID] = time.Unix(s.Expires, 0)
+				a.signedOut.mu.Lock()
+				a.signedOut.ids[s.ID] = time.Unix(s.Expires, 0)
 				a.prune()
-				a.mu.Unlock()
+				a.signedOut.mu.Unlock()
 			}
 		}
 		http.SetCookie(w, &http.Cookie{Name: a.cookie, Path: a.cookiePath(q), MaxAge: -1, HttpOnly: true, Secure: a.secure.For(r), SameSite: http.SameSiteLaxMode})
@@ -442,14 +446,26 @@ func (a *PasswordAuth) cookiePath(q *request) string {
 	return q.base
 }
 
-// prune forgets revoked sessions that have expired anyway. a.mu is held.
+// prune forgets signed-out sessions that have expired anyway.
+// a.signedOut.mu is held.
 func (a *PasswordAuth) prune() {
 	now := a.now()
-	for id, exp := range a.revoked {
+	for id, exp := range a.signedOut.ids {
 		if now.After(exp) {
-			delete(a.revoked, id)
+			delete(a.signedOut.ids, id)
 		}
 	}
+}
+
+// ForEnvironment returns the sign-in of another environment's console:
+// the same password, users and session cookie, with the role a user has in
+// env. The copies share one sign-in throttle and one list of signed-out
+// sessions, so several consoles neither multiply the attempts a client
+// may make nor keep a session alive that was signed out in one of them.
+func (a *PasswordAuth) ForEnvironment(env string) *PasswordAuth {
+	c := *a
+	c.env = env
+	return &c
 }
 
 // cleanName checks the name typed at sign-in; empty means "admin".

@@ -74,7 +74,16 @@ func TestPasswordSignIn(t *testing.T) {
 		t.Error("a tampered session was accepted")
 	}
 
-	// Sign out: the cookie goes, and the old session no longer works.
+	// Another environment's console accepts the same session...
+	other := auth.ForEnvironment("staging")
+	req = httptest.NewRequest("GET", "/env/staging/admin/flags", nil)
+	req.AddCookie(session)
+	if _, err := other.Authorize(req); err != nil {
+		t.Errorf("the session in another environment's console: %v", err)
+	}
+
+	// Sign out: the cookie goes, and the old session no longer works,
+	// in any environment's console.
 	out := formOf(t, page.body, "signout")
 	r = b.post("/admin/signout", out)
 	if r.status != http.StatusSeeOther || r.location != "/admin/signin?done=signed-out" {
@@ -84,6 +93,9 @@ func TestPasswordSignIn(t *testing.T) {
 	req.AddCookie(session)
 	if _, err := auth.Authorize(req); err == nil {
 		t.Error("a signed-out session still works")
+	}
+	if _, err := other.Authorize(req); err == nil {
+		t.Error("a signed-out session still works in another environment's console")
 	}
 	if r := b.get("/admin/flags"); r.status != http.StatusSeeOther {
 		t.Errorf("after sign-out: %d", r.status)
@@ -128,6 +140,14 @@ func TestPasswordExpiryAndLockout(t *testing.T) {
 	mustContain(t, r.body, "Too many failed attempts")
 	if r.header.Get("Retry-After") == "" {
 		t.Error("a lockout without Retry-After")
+	}
+	// Another environment's console shares the lockout.
+	other := auth.ForEnvironment("staging")
+	b2 := newHarness(t, harnessOptions{authorize: other.Authorize, signIn: other}).browser("")
+	form2 := signInForm(t, b2)
+	form2.Set("password", testPassword)
+	if r := b2.post("/admin/signin", form2); r.status != http.StatusTooManyRequests {
+		t.Errorf("another environment's console during the lockout: %d", r.status)
 	}
 	now = now.Add(firstLock)
 	if r := b.post("/admin/signin", form); r.status != http.StatusSeeOther {

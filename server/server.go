@@ -211,8 +211,10 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		cancel()
 		return nil, err
 	}
+	// At debug level, the server logs each evaluation (flagon.Options.LogEvaluations).
+	logEvals := s.log.Enabled(ctx, slog.LevelDebug)
 	for _, e := range s.envs {
-		e.client = flagon.NewClient(e.source, &flagon.Options{Logger: s.log})
+		e.client = flagon.NewClient(e.source, &flagon.Options{Logger: s.log, LogEvaluations: logEvals})
 	}
 	s.client = s.envs[0].client
 	s.metrics.usage = newUsageCollector(s.client, st, opts.MetricsFlags, s.log)
@@ -228,10 +230,10 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	if opts.Keys == nil {
 		s.log.Warn("flagon: no signing keys given; using a per-process key, so override cookies, share links and console sessions end with this process")
 	}
-	p.password = opts.AdminPassword
-	if p.password == "" {
-		p.password = admin.GeneratePassword()
-		s.generatedPassword = p.password
+	password := opts.AdminPassword
+	if password == "" {
+		password = admin.GeneratePassword()
+		s.generatedPassword = password
 	}
 	p.apiStore = st
 	if opts.Source != nil {
@@ -254,6 +256,11 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		return nil, err
 	}
 	mux := &routeMux{ServeMux: http.NewServeMux()}
+	if p.auth, err = admin.NewPasswordAuth(password, &admin.PasswordOptions{
+		Keys: opts.Keys, CookiePath: "/", Secure: p.secure, ClientIP: p.clientIP, Users: st,
+	}); err != nil {
+		return fail(fmt.Errorf("server: admin password: %w", err))
+	}
 	if err := s.mount(mux, p, s.envs[0], true); err != nil {
 		return fail(err)
 	}
@@ -306,7 +313,7 @@ type parts struct {
 	tokens   []APIToken
 	secure   flagonhttp.SecureMode
 	clientIP func(*http.Request) string
-	password string
+	auth     *admin.PasswordAuth // one sign-in; each console has its ForEnvironment
 	apiStore Store
 	readOnly string
 	links    []admin.EnvironmentLink
@@ -327,13 +334,7 @@ func envConsolePath(env string, def bool) string {
 // another environment go to that one's.
 func (s *Server) mount(mux *routeMux, p *parts, e *envServer, root bool) error {
 	opts := p.opts
-	auth, err := admin.NewPasswordAuth(p.password, &admin.PasswordOptions{
-		Keys: opts.Keys, CookiePath: "/", Secure: p.secure, ClientIP: p.clientIP,
-		Users: p.st, Environment: e.Name,
-	})
-	if err != nil {
-		return fmt.Errorf("server: admin password: %w", err)
-	}
+	auth := p.auth.ForEnvironment(e.Name)
 	e.audit = &browserAudit{
 		log: p.st, logger: s.log, env: e.Name, who: auth.Authorize, clientIP: p.clientIP,
 		limit: newRateLimit(cmp(opts.AnonymousAuditRate, DefaultAnonymousAuditRate), time.Minute, maxRateClients),
