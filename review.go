@@ -1,7 +1,9 @@
 package flagon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -172,4 +174,14 @@ type ChangeRequestStore interface {
 	// others as request.approve, request.reject, request.conflict and
 	// request.review.
 	ReviewChangeRequest(ctx context.Context, id int64, approve bool, comment string, c Change) (ChangeRequest, error)
+}
+
+// ChangesEnvironment reports whether replacing old by new changes what
+// env evaluates: the flag as Flag.In(env) sees it. A change to another
+// environment's settings alone does not; one to the flag's own fields
+// (not overridden in env) does. A new flag is old's zero Flag.
+func ChangesEnvironment(old, new Flag, env string) bool {
+	a, errA := json.Marshal(old.In(env).Normalize())
+	b, errB := json.Marshal(new.In(env).Normalize())
+	return errA != nil || errB != nil || !bytes.Equal(a, b)
 }

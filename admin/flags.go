@@ -327,6 +327,10 @@ func (c *Console) saveFlag(w http.ResponseWriter, r *http.Request, q *request, i
 		c.redirect(w, r, q, flagPath(ff.Key, ff.Env), "nothing-to-do")
 		return
 	}
+	if env := c.reviewEnv(q, base, f); env != "" {
+		c.propose(w, r, q, flagon.ChangeRequest{Flag: f.Key, BaseVersion: version, Proposed: f}, env, ff.Reason)
+		return
+	}
 	nv, err := c.opts.Store.PutFlag(ctx, f, version, c.change(q, ff.Reason))
 	switch {
 	case errors.Is(err, flagon.ErrConflict):
@@ -479,6 +483,12 @@ func (c *Console) archiveFlag(w http.ResponseWriter, r *http.Request, q *request
 	if c.needsConfirmation(w, r, "flags/"+key+"/archive", what, map[string]string{"version": strconv.FormatInt(version, 10), "archived": boolDigit(archive)}) {
 		return
 	}
+	if c.unprivileged(q) != "" {
+		// Archiving changes every environment and is no emergency:
+		// in a protected one it takes an admin there (docs/decisions/0173).
+		c.fail(w, r, ErrForbidden, flagSubject(key)+" in a protected environment", "archive the flag")
+		return
+	}
 	_, err := c.opts.Store.ArchiveFlag(r.Context(), key, archive, version, c.change(q, strings.TrimSpace(r.PostForm.Get("reason"))))
 	if c.writeFailed(w, r, key, err) {
 		return
@@ -529,8 +539,20 @@ func (c *Console) killFlag(w http.ResponseWriter, r *http.Request, q *request) {
 	if undo && reason == "" {
 		reason = "undo"
 	}
-	nv, err := c.opts.Store.PutFlag(ctx, setKill(sf.Flag, c.opts.Environment, kill), version, c.change(q, reason))
+	nf := setKill(sf.Flag, c.opts.Environment, kill)
+	review := c.reviewEnv(q, sf.Flag, nf)
+	if review != "" && !kill {
+		// Turning a flag back on is no emergency: it waits for approval.
+		c.propose(w, r, q, flagon.ChangeRequest{Flag: key, BaseVersion: version, Proposed: nf}, review, reason)
+		return
+	}
+	nv, err := c.opts.Store.PutFlag(ctx, nf, version, c.change(q, reason))
 	if c.writeFailed(w, r, key, err) {
+		return
+	}
+	if review != "" {
+		c.recordEmergency(ctx, q, flagon.ChangeRequest{Flag: key, BaseVersion: version, Proposed: nf, Emergency: true}, review, reason)
+		c.redirect(w, r, q, "flags/"+key, "flag-killed-review")
 		return
 	}
 	c.log.Info("admin: kill switch", "flag", key, "disabled", kill, "undo", undo, "by", q.principal.Name)
