@@ -185,3 +185,16 @@ func ChangesEnvironment(old, new Flag, env string) bool {
 	b, errB := json.Marshal(new.In(env).Normalize())
 	return errA != nil || errB != nil || !bytes.Equal(a, b)
 }
+
+// OnlyKills reports whether replacing old by new does nothing in env but
+// turn the flag's kill switch on there: the one change a protected
+// environment applies at once, to be reviewed after the fact
+// (docs/decisions/0173).
+func OnlyKills(old, new Flag, env string) bool {
+	a, b := old.In(env), new.In(env)
+	if a.Disabled || !b.Disabled {
+		return false
+	}
+	a.Disabled = true
+	return !ChangesEnvironment(a, b, env)
+}

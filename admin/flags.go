@@ -183,6 +183,13 @@ type flagData struct {
 	// Schedules are the flag's scheduled changes, pending first, then the
 	// most recent others.
 	Schedules []flagon.ScheduledChange
+	// Requests are the flag's change requests that wait for review.
+	Requests []flagon.ChangeRequest
+	// Reviewed names the protected environment where the signed-in
+	// editor's changes become change requests, if any.
+	Reviewed string
+	// StepRows numbers the scheduling form's rows.
+	StepRows []int
 }
 
 // environments returns the environments the editor offers for f.
@@ -244,6 +251,15 @@ func (c *Console) renderFlag(w http.ResponseWriter, r *http.Request, q *request,
 	}
 	if c.opts.Schedules != nil && !ff.New {
 		d.Schedules = c.flagSchedules(ctx, ff.Key)
+		for i := range maxFormSteps {
+			d.StepRows = append(d.StepRows, i)
+		}
+	}
+	if c.opts.ChangeRequests != nil && !ff.New {
+		d.Requests = c.flagRequests(ctx, ff.Key)
+	}
+	if !ff.ReadOnly {
+		d.Reviewed = c.unprivileged(q)
 	}
 	if c.opts.Audit != nil && !ff.New {
 		d.History, err = c.opts.Audit.Audit(ctx, flagon.AuditQuery{Target: ff.Key, Limit: 10})
@@ -327,11 +343,15 @@ func (c *Console) saveFlag(w http.ResponseWriter, r *http.Request, q *request, i
 		c.redirect(w, r, q, flagPath(ff.Key, ff.Env), "nothing-to-do")
 		return
 	}
-	if env := c.reviewEnv(q, base, f); env != "" {
-		c.propose(w, r, q, flagon.ChangeRequest{Flag: f.Key, BaseVersion: version, Proposed: f}, env, ff.Reason)
+	review := c.reviewEnv(q, base, f)
+	if review != "" && !flagon.OnlyKills(base, f, review) {
+		c.propose(w, r, q, flagon.ChangeRequest{Flag: f.Key, BaseVersion: version, Proposed: f}, review, ff.Reason)
 		return
 	}
 	nv, err := c.opts.Store.PutFlag(ctx, f, version, c.change(q, ff.Reason))
+	if err == nil && review != "" {
+		c.recordEmergency(ctx, q, flagon.ChangeRequest{Flag: f.Key, BaseVersion: version, Proposed: f, Emergency: true}, review, ff.Reason)
+	}
 	switch {
 	case errors.Is(err, flagon.ErrConflict):
 		c.conflict(w, r, q, ff, f, isNew)
@@ -541,7 +561,7 @@ func (c *Console) killFlag(w http.ResponseWriter, r *http.Request, q *request) {
 	}
 	nf := setKill(sf.Flag, c.opts.Environment, kill)
 	review := c.reviewEnv(q, sf.Flag, nf)
-	if review != "" && !kill {
+	if review != "" && !flagon.OnlyKills(sf.Flag, nf, review) {
 		// Turning a flag back on is no emergency: it waits for approval.
 		c.propose(w, r, q, flagon.ChangeRequest{Flag: key, BaseVersion: version, Proposed: nf}, review, reason)
 		return

@@ -57,6 +57,13 @@ var funcs = template.FuncMap{
 	},
 	"add":         func(a, b int) int { return a + b },
 	"groupDigits": groupDigits,
+	// reqRow gives a change request's table row the console's path.
+	"reqRow": func(p *page, cr flagon.ChangeRequest) any {
+		return struct {
+			Base string
+			flagon.ChangeRequest
+		}{p.Base, cr}
+	},
 }
 
 // pages holds one template set per page, each the layout plus the page.
@@ -95,6 +102,7 @@ type page struct {
 	HasStore     bool
 	HasAudit     bool
 	HasUsers     bool
+	HasRequests  bool
 	ReadOnlyNote string
 	Flash        string
 	Undo         *undoForm // what the flash's Undo button posts, if any
@@ -120,6 +128,7 @@ func (c *Console) newPage(r *http.Request, title, nav string, data any) *page {
 		HasStore:     c.opts.Store != nil,
 		HasAudit:     c.opts.Audit != nil,
 		HasUsers:     c.opts.Users != nil,
+		HasRequests:  c.opts.ChangeRequests != nil && len(c.opts.ProtectedEnvironments) > 0,
 		ReadOnlyNote: c.readNote,
 		Static:       "?v=" + staticVersion,
 	}

@@ -122,9 +122,10 @@ type requestData struct {
 	// says it has moved past the request's base version.
 	Current *flagon.StoredFlag
 	Stale   bool
-	// Diffs compare the current flag with the proposed one, field by
-	// field; Proposed is the proposal as JSON.
-	Diffs    []fieldDiff
+	// Changes compare the current flag with the proposed one, field by
+	// field, as the audit log shows changes; Proposed is the proposal as
+	// JSON.
+	Changes  []fieldChange
 	Proposed string
 	// CanApprove and CanReject say which buttons q's principal gets; the
 	// handlers check again.
@@ -154,7 +155,7 @@ func (c *Console) requestPage(w http.ResponseWriter, r *http.Request, q *request
 		d.Stale = cr.BaseVersion != 0
 	}
 	if len(cr.Schedule) == 0 && !cr.Emergency {
-		d.Diffs = diffFlags(base, cr.Proposed)
+		d.Changes = flagChanges(base, cr.Proposed)
 		pj, _ := json.MarshalIndent(cr.Proposed, "", "  ")
 		d.Proposed = string(pj)
 	}
@@ -247,4 +248,29 @@ func (c *Console) recordEmergency(ctx context.Context, q *request, cr flagon.Cha
 	if _, err := c.opts.ChangeRequests.AddChangeRequest(ctx, cr, ch); err != nil {
 		c.log.Error("admin: record an emergency change for review", "flag", cr.Flag, "err", err)
 	}
+}
+
+// flagChanges lists what replacing old (the zero Flag for none) by new
+// changes, as the audit log lists a write's changes.
+func flagChanges(old, new flagon.Flag) []fieldChange {
+	var a any
+	if old.Key != "" {
+		raw, _ := json.Marshal(old)
+		a = comparable("flag.update", raw)
+	}
+	raw, _ := json.Marshal(new)
+	var out []fieldChange
+	diffValues("", "", a, comparable("flag.update", raw), &out)
+	return out
+}
+
+// flagRequests returns the flag's change requests that wait for review.
+// An error is logged and shows none.
+func (c *Console) flagRequests(ctx context.Context, key string) []flagon.ChangeRequest {
+	all, err := c.opts.ChangeRequests.ChangeRequests(ctx, flagon.ChangeRequestQuery{Flag: key, Limit: 50})
+	if err != nil {
+		c.log.Warn("admin: read change requests", "flag", key, "err", err)
+		return nil
+	}
+	return slices.DeleteFunc(all, func(cr flagon.ChangeRequest) bool { return !awaiting(cr) })
 }

@@ -50,6 +50,14 @@ type Options struct {
 	// for a confirmation and a reason before changes, and responses carry
 	// no override-count header.
 	Production bool
+	// ProtectedEnvironments are the environments where changes are
+	// reviewed: a flag change by an editor (or a token without :admin)
+	// becomes a change request that an admin other than its author
+	// approves, and only turning a kill switch on applies at once, to be
+	// reviewed after the fact (docs/decisions/0173). Nil protects the
+	// server's environment when Production is set; an empty non-nil
+	// slice protects none.
+	ProtectedEnvironments []string
 	// APITokens grant access to the REST API and the snapshot endpoint;
 	// none closes both.
 	APITokens []APIToken
@@ -153,6 +161,19 @@ type Server struct {
 	routes            []string // the patterns of the server's mux
 }
 
+// protectedEnvironments returns the environments opts protects: its
+// ProtectedEnvironments, or else the server's own environment when it is
+// production.
+func protectedEnvironments(opts *Options) []string {
+	if opts.ProtectedEnvironments != nil {
+		return opts.ProtectedEnvironments
+	}
+	if opts.Production && opts.Environment != "" {
+		return []string{opts.Environment}
+	}
+	return nil
+}
+
 // ErrDemoInProduction is New's refusal to run the demo where it would
 // undo the safety of production.
 var ErrDemoInProduction = errors.New("the demo runs only outside production: its identities are cookies anyone can set")
@@ -252,11 +273,14 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		Users:         st,
 		Schedules:     st,
 		Authorize:     auth.Authorize,
-		SignIn:        auth,
-		Overrides:     s.httpOpts,
-		Environment:   opts.Environment,
-		Production:    opts.Production,
-		Logger:        s.log,
+
+		ChangeRequests:        st,
+		ProtectedEnvironments: protectedEnvironments(opts),
+		SignIn:                auth,
+		Overrides:             s.httpOpts,
+		Environment:           opts.Environment,
+		Production:            opts.Production,
+		Logger:                s.log,
 	}
 	apiStore := st
 	if opts.Source != nil {
@@ -266,9 +290,10 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	}
 	mux.Handle("/admin/", http.StripPrefix("/admin", admin.Handler(consoleOpts)))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
-	rest := &api{store: apiStore, tokens: opts.APITokens, log: s.log, env: opts.Environment}
+	rest := &api{store: apiStore, tokens: opts.APITokens, log: s.log, env: opts.Environment, protected: protectedEnvironments(opts)}
 	rest.register(mux)
 	rest.registerSchedule(mux)
+	rest.registerRequests(mux)
 	rest.registerUsage(mux, st, time.Now)
 	// OFREP requests carry their own context in the body; the middleware
 	// adds the overrides of a signed Flagon-Overrides header or override

@@ -14,10 +14,14 @@ type APIToken struct {
 	Secret string
 	// ReadOnly tokens may only GET.
 	ReadOnly bool
+	// Admin tokens write to protected environments at once and approve
+	// change requests, as an admin in the console does; other writing
+	// tokens' changes there become change requests (docs/decisions/0173).
+	Admin bool
 }
 
-// ParseAPITokens reads "name:secret[:ro],…", the form FLAGON_API_TOKENS
-// takes.
+// ParseAPITokens reads "name:secret[:ro|:admin],…", the form
+// FLAGON_API_TOKENS takes.
 func ParseAPITokens(s string) ([]APIToken, error) {
 	var out []APIToken
 	for _, part := range strings.Split(s, ",") {
@@ -27,14 +31,18 @@ func ParseAPITokens(s string) ([]APIToken, error) {
 		}
 		fields := strings.Split(part, ":")
 		if len(fields) < 2 || len(fields) > 3 || fields[0] == "" || len(fields[1]) < 16 {
-			return nil, fmt.Errorf("api token %q: want name:secret[:ro] with a secret of at least 16 characters", fields[0])
+			return nil, fmt.Errorf("api token %q: want name:secret[:ro|:admin] with a secret of at least 16 characters", fields[0])
 		}
 		t := APIToken{Name: fields[0], Secret: fields[1]}
 		if len(fields) == 3 {
-			if fields[2] != "ro" {
-				return nil, fmt.Errorf("api token %q: unknown mode %q (want ro)", fields[0], fields[2])
+			switch fields[2] {
+			case "ro":
+				t.ReadOnly = true
+			case "admin":
+				t.Admin = true
+			default:
+				return nil, fmt.Errorf("api token %q: unknown mode %q (want ro or admin)", fields[0], fields[2])
 			}
-			t.ReadOnly = true
 		}
 		out = append(out, t)
 	}
