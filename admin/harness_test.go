@@ -73,6 +73,9 @@ type harnessOptions struct {
 	// gives the console its users (Options.Users).
 	store *flagontest.MemoryStore
 	users bool
+	// protected protects the console's environment, with the store's
+	// change requests.
+	protected bool
 }
 
 func newHarness(t testing.TB, ho harnessOptions) *harness {
@@ -138,6 +141,9 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 			opts.Users = h.store
 		}
 		opts.Schedules = h.store
+		if ho.protected {
+			opts.ChangeRequests, opts.ProtectedEnvironments = h.store, []string{env}
+		}
 	}
 	switch {
 	case ho.noAuth:
