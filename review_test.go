@@ -1,6 +1,7 @@
 package flagon_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/flagon/flagon"
@@ -45,4 +46,21 @@ func TestChangesEnvironment(t *testing.T) {
 			t.Errorf("%s: OnlyKills = %v, want %v", tc.name, got, tc.kill)
 		}
 	}
+}
+
+// A kill switch turned on in production changes production, and does
+// nothing else: the one change a protected environment applies at once.
+func ExampleOnlyKills() {
+	f := flagon.Flag{Key: "checkout", Type: flagon.TypeBool, Default: "off",
+		Variants:    []flagon.Variant{{Name: "off", Value: false}, {Name: "on", Value: true}},
+		Fallthrough: flagon.Serve{Variant: "on"}}
+	killed := f
+	killed.Disabled = true
+	halved := f
+	halved.Fallthrough = flagon.Serve{Split: []flagon.Split{{Variant: "on", Percent: 50}, {Variant: "off", Percent: 50}}}
+	fmt.Println(flagon.ChangesEnvironment(f, killed, "production"), flagon.OnlyKills(f, killed, "production"))
+	fmt.Println(flagon.ChangesEnvironment(f, halved, "production"), flagon.OnlyKills(f, halved, "production"))
+	// Output:
+	// true true
+	// true false
 }

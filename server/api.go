@@ -343,11 +343,16 @@ func (a *api) putFlag(w http.ResponseWriter, r *http.Request, actor string) erro
 	if err != nil {
 		return err
 	}
-	cur, err := a.store.Flag(r.Context(), key)
-	if err != nil && !errors.Is(err, flagon.ErrNotFound) {
-		return err
+	var (
+		cur    flagon.StoredFlag
+		review string
+	)
+	if a.unprivileged(r) != "" {
+		if cur, err = a.store.Flag(r.Context(), key); err != nil && !errors.Is(err, flagon.ErrNotFound) {
+			return err
+		}
+		review = a.reviewEnv(r, cur.Flag, body.Flag)
 	}
-	review := a.reviewEnv(r, cur.Flag, body.Flag)
 	if review != "" && !flagon.OnlyKills(cur.Flag, body.Flag, review) {
 		if cur.Version != pre.version {
 			return a.explain(r.Context(), fmt.Errorf("%w: version %d given, flag is at %d", flagon.ErrConflict, pre.version, cur.Version), res, pre)

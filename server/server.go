@@ -284,7 +284,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 	}
 	apiStore := st
 	if opts.Source != nil {
-		consoleOpts.Store = nil
+		consoleOpts.Store, consoleOpts.ChangeRequests = nil, nil
 		consoleOpts.ReadOnlyNote = readOnlyNote(opts.FlagsFrom)
 		apiStore = withDefinitionsFrom(st, s.source, consoleOpts.ReadOnlyNote)
 	}
