@@ -50,6 +50,17 @@ type Options struct {
 	// lists its own, and editors cancel pending ones there. Usually the
 	// same value as Store.
 	Schedules flagon.ScheduleStore
+	// ChangeRequests, if set, keeps the change requests of protected
+	// environments: editors' changes there wait on the Requests page for
+	// another person's approval. Usually the same value as Store.
+	ChangeRequests flagon.ChangeRequestStore
+	// ProtectedEnvironments are the environments where a flag change by
+	// someone who is not an admin there becomes a change request, which an
+	// admin other than its author approves or rejects; turning a kill
+	// switch on applies at once and waits for a review after the fact
+	// (docs/decisions/0173). Without ChangeRequests, only admins change
+	// flags there.
+	ProtectedEnvironments []string
 	// ReadOnlyNote says where flags come from when Store is nil, such as
 	// "flags come from the config file flags.yaml; edit it and it
 	// reloads". Empty means DefaultReadOnlyNote.
@@ -215,6 +226,11 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /flags/{key}/archive", c.need(RoleEditor, c.archiveFlag))
 	m.HandleFunc("POST /flags/{key}/kill", c.need(RoleEditor, c.killFlag))
 	m.HandleFunc("POST /flags/{key}/schedules/{id}/cancel", c.need(RoleEditor, c.cancelScheduled))
+	m.HandleFunc("POST /flags/{key}/schedule", c.need(RoleEditor, c.scheduleFlag))
+	m.HandleFunc("GET /requests", c.need(RoleViewer, c.requestsPage))
+	m.HandleFunc("GET /requests/{id}", c.need(RoleViewer, c.requestPage))
+	m.HandleFunc("POST /requests/{id}/approve", c.need(RoleEditor, c.reviewRequest(true)))
+	m.HandleFunc("POST /requests/{id}/reject", c.need(RoleEditor, c.reviewRequest(false)))
 	m.HandleFunc("GET /audiences", c.need(RoleViewer, c.audiencesPage))
 	m.HandleFunc("GET /audiences/{name}", c.need(RoleViewer, c.audiencePage))
 	m.HandleFunc("POST /audiences/new", c.need(RoleEditor, c.saveAudience))

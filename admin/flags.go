@@ -199,6 +199,13 @@ type flagData struct {
 	// Schedules are the flag's scheduled changes, pending first, then the
 	// most recent others.
 	Schedules []flagon.ScheduledChange
+	// Requests are the flag's change requests that wait for review.
+	Requests []flagon.ChangeRequest
+	// Reviewed names the protected environment where the signed-in
+	// editor's changes become change requests, if any.
+	Reviewed string
+	// StepRows numbers the scheduling form's rows.
+	StepRows []int
 }
 
 // environments returns the environments the editor offers for f.
@@ -263,6 +270,15 @@ func (c *Console) renderFlag(w http.ResponseWriter, r *http.Request, q *request,
 	}
 	if c.opts.Schedules != nil && !ff.New {
 		d.Schedules = c.flagSchedules(ctx, ff.Key)
+		for i := range maxFormSteps {
+			d.StepRows = append(d.StepRows, i)
+		}
+	}
+	if c.opts.ChangeRequests != nil && !ff.New {
+		d.Requests = c.flagRequests(ctx, ff.Key)
+	}
+	if !ff.ReadOnly {
+		d.Reviewed = c.unprivileged(q)
 	}
 	if c.opts.Audit != nil && !ff.New {
 		d.History, err = c.opts.Audit.Audit(ctx, flagon.AuditQuery{Target: ff.Key, Limit: 10})
@@ -346,7 +362,15 @@ func (c *Console) saveFlag(w http.ResponseWriter, r *http.Request, q *request, i
 		c.redirect(w, r, q, flagPath(ff.Key, ff.Env), "nothing-to-do")
 		return
 	}
+	review := c.reviewEnv(q, base, f)
+	if review != "" && !flagon.OnlyKills(base, f, review) {
+		c.propose(w, r, q, flagon.ChangeRequest{Flag: f.Key, BaseVersion: version, Proposed: f}, review, ff.Reason)
+		return
+	}
 	nv, err := c.opts.Store.PutFlag(ctx, f, version, c.change(q, ff.Reason))
+	if err == nil && review != "" {
+		c.recordEmergency(ctx, q, flagon.ChangeRequest{Flag: f.Key, BaseVersion: version, Proposed: f, Emergency: true}, review, ff.Reason)
+	}
 	switch {
 	case errors.Is(err, flagon.ErrConflict):
 		c.conflict(w, r, q, ff, f, isNew)
@@ -513,6 +537,12 @@ func (c *Console) archiveFlag(w http.ResponseWriter, r *http.Request, q *request
 	if c.needsConfirmation(w, r, "", "flags/"+key+"/archive", what, map[string]string{"version": strconv.FormatInt(version, 10), "archived": boolDigit(archive)}) {
 		return
 	}
+	if c.unprivileged(q) != "" {
+		// Archiving changes every environment and is no emergency:
+		// in a protected one it takes an admin there (docs/decisions/0173).
+		c.fail(w, r, ErrForbidden, flagSubject(key)+" in a protected environment", "archive the flag")
+		return
+	}
 	_, err := c.opts.Store.ArchiveFlag(r.Context(), key, archive, version, c.change(q, strings.TrimSpace(r.PostForm.Get("reason"))))
 	if c.writeFailed(w, r, key, err) {
 		return
@@ -563,8 +593,20 @@ func (c *Console) killFlag(w http.ResponseWriter, r *http.Request, q *request) {
 	if undo && reason == "" {
 		reason = "undo"
 	}
-	nv, err := c.opts.Store.PutFlag(ctx, setKill(sf.Flag, c.opts.Environment, kill), version, c.change(q, reason))
+	nf := setKill(sf.Flag, c.opts.Environment, kill)
+	review := c.reviewEnv(q, sf.Flag, nf)
+	if review != "" && !flagon.OnlyKills(sf.Flag, nf, review) {
+		// Turning a flag back on is no emergency: it waits for approval.
+		c.propose(w, r, q, flagon.ChangeRequest{Flag: key, BaseVersion: version, Proposed: nf}, review, reason)
+		return
+	}
+	nv, err := c.opts.Store.PutFlag(ctx, nf, version, c.change(q, reason))
 	if c.writeFailed(w, r, key, err) {
+		return
+	}
+	if review != "" {
+		c.recordEmergency(ctx, q, flagon.ChangeRequest{Flag: key, BaseVersion: version, Proposed: nf, Emergency: true}, review, reason)
+		c.redirect(w, r, q, "flags/"+key, "flag-killed-review")
 		return
 	}
 	c.log.Info("admin: kill switch", "flag", key, "disabled", kill, "undo", undo, "by", q.principal.Name)

@@ -76,6 +76,9 @@ type harnessOptions struct {
 	// links are Options.EnvironmentLinks: a console of a server with
 	// several environments.
 	links []EnvironmentLink
+	// protected protects the console's environment, with the store's
+	// change requests.
+	protected bool
 }
 
 func newHarness(t testing.TB, ho harnessOptions) *harness {
@@ -142,6 +145,9 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 			opts.Users = h.store
 		}
 		opts.Schedules = h.store
+		if ho.protected {
+			opts.ChangeRequests, opts.ProtectedEnvironments = h.store, []string{env}
+		}
 	}
 	switch {
 	case ho.noAuth:

@@ -57,6 +57,13 @@ var funcs = template.FuncMap{
 	},
 	"add":         func(a, b int) int { return a + b },
 	"groupDigits": groupDigits,
+	// reqRow gives a change request's table row the console's path.
+	"reqRow": func(p *page, cr flagon.ChangeRequest) any {
+		return struct {
+			Base string
+			flagon.ChangeRequest
+		}{p.Base, cr}
+	},
 }
 
 // pages holds one template set per page, each the layout plus the page.
@@ -96,6 +103,7 @@ type page struct {
 	HasStore     bool
 	HasAudit     bool
 	HasUsers     bool
+	HasRequests  bool
 	ReadOnlyNote string
 	Flash        string
 	Undo         *undoForm // what the flash's Undo button posts, if any
@@ -122,6 +130,7 @@ func (c *Console) newPage(r *http.Request, title, nav string, data any) *page {
 		HasStore:     c.opts.Store != nil,
 		HasAudit:     c.opts.Audit != nil,
 		HasUsers:     c.opts.Users != nil,
+		HasRequests:  c.opts.ChangeRequests != nil && len(c.opts.ProtectedEnvironments) > 0,
 		ReadOnlyNote: c.readNote,
 		Static:       "?v=" + staticVersion,
 	}
@@ -212,6 +221,13 @@ var doneMessages = map[string]string{
 	"flag-saved":         "Flag saved.",
 	"flag-archived":      "Flag archived.",
 	"schedule-cancelled": "Scheduled change cancelled: it will not apply.",
+	"scheduled":          "Change scheduled.",
+	"request-created":    "This environment is protected: your change waits for another person's approval.",
+	"request-approved":   "Approved: the change is applied.",
+	"request-rejected":   "Change request rejected: nothing changed.",
+	"request-conflict":   "The flag changed after this request was made, so nothing was applied. Ask again from the current version.",
+	"request-reviewed":   "Reviewed.",
+	"flag-killed-review": "Kill switch on: the flag serves its default variant to everyone. This environment is protected, so an admin reviews the change afterwards.",
 	"flag-restored":      "Flag restored.",
 	"flag-killed":        "Kill switch on: the flag serves its default variant to everyone.",
 	"flag-unkilled":      "Kill switch off: the flag's rules apply again.",

@@ -29,6 +29,7 @@ var statusTable = []struct {
 }{
 	{ErrUnauthenticated, http.StatusUnauthorized, "Sign in required", "Sign in to use %s.", false},
 	{ErrForbidden, http.StatusForbidden, "Forbidden", "You may not change %s.", false},
+	{flagon.ErrSelfReview, http.StatusForbidden, "Forbidden", "You asked for %s, so someone else must approve it.", false},
 	{flagon.ErrReadOnly, http.StatusConflict, "Read-only", "%s cannot be changed here.", false},
 	{errInUse, http.StatusConflict, "In use", "%s is still used, so it was not deleted", true},
 	{flagon.ErrNotFound, http.StatusNotFound, "Not found", "There is no %s; it may have been deleted.", false},

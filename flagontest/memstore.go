@@ -34,6 +34,7 @@ type MemoryStore struct {
 	keys      []memKey
 	users     map[string]flagon.User
 	schedules []flagon.ScheduledChange // by ID, which is index+1
+	requests  []flagon.ChangeRequest   // by ID, which is index+1
 	usage     map[usageKey]int64
 	audit     []flagon.AuditEntry
 	fail      error

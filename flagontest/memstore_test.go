@@ -17,4 +17,5 @@ func TestMemoryStore(t *testing.T) {
 	flagontest.TestUsageStore(t, func(t *testing.T) flagon.UsageStore { return flagontest.NewMemoryStore() })
 	flagontest.TestUserStore(t, func(t *testing.T) flagon.UserStore { return flagontest.NewMemoryStore() })
 	flagontest.TestScheduleStore(t, func(t *testing.T) flagon.ScheduleStore { return flagontest.NewMemoryStore() })
+	flagontest.TestChangeRequestStore(t, func(t *testing.T) flagon.ChangeRequestStore { return flagontest.NewMemoryStore() })
 }

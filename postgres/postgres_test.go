@@ -123,7 +123,7 @@ func (db *testDB) reset(t testing.TB) {
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, `TRUNCATE flagon_flags, flagon_audiences, flagon_user_overrides,
-		flagon_share_tokens, flagon_audit RESTART IDENTITY; UPDATE flagon_state SET revision = 0`); err != nil {
+		flagon_share_tokens, flagon_audit, flagon_change_requests RESTART IDENTITY; UPDATE flagon_state SET revision = 0`); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -166,6 +166,7 @@ func TestStore(t *testing.T) {
 	flagontest.TestUsageStore(t, func(t *testing.T) flagon.UsageStore { return open(t) })
 	flagontest.TestUserStore(t, func(t *testing.T) flagon.UserStore { return open(t) })
 	flagontest.TestScheduleStore(t, func(t *testing.T) flagon.ScheduleStore { return open(t) })
+	flagontest.TestChangeRequestStore(t, func(t *testing.T) flagon.ChangeRequestStore { return open(t) })
 }
 
 func TestOpenErrors(t *testing.T) {

@@ -43,6 +43,8 @@ type api struct {
 	// definitions hold every environment's settings, so only a token
 	// for all of them reaches them.
 	multi bool
+	// protected are the environments whose changes are reviewed.
+	protected []string
 }
 
 // handleFunc is a REST API handler: it writes its answer, or returns an
@@ -90,6 +92,7 @@ func (a *api) auth(write bool, fn handleFunc) http.Handler {
 			writeError(w, newError(errForbidden, "token %q is for environment %q: the REST API reads and writes the settings of every environment, so it needs a token for all of them (name:secret:rw:*)", tok.Name, tok.Environment))
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
 		if err := fn(w, r, "api:"+tok.Name); err != nil {
 			a.fail(w, r, err)
 		}
@@ -348,8 +351,27 @@ func (a *api) putFlag(w http.ResponseWriter, r *http.Request, actor string) erro
 	if err != nil {
 		return err
 	}
+	var (
+		cur    flagon.StoredFlag
+		review string
+	)
+	if a.unprivileged(r) != "" {
+		if cur, err = a.store.Flag(r.Context(), key); err != nil && !errors.Is(err, flagon.ErrNotFound) {
+			return err
+		}
+		review = a.reviewEnv(r, cur.Flag, body.Flag)
+	}
+	if review != "" && !flagon.OnlyKills(cur.Flag, body.Flag, review) {
+		if cur.Version != pre.version {
+			return a.explain(r.Context(), fmt.Errorf("%w: version %d given, flag is at %d", flagon.ErrConflict, pre.version, cur.Version), res, pre)
+		}
+		return a.propose(w, r, actor, flagon.ChangeRequest{Flag: key, BaseVersion: pre.version, Proposed: body.Flag}, review)
+	}
 	if _, err := a.store.PutFlag(r.Context(), body.Flag, pre.version, a.change(r, actor)); err != nil {
 		return a.explain(r.Context(), err, res, pre)
+	}
+	if review != "" {
+		a.recordEmergency(r, actor, flagon.ChangeRequest{Flag: key, BaseVersion: pre.version, Proposed: body.Flag, Emergency: true}, review)
 	}
 	return a.writeFlag(w, r, key)
 }
@@ -364,6 +386,9 @@ func (a *api) archiveFlag(archived bool) handleFunc {
 		}
 		if pre.version == 0 {
 			return badField("If-Match", "archiving and restoring need the version you read, in If-Match (or ?version=)")
+		}
+		if env := a.unprivileged(r); env != "" {
+			return newError(errForbidden, "%s is protected: archiving and restoring there need a token with :admin", env)
 		}
 		if _, err := a.store.ArchiveFlag(r.Context(), key, archived, pre.version, a.change(r, actor)); err != nil {
 			return a.explain(r.Context(), err, res, pre)

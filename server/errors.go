@@ -38,6 +38,7 @@ var errorTable = []struct {
 	{flagon.ErrInvalid, http.StatusBadRequest, "invalid"},
 	{errUnauthorized, http.StatusUnauthorized, "unauthorized"},
 	{errForbidden, http.StatusForbidden, "forbidden"},
+	{flagon.ErrSelfReview, http.StatusForbidden, "forbidden"},
 	{flagon.ErrNotFound, http.StatusNotFound, "not_found"},
 	{flagon.ErrReadOnly, http.StatusMethodNotAllowed, "read_only"},
 	{flagon.ErrConflict, http.StatusConflict, "conflict"},

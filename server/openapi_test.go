@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sort"
 	"strings"
@@ -177,7 +178,21 @@ type call struct {
 // documented operation is called for real and its status and body match
 // the description, and every route the server registers is documented.
 func TestOpenAPI(t *testing.T) {
-	srv, ts := newServer(t, openSQLite(t), false)
+	// Production is protected: the test token is an admin's, whose
+	// changes apply at once, and the editor's become change requests.
+	const editor = "editor-token-0123456789"
+	srv, err := server.New(context.Background(), openSQLite(t), &server.Options{
+		Logger: quiet, Environment: "production", Production: true,
+		APITokens: []server.APIToken{{Name: "test", Secret: token, Admin: true}, {Name: "reader", Secret: "reader-token-0123456789", ReadOnly: true}, {Name: "editor", Secret: editor}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		srv.Close()
+	})
 	code, hdr, body := do(t, "GET", ts.URL+server.OpenAPIPath, "", "")
 	if code != 200 || hdr.Get("Content-Type") != "application/json" {
 		t.Fatalf("GET %s without a token = %d %s", server.OpenAPIPath, code, hdr.Get("Content-Type"))
@@ -316,6 +331,18 @@ func TestOpenAPI(t *testing.T) {
 		{op: "post /api/v1/flags/{key}/schedule", path: api + "/flags/plain/schedule", tok: token, body: `{"steps":[{"at":"2030-02-01T00:00:00Z","flag":{"description":"later"}}]}`, status: 201},
 		{op: "post /api/v1/flags/{key}/schedule", path: api + "/flags/plain/schedule", tok: token, body: `{"steps":[{"at":"2030-02-01T00:00:00Z","flag":{"key":"other"}}]}`, status: 400},
 		{op: "get /api/v1/schedules", path: api + "/schedules", tok: token, status: 200},
+		{op: "put /api/v1/flags/{key}", path: api + "/flags/plain", tok: editor, body: `{"description":"proposed"}`, hdr: version("/flags/plain"), status: 202},
+		{op: "get /api/v1/requests", path: api + "/requests?state=pending&flag=plain", tok: token, status: 200},
+		{op: "get /api/v1/requests", path: api + "/requests?state=soon", tok: token, status: 400},
+		{op: "get /api/v1/requests/{id}", path: api + "/requests/1", tok: "reader-token-0123456789", status: 200},
+		{op: "get /api/v1/requests/{id}", path: api + "/requests/999", tok: token, status: 404},
+		{op: "post /api/v1/requests/{id}/approve", path: api + "/requests/1/approve", tok: editor, status: 403},
+		{op: "post /api/v1/requests/{id}/approve", path: api + "/requests/1/approve", tok: token, body: `{"comment":"fine"}`, status: 200},
+		{op: "post /api/v1/requests/{id}/approve", path: api + "/requests/1/approve", tok: token, status: 409},
+		{op: "post /api/v1/requests/{id}/approve", path: api + "/requests/1/approve", tok: token, body: `{"note":"x"}`, status: 400},
+		{op: "post /api/v1/flags/{key}/schedule", path: api + "/flags/plain/schedule", tok: editor, body: `{"steps":[{"at":"2030-03-01T00:00:00Z","flag":{"description":"later still"}}]}`, status: 202},
+		{op: "post /api/v1/requests/{id}/reject", path: api + "/requests/2/reject", tok: token, status: 200},
+		{op: "post /api/v1/requests/{id}/reject", path: api + "/requests/999/reject", tok: token, status: 404},
 		{op: "post /api/v1/usage", path: api + "/usage", tok: "reader-token-0123456789", body: usage, status: 202},
 		{op: "post /api/v1/usage", path: api + "/usage", tok: token, body: strings.Replace(usage, `"new"`, `"not a variant!"`, 1), status: 400},
 		{op: "post /api/v1/usage", path: api + "/usage", body: usage, status: 401},

@@ -112,3 +112,14 @@ func (d *definitionsFrom) AddScheduled(ctx context.Context, sc flagon.ScheduledC
 func (d *definitionsFrom) ApplyDue(ctx context.Context, now time.Time) ([]flagon.ScheduledChange, error) {
 	return nil, nil
 }
+
+// AddChangeRequest refuses: a change to flags from a file is made in the
+// file, reviewed as the file's changes are.
+func (d *definitionsFrom) AddChangeRequest(context.Context, flagon.ChangeRequest, flagon.Change) (int64, error) {
+	return 0, d.readOnly()
+}
+
+// ReviewChangeRequest refuses, as AddChangeRequest does.
+func (d *definitionsFrom) ReviewChangeRequest(context.Context, int64, bool, string, flagon.Change) (flagon.ChangeRequest, error) {
+	return flagon.ChangeRequest{}, d.readOnly()
+}

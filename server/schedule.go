@@ -141,6 +141,13 @@ func (a *api) scheduleFlag(w http.ResponseWriter, r *http.Request, actor string)
 			return invalid(err)
 		}
 	}
+	for _, sc := range scs {
+		if env := a.reviewEnv(r, cur.Flag, sc.Definition); env != "" {
+			// The schedule itself is what gets approved: none of its
+			// steps exists until then.
+			return a.propose(w, r, actor, flagon.ChangeRequest{Flag: key, BaseVersion: cur.Version, Schedule: scs}, env)
+		}
+	}
 	var ids []int64
 	for _, sc := range scs {
 		id, err := a.store.AddScheduled(r.Context(), sc, a.change(r, actor))

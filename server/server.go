@@ -57,6 +57,14 @@ type Options struct {
 	// unprefixed paths (docs/decisions/0162). Empty serves Environment
 	// alone, as servers did before.
 	Environments []Environment
+	// ProtectedEnvironments are the environments where changes are
+	// reviewed: a flag change by an editor (or a token without :admin)
+	// becomes a change request that an admin other than its author
+	// approves, and only turning a kill switch on applies at once, to be
+	// reviewed after the fact (docs/decisions/0173). Nil protects the
+	// server's production environments (Production, or those of
+	// Environments marked so); an empty non-nil slice protects none.
+	ProtectedEnvironments []string
 	// APITokens grant access to the REST API and the snapshot endpoint;
 	// none closes both. Each reaches its Environment's snapshot; on a
 	// server with several environments the REST API needs a token for
@@ -171,6 +179,21 @@ type Server struct {
 	routes            []string // the patterns of the server's mux
 }
 
+// protectedEnvironments returns the environments opts protects: its
+// ProtectedEnvironments, or else those of envs that are production.
+func protectedEnvironments(opts *Options, envs []*envServer) []string {
+	if opts.ProtectedEnvironments != nil {
+		return opts.ProtectedEnvironments
+	}
+	var out []string
+	for _, e := range envs {
+		if e.Production && e.Name != "" {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
 // ErrDemoInProduction is New's refusal to run the demo where it would
 // undo the safety of production.
 var ErrDemoInProduction = errors.New("the demo runs only outside production: its identities are cookies anyone can set")
@@ -235,6 +258,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		password = admin.GeneratePassword()
 		s.generatedPassword = password
 	}
+	p.protected = protectedEnvironments(opts, s.envs)
 	p.apiStore = st
 	if opts.Source != nil {
 		p.readOnly = readOnlyNote(opts.FlagsFrom)
@@ -265,9 +289,10 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		return fail(err)
 	}
 	s.metrics.auditDropped = s.envs[0].audit.dropped.Load
-	rest := &api{store: p.apiStore, tokens: tokens, log: s.log, env: s.envs[0].Name, multi: s.multi}
+	rest := &api{store: p.apiStore, tokens: tokens, log: s.log, env: s.envs[0].Name, multi: s.multi, protected: p.protected}
 	rest.register(mux)
 	rest.registerSchedule(mux)
+	rest.registerRequests(mux)
 	rest.registerReads(mux, st, time.Now)
 	mux.Handle("GET /healthz", health(s.client))
 	mux.Handle("GET /metrics", s.metrics.handler(s.client))
@@ -317,6 +342,8 @@ type parts struct {
 	apiStore Store
 	readOnly string
 	links    []admin.EnvironmentLink
+	// protected are the environments whose changes are reviewed.
+	protected []string
 }
 
 // envConsolePath is where the console of an environment is.
@@ -373,12 +400,13 @@ func (s *Server) mount(mux *routeMux, p *parts, e *envServer, root bool) error {
 		Usage: p.st, Users: p.st, Schedules: p.st,
 		Authorize: auth.Authorize, SignIn: auth, Overrides: httpOpts,
 		Environment: e.Name, Production: e.Production, Logger: s.log,
+		ChangeRequests: p.st, ProtectedEnvironments: p.protected,
 	}
 	if s.multi {
 		consoleOpts.EnvironmentLinks = p.links
 	}
 	if opts.Source != nil {
-		consoleOpts.Store = nil
+		consoleOpts.Store, consoleOpts.ChangeRequests = nil, nil
 		consoleOpts.ReadOnlyNote = p.readOnly
 	}
 	mux.Handle("/admin/", http.StripPrefix("/admin", admin.Handler(consoleOpts)))

@@ -17,7 +17,8 @@ import (
 
 // Store is what flagon serve keeps in its database: flags and audiences,
 // the audit log, per-login overrides, share links, signing keys, usage
-// counts, the users who sign in to the console and scheduled changes.
+// counts, the users who sign in to the console, scheduled changes and
+// change requests.
 // sqlite.Store and
 // postgres.Store are each all of these; the interfaces are defined by the
 // packages that use them.
@@ -30,6 +31,7 @@ type Store interface {
 	flagon.UsageStore
 	flagon.UserStore
 	flagon.ScheduleStore
+	flagon.ChangeRequestStore
 	io.Closer
 }
 

@@ -16,6 +16,10 @@ type APIToken struct {
 	Secret string
 	// ReadOnly tokens may only GET.
 	ReadOnly bool
+	// Admin tokens write to protected environments at once and approve
+	// change requests, as an admin in the console does; other writing
+	// tokens' changes there become change requests (docs/decisions/0173).
+	Admin bool
 	// Environment is the environment the token reaches: its snapshot and
 	// event stream, and usage reports for it. Empty means the server's
 	// default environment (the one -env names), which is what every token
@@ -30,9 +34,9 @@ type APIToken struct {
 const AllEnvironments = "*"
 
 // ParseAPITokens reads "name:secret[:mode[:environment]],…", the form
-// FLAGON_API_TOKENS takes: mode is ro (read-only) or rw (empty: rw), and
-// environment is one the server serves, or * for all of them (empty: the
-// default environment).
+// FLAGON_API_TOKENS takes: mode is ro (read-only), rw (empty: rw) or admin
+// (rw, and approves change requests), and environment is one the server
+// serves, or * for all of them (empty: the default environment).
 func ParseAPITokens(s string) ([]APIToken, error) {
 	var out []APIToken
 	for _, part := range strings.Split(s, ",") {
@@ -42,16 +46,18 @@ func ParseAPITokens(s string) ([]APIToken, error) {
 		}
 		fields := strings.Split(part, ":")
 		if len(fields) < 2 || len(fields) > 4 || fields[0] == "" || len(fields[1]) < 16 {
-			return nil, fmt.Errorf("api token %q: want name:secret[:ro|rw[:environment]] with a secret of at least 16 characters", fields[0])
+			return nil, fmt.Errorf("api token %q: want name:secret[:ro|rw|admin[:environment]] with a secret of at least 16 characters", fields[0])
 		}
 		t := APIToken{Name: fields[0], Secret: fields[1]}
 		if len(fields) >= 3 {
 			switch fields[2] {
 			case "ro":
 				t.ReadOnly = true
+			case "admin":
+				t.Admin = true
 			case "rw", "":
 			default:
-				return nil, fmt.Errorf("api token %q: unknown mode %q (want ro or rw)", fields[0], fields[2])
+				return nil, fmt.Errorf("api token %q: unknown mode %q (want ro, rw or admin)", fields[0], fields[2])
 			}
 		}
 		if len(fields) == 4 {

@@ -56,9 +56,6 @@ func (a *api) usageReport(usage flagon.UsageStore, now func() time.Time) handleF
 	return u.report
 }
 
-// tokenKey is the context key of the token authEnv admitted.
-type tokenKey struct{}
-
 // authEnv is auth for the endpoints of one environment: any token for
 // a.env, or for every environment, read-only or not.
 func (a *api) authEnv(fn handleFunc) http.Handler {
@@ -99,7 +96,7 @@ func (u *usageAPI) report(w http.ResponseWriter, r *http.Request, _ string) erro
 	if rep.Environment == "" {
 		rep.Environment = u.env
 	}
-	if tok, _ := r.Context().Value(tokenKey{}).(*APIToken); u.multi && tok != nil && tok.Environment != AllEnvironments && rep.Environment != tok.Environment {
+	if tok := tokenOf(r); u.multi && tok != nil && tok.Environment != AllEnvironments && rep.Environment != tok.Environment {
 		return newError(errForbidden, "environment: token %q reports usage for %q only, not %q", tok.Name, tok.Environment, rep.Environment)
 	}
 	flags, err := u.store.Flags(r.Context())

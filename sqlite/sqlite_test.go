@@ -33,6 +33,7 @@ func TestStore(t *testing.T) {
 	flagontest.TestUsageStore(t, func(t *testing.T) flagon.UsageStore { return open(t) })
 	flagontest.TestUserStore(t, func(t *testing.T) flagon.UserStore { return open(t) })
 	flagontest.TestScheduleStore(t, func(t *testing.T) flagon.ScheduleStore { return open(t) })
+	flagontest.TestChangeRequestStore(t, func(t *testing.T) flagon.ChangeRequestStore { return open(t) })
 }
 
 func TestOpenBadFile(t *testing.T) {

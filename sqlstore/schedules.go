@@ -37,24 +37,33 @@ func (s *Store) AddScheduled(ctx context.Context, sc flagon.ScheduledChange, c f
 	if err := sc.Validate(); err != nil {
 		return 0, s.errf(fmt.Sprintf("schedule change of %q", sc.Flag), err)
 	}
-	def, err := encode("flag", sc.Flag, sc.Definition)
-	if err != nil {
-		return 0, s.errf("schedule change", err)
-	}
-	_, err = s.write(ctx, c, func(tx *sql.Tx, rev int64, now time.Time) (record, error) {
+	_, err := s.write(ctx, c, func(tx *sql.Tx, rev int64, now time.Time) (record, error) {
 		sc.Status, sc.CreatedAt, sc.At = flagon.SchedulePending, now, Round(sc.At)
 		sc.DoneAt, sc.DoneBy, sc.Error = time.Time{}, "", ""
-		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO flagon_schedules
-			(flag, environment, author, reason, at, definition, base_version, status, created_at, revision)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			sc.Flag, sc.Environment, sc.Author, sc.Reason, s.d.Time(sc.At), string(def), sc.BaseVersion,
-			string(sc.Status), s.d.Time(now), rev).Scan(&sc.ID)
+		var err error
+		sc.ID, err = s.insertScheduled(ctx, tx, rev, now, sc)
 		return record{action: "schedule.add", target: sc.Flag, after: sc}, err
 	})
 	if err != nil {
 		return 0, s.errf(fmt.Sprintf("schedule change of %q", sc.Flag), err)
 	}
 	return sc.ID, nil
+}
+
+// insertScheduled adds sc as a pending change in the write transaction
+// tx, and returns its ID.
+func (s *Store) insertScheduled(ctx context.Context, tx *sql.Tx, rev int64, now time.Time, sc flagon.ScheduledChange) (int64, error) {
+	def, err := encode("flag", sc.Flag, sc.Definition)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = tx.QueryRowContext(ctx, s.q(`INSERT INTO flagon_schedules
+		(flag, environment, author, reason, at, definition, base_version, status, created_at, revision)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		sc.Flag, sc.Environment, sc.Author, sc.Reason, s.d.Time(Round(sc.At)), string(def), sc.BaseVersion,
+		string(flagon.SchedulePending), s.d.Time(now), rev).Scan(&id)
+	return id, err
 }
 
 // Scheduled implements flagon.ScheduleStore.

@@ -42,6 +42,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	password := registerSecret(fs, "admin-password", "ADMIN_PASSWORD", "the shared admin password, which signs in only while the store has no users; empty generates one and prints it")
 	cookieKeys := registerSecret(fs, "cookie-keys", "COOKIE_KEYS", "signing keys, id:secret,… (first signs, all verify); empty keeps generated keys in the store (see flagon keys)")
 	kek := registerSecret(fs, "", "KEY_ENCRYPTION_KEY", "")
+	protected := fs.String("protected", env("PROTECTED", "default"), envHelp("PROTECTED", "environments whose flag changes by editors wait for an admin's approval, comma-separated; \"default\" protects the environment when it is production, \"none\" protects none"))
 	demoMode := fs.Bool("demo", envBool("DEMO", false), envHelp("DEMO", "demo mode: the demo shop at / with self-chosen identities, and demo flags in an empty store; refused with -env production or PostgreSQL"))
 	publicURL := fs.String("public-url", env("PUBLIC_URL", ""), envHelp("PUBLIC_URL", "the URL browsers use, such as https://flags.example.com: https makes cookies Secure, and its host is the one accepted"))
 	allowedHosts := fs.String("allowed-hosts", env("ALLOWED_HOSTS", ""), envHelp("ALLOWED_HOSTS", "further Host header values accepted, comma-separated; loopback names always are"))
@@ -136,6 +137,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opts.EnvironmentKeys = server.ParseOFREPKeys(secrets[ofrepKeys], envs)
 	} else {
 		opts.OFREPKeys = splitList(secrets[ofrepKeys])
+	}
+	switch *protected {
+	case "default":
+	case "none":
+		opts.ProtectedEnvironments = []string{}
+	default:
+		opts.ProtectedEnvironments = splitList(*protected)
+		for _, e := range opts.ProtectedEnvironments {
+			if !flagon.ValidKey(e) {
+				return fmt.Errorf("%w: -protected: %q is not an environment name", errUsage, e)
+			}
+		}
 	}
 	if sf.config != "" {
 		// The config file is the source of truth: watched and reloaded;
