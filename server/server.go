@@ -77,6 +77,15 @@ type Options struct {
 	// only while the store has no users, as the bootstrap admin "admin",
 	// to create the first (docs/decisions/0170).
 	AdminPassword string
+	// OIDC, if set, offers OpenID Connect sign-in to the console beside
+	// the users of the store (docs/decisions/0172). Its RedirectURL, if
+	// empty, is PublicURL plus /admin/ plus admin.OIDCCallbackPath.
+	OIDC *admin.OIDCOptions
+	// AuthHeader, if set, believes the sign-in headers of an
+	// authenticating proxy from the addresses it names
+	// (admin.HeaderAuth); its Environment and Logger are the server's.
+	AuthHeader *admin.HeaderOptions
+
 	// Keys sign override cookies, headers, share links and console
 	// sessions (see OpenKeyring). Nil means a per-process key: all of
 	// them end with the process.
@@ -202,15 +211,25 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		password = admin.GeneratePassword()
 		s.generatedPassword = password
 	}
+	oidcOpts, err := oidcOptions(opts.OIDC, publicURL)
+	if err != nil {
+		return nil, fmt.Errorf("server: OIDC: %w", err)
+	}
 	auth, err := admin.NewPasswordAuth(password, &admin.PasswordOptions{
 		Keys: opts.Keys, CookiePath: "/", Secure: secure, ClientIP: clientIP,
-		Users: st, Environment: opts.Environment,
+		Users: st, Environment: opts.Environment, OIDC: oidcOpts,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("server: admin password: %w", err)
+		return nil, fmt.Errorf("server: admin sign-in: %w", err)
+	}
+	authorize := auth.Authorize
+	if opts.AuthHeader != nil {
+		ho := *opts.AuthHeader
+		ho.Environment, ho.Logger = opts.Environment, s.log
+		authorize = admin.NewHeaderAuth(&ho).Then(auth.Authorize)
 	}
 	audit := &browserAudit{
-		log: st, logger: s.log, env: opts.Environment, who: auth.Authorize, clientIP: clientIP,
+		log: st, logger: s.log, env: opts.Environment, who: authorize, clientIP: clientIP,
 		limit: newRateLimit(cmp(opts.AnonymousAuditRate, DefaultAnonymousAuditRate), time.Minute, maxRateClients),
 		total: newRateLimit(cmp(opts.AnonymousAuditTotal, DefaultAnonymousAuditTotal), time.Hour, 1),
 		now:   time.Now,
@@ -224,19 +243,19 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		ManageURL:     "/admin/overrides",
 		Logger:        s.log,
 		TokenRevoked:  flagonhttp.TokenRevokedIn(st),
-		UserOverrides: admin.UserOverrides(st, auth.Authorize),
+		UserOverrides: admin.UserOverrides(st, authorize),
 		OnOverride:    audit.onOverride,
 		// Who may override staff-policy flags: whoever is signed in to
 		// the console, never a value a visitor sends.
 		CanOverride: func(r *http.Request, f flagon.Flag) bool {
-			p, err := auth.Authorize(r)
+			p, err := authorize(r)
 			return err == nil && p.Role > admin.RoleNone
 		},
 	}
 	if opts.Demo {
 		s.httpOpts.Context = demo.Context
 		s.httpOpts.CanOverride = func(r *http.Request, f flagon.Flag) bool {
-			p, err := auth.Authorize(r)
+			p, err := authorize(r)
 			return err == nil && p.Role > admin.RoleNone || demo.CanOverride(r, f)
 		}
 	}
@@ -251,7 +270,7 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		Usage:         st,
 		Users:         st,
 		Schedules:     st,
-		Authorize:     auth.Authorize,
+		Authorize:     authorize,
 		SignIn:        auth,
 		Overrides:     s.httpOpts,
 		Environment:   opts.Environment,
@@ -375,6 +394,22 @@ func parsePublicURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("%q: want an absolute http or https URL, such as https://flags.example.com", s)
 	}
 	return u, nil
+}
+
+// oidcOptions completes o: its redirect URL defaults to the console's
+// callback under the public URL, which is then required.
+func oidcOptions(o *admin.OIDCOptions, publicURL *url.URL) (*admin.OIDCOptions, error) {
+	if o == nil {
+		return nil, nil
+	}
+	c := *o
+	if c.RedirectURL == "" {
+		if publicURL == nil {
+			return nil, errors.New("set the public URL (or the redirect URL): the identity provider sends browsers back to it")
+		}
+		c.RedirectURL = strings.TrimSuffix(publicURL.String(), "/") + "/admin/" + admin.OIDCCallbackPath
+	}
+	return &c, nil
 }
 
 // readOnlyNote says where flags come from in config-file mode.
