@@ -78,6 +78,7 @@ func Start(t testing.TB, redirectURI string, people ...Person) *Provider {
 		t.Fatal(err)
 	}
 	mux.HandleFunc("/login", p.login)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.Handle("/", p.tamperTokens(provider))
 	return p
 }
