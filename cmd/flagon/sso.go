@@ -39,6 +39,9 @@ func registerSSO(fs *flag.FlagSet) *ssoFlags {
 // not configured.
 func (f *ssoFlags) options(clientSecret string) (*admin.OIDCOptions, *admin.HeaderOptions, error) {
 	headers := *f.userHeader != "" || *f.emailHeader != ""
+	if !headers && *f.proxies != "" {
+		return nil, nil, errors.New("-auth-proxies: given without -auth-header-user or -auth-header-email")
+	}
 	if *f.issuer == "" && !headers {
 		return nil, nil, nil
 	}
@@ -69,8 +72,6 @@ func (f *ssoFlags) options(clientSecret string) (*admin.OIDCOptions, *admin.Head
 			return nil, nil, errors.New("-auth-proxies: required with -auth-header-user or -auth-header-email: the headers are believed only from these addresses")
 		}
 		headerOpts = &admin.HeaderOptions{UserHeader: *f.userHeader, EmailHeader: *f.emailHeader, GroupsHeader: *f.groupsHeader, Proxies: proxies, Roles: roles}
-	} else if *f.proxies != "" {
-		return nil, nil, errors.New("-auth-proxies: given without -auth-header-user or -auth-header-email")
 	}
 	return oidcOpts, headerOpts, nil
 }
