@@ -322,6 +322,31 @@ func TestTrustedHeader(t *testing.T) {
 			if tc.wantCode == http.StatusSeeOther && !strings.Contains(resp.Header.Get("Location"), "signin") {
 				t.Errorf("untrusted headers: sent to %q, want the sign-in page", resp.Header.Get("Location"))
 			}
+			if tc.wantRole == "editor" {
+				// Behind the proxy, pat's browser changes a flag through
+				// the console's forms; the audit log names pat.
+				b := newBrowser(t)
+				hdr := []string{"X-Forwarded-User", "pat", "X-Forwarded-Groups", tc.groups}
+				_, page := b.get(hs.URL, "/admin/flags/staff-only", hdr...)
+				m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+				if m == nil {
+					t.Fatal("no form token on the flag page")
+				}
+				form := url.Values{"csrf": {html.UnescapeString(m[1])}, "version": {"1"}, "disabled": {"1"}}
+				req, _ := http.NewRequest("POST", hs.URL+"/admin/flags/staff-only/kill", strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Origin", hs.URL)
+				for i := 0; i < len(hdr); i += 2 {
+					req.Header.Set(hdr[i], hdr[i+1])
+				}
+				if code, _ := b.do(req); code != http.StatusOK {
+					t.Errorf("pat kills a flag: %d, want 200", code)
+				}
+				es, err := st.Audit(t.Context(), flagon.AuditQuery{Target: "staff-only"})
+				if err != nil || len(es) == 0 || es[0].Actor != "pat" {
+					t.Errorf("audit of pat's kill: %+v, %v", es, err)
+				}
+			}
 		})
 	}
 }
