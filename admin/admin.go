@@ -71,7 +71,7 @@ type Options struct {
 	// ErrForbidden or a principal with RoleNone for one that may not use
 	// the console. Nil refuses every request.
 	Authorize func(*http.Request) (Principal, error)
-	// SignIn, if set, is served at "signin" and "signout" under the
+	// SignIn, if set, is served at "signin", "signin/…" and "signout" under the
 	// console's path, and browsers without credentials are sent there.
 	// A *PasswordAuth is one.
 	SignIn http.Handler
@@ -296,7 +296,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.csrf = c.csrfToken(w, r, q)
 	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, q))
 
-	if r.URL.Path == "/signin" || r.URL.Path == "/signout" {
+	if r.URL.Path == "/signin" || r.URL.Path == "/signout" || strings.HasPrefix(r.URL.Path, "/signin/") {
 		if c.opts.SignIn == nil {
 			c.renderError(w, r, http.StatusNotFound, "Not found", "There is no sign-in page here.")
 			return

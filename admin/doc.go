@@ -30,6 +30,11 @@
 // names: it is sent to the sign-in page, or gets a 401 or 403 page. With no
 // Authorize, every request is refused.
 //
+// Single sign-on: [PasswordOptions.OIDC] adds OpenID Connect sign-in, and
+// [HeaderAuth] believes an authenticating proxy's headers from trusted
+// addresses; a [RoleMap] gives both their roles from groups and e-mail
+// domains.
+//
 // Every POST must pass [net/http.CrossOriginProtection] and carry the
 // per-session form token the pages embed.
 package admin

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -75,6 +76,11 @@ type PasswordOptions struct {
 	Users flagon.UserStore
 	// Environment is the environment whose role a user's session has.
 	Environment string
+
+	// OIDC, if set, adds "Sign in with single sign-on" to the sign-in
+	// page: OpenID Connect sign-in whose sessions carry the roles
+	// OIDCOptions.Roles gives (docs/decisions/0172).
+	OIDC *OIDCOptions
 }
 
 // BootstrapName is the name of the bootstrap admin, who signs in with the
@@ -104,6 +110,7 @@ type PasswordAuth struct {
 	users     flagon.UserStore
 	env       string
 	signedOut *signedOut // shared by the ForEnvironment copies
+	oidc      *oidcFlow  // nil without OIDC sign-in
 }
 
 // signedOut holds the IDs of signed-out sessions, until they expire.
@@ -138,6 +145,13 @@ func NewPasswordAuth(password string, opts *PasswordOptions) (*PasswordAuth, err
 	if a.clientIP == nil {
 		a.clientIP = remoteHost
 	}
+	if opts.OIDC != nil {
+		f, err := newOIDCFlow(opts.OIDC)
+		if err != nil {
+			return nil, err
+		}
+		a.oidc = f
+	}
 	if a.ttl <= 0 {
 		a.ttl = DefaultSessionTTL
 	}
@@ -169,6 +183,11 @@ type session struct {
 	// Pass is a fingerprint of the user's password hash (with Users): a
 	// new password ends the sessions of the old.
 	Pass string `json:"p,omitempty"`
+	// Src marks a single sign-on session ("oidc"), which carries its
+	// roles: Role everywhere but in the environments Envs names.
+	Src  string            `json:"s,omitempty"`
+	Role string            `json:"r,omitempty"`
+	Envs map[string]string `json:"v,omitempty"`
 }
 
 // Authorize returns the principal of a request with a valid session
@@ -184,6 +203,9 @@ func (a *PasswordAuth) Authorize(r *http.Request) (Principal, error) {
 	s, ok := a.open(ck.Value)
 	if !ok {
 		return Principal{}, ErrUnauthenticated
+	}
+	if s.Src != "" {
+		return a.external(r.Context(), s)
 	}
 	if a.users == nil {
 		return Principal{Name: s.Name, Role: RoleAdmin}, nil
@@ -211,6 +233,23 @@ func (a *PasswordAuth) Authorize(r *http.Request) (Principal, error) {
 	}
 	role, _ := ParseRole(u.RoleIn(a.env))
 	return Principal{Name: u.Name, Role: role}, nil
+}
+
+// external returns the principal of a single sign-on session: its role in
+// the environment, unless a user of the store has taken its name since.
+func (a *PasswordAuth) external(ctx context.Context, s session) (Principal, error) {
+	if err := a.checkExternalName(ctx, s.Name); err != nil {
+		if _, ok := err.(*oidcRefusal); ok {
+			return Principal{}, ErrUnauthenticated
+		}
+		return Principal{}, err
+	}
+	name := s.Role
+	if r, ok := s.Envs[a.env]; ok {
+		name = r
+	}
+	role, _ := ParseRole(name)
+	return Principal{Name: s.Name, Role: role}, nil
 }
 
 // passPrint returns a short fingerprint of a password hash, for sessions.
@@ -252,10 +291,14 @@ type signInData struct {
 	// Users: sign in by user name (PasswordOptions.Users); Bootstrap:
 	// the store has no users yet, so the shared password signs in.
 	Users, Bootstrap bool
+	// OIDC: single sign-on is offered.
+	OIDC bool
 }
 
-// ServeHTTP serves the sign-in page (GET and POST "signin") and sign-out
-// (POST "signout"). It must be served through the console
+// ServeHTTP serves the sign-in page (GET and POST "signin"), sign-out
+// (POST "signout") and, with PasswordOptions.OIDC, single sign-on (GET
+// "signin/oidc", which goes to the provider, and GET OIDCCallbackPath,
+// where it comes back). It must be served through the console
 // (Options.SignIn), which checks the form token and supplies the page
 // layout.
 func (a *PasswordAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -282,7 +325,7 @@ func (a *PasswordAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !localPath(next) {
 			next = ""
 		}
-		d := &signInData{Next: next, Users: a.users != nil}
+		d := &signInData{Next: next, Users: a.users != nil, OIDC: a.oidc != nil}
 		if a.users != nil {
 			all, err := a.users.Users(r.Context())
 			if err != nil {
@@ -294,6 +337,10 @@ func (a *PasswordAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusOK, "signin", c.newPage(r, "Sign in", "", d))
 	case r.URL.Path == "/signin" && r.Method == http.MethodPost:
 		a.signIn(w, r, c, q)
+	case a.oidc != nil && r.URL.Path == "/signin/oidc" && r.Method == http.MethodGet:
+		a.startOIDC(w, r, c, q)
+	case a.oidc != nil && "/"+OIDCCallbackPath == r.URL.Path && r.Method == http.MethodGet:
+		a.finishOIDC(w, r, c, q)
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		c.renderError(w, r, http.StatusMethodNotAllowed, "Method not allowed", "Use the sign-in form.")
@@ -301,7 +348,7 @@ func (a *PasswordAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *PasswordAuth) signIn(w http.ResponseWriter, r *http.Request, c *Console, q *request) {
-	d := &signInData{Name: strings.TrimSpace(r.PostForm.Get("name")), Next: r.PostForm.Get("next"), Users: a.users != nil}
+	d := &signInData{Name: strings.TrimSpace(r.PostForm.Get("name")), Next: r.PostForm.Get("next"), Users: a.users != nil, OIDC: a.oidc != nil}
 	if !localPath(d.Next) {
 		d.Next = ""
 	}

@@ -98,6 +98,15 @@ type Options struct {
 	// only while the store has no users, as the bootstrap admin "admin",
 	// to create the first (docs/decisions/0170).
 	AdminPassword string
+	// OIDC, if set, offers OpenID Connect sign-in to the console beside
+	// the users of the store (docs/decisions/0172). Its RedirectURL, if
+	// empty, is PublicURL plus /admin/ plus admin.OIDCCallbackPath.
+	OIDC *admin.OIDCOptions
+	// AuthHeader, if set, believes the sign-in headers of an
+	// authenticating proxy from the addresses it names
+	// (admin.HeaderAuth); its Environment and Logger are the server's.
+	AuthHeader *admin.HeaderOptions
+
 	// Keys sign override cookies, headers, share links and console
 	// sessions (see OpenKeyring). Nil means a per-process key: all of
 	// them end with the process.
@@ -280,10 +289,14 @@ func New(ctx context.Context, st Store, opts *Options) (*Server, error) {
 		return nil, err
 	}
 	mux := &routeMux{ServeMux: http.NewServeMux()}
+	oidcOpts, err := oidcOptions(opts.OIDC, publicURL)
+	if err != nil {
+		return fail(fmt.Errorf("server: OIDC: %w", err))
+	}
 	if p.auth, err = admin.NewPasswordAuth(password, &admin.PasswordOptions{
-		Keys: opts.Keys, CookiePath: "/", Secure: p.secure, ClientIP: p.clientIP, Users: st,
+		Keys: opts.Keys, CookiePath: "/", Secure: p.secure, ClientIP: p.clientIP, Users: st, OIDC: oidcOpts,
 	}); err != nil {
-		return fail(fmt.Errorf("server: admin password: %w", err))
+		return fail(fmt.Errorf("server: admin sign-in: %w", err))
 	}
 	if err := s.mount(mux, p, s.envs[0], true); err != nil {
 		return fail(err)
@@ -362,8 +375,14 @@ func envConsolePath(env string, def bool) string {
 func (s *Server) mount(mux *routeMux, p *parts, e *envServer, root bool) error {
 	opts := p.opts
 	auth := p.auth.ForEnvironment(e.Name)
+	authorize := auth.Authorize
+	if opts.AuthHeader != nil {
+		ho := *opts.AuthHeader
+		ho.Environment, ho.Logger = e.Name, s.log
+		authorize = admin.NewHeaderAuth(&ho).Then(auth.Authorize)
+	}
 	e.audit = &browserAudit{
-		log: p.st, logger: s.log, env: e.Name, who: auth.Authorize, clientIP: p.clientIP,
+		log: p.st, logger: s.log, env: e.Name, who: authorize, clientIP: p.clientIP,
 		limit: newRateLimit(cmp(opts.AnonymousAuditRate, DefaultAnonymousAuditRate), time.Minute, maxRateClients),
 		total: newRateLimit(cmp(opts.AnonymousAuditTotal, DefaultAnonymousAuditTotal), time.Hour, 1),
 		now:   time.Now,
@@ -376,19 +395,19 @@ func (s *Server) mount(mux *routeMux, p *parts, e *envServer, root bool) error {
 		ManageURL:     envConsolePath(e.Name, root) + "overrides",
 		Logger:        s.log,
 		TokenRevoked:  flagonhttp.TokenRevokedIn(p.st),
-		UserOverrides: admin.UserOverrides(p.st, auth.Authorize),
+		UserOverrides: admin.UserOverrides(p.st, authorize),
 		OnOverride:    e.audit.onOverride,
 		// Who may override staff-policy flags: whoever is signed in to
 		// the console, never a value a visitor sends.
 		CanOverride: func(r *http.Request, f flagon.Flag) bool {
-			p, err := auth.Authorize(r)
+			p, err := authorize(r)
 			return err == nil && p.Role > admin.RoleNone
 		},
 	}
 	if opts.Demo {
 		httpOpts.Context = demo.Context
 		httpOpts.CanOverride = func(r *http.Request, f flagon.Flag) bool {
-			p, err := auth.Authorize(r)
+			p, err := authorize(r)
 			return err == nil && p.Role > admin.RoleNone || demo.CanOverride(r, f)
 		}
 	}
@@ -398,7 +417,7 @@ func (s *Server) mount(mux *routeMux, p *parts, e *envServer, root bool) error {
 	consoleOpts := &admin.Options{
 		Client: e.client, Store: p.st, Audit: p.st, UserOverrides: p.st, ShareTokens: p.st,
 		Usage: p.st, Users: p.st, Schedules: p.st,
-		Authorize: auth.Authorize, SignIn: auth, Overrides: httpOpts,
+		Authorize: authorize, SignIn: auth, Overrides: httpOpts,
 		Environment: e.Name, Production: e.Production, Logger: s.log,
 		ChangeRequests: p.st, ProtectedEnvironments: p.protected,
 	}
@@ -534,6 +553,22 @@ func parsePublicURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("%q: want an absolute http or https URL, such as https://flags.example.com", s)
 	}
 	return u, nil
+}
+
+// oidcOptions completes o: its redirect URL defaults to the console's
+// callback under the public URL, which is then required.
+func oidcOptions(o *admin.OIDCOptions, publicURL *url.URL) (*admin.OIDCOptions, error) {
+	if o == nil {
+		return nil, nil
+	}
+	c := *o
+	if c.RedirectURL == "" {
+		if publicURL == nil {
+			return nil, errors.New("set the public URL (or the redirect URL): the identity provider sends browsers back to it")
+		}
+		c.RedirectURL = strings.TrimSuffix(publicURL.String(), "/") + "/admin/" + admin.OIDCCallbackPath
+	}
+	return &c, nil
 }
 
 // readOnlyNote says where flags come from in config-file mode.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/admin"
 	"github.com/flagon/flagon/file"
 	"github.com/flagon/flagon/server"
 )
@@ -48,6 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	allowedHosts := fs.String("allowed-hosts", env("ALLOWED_HOSTS", ""), envHelp("ALLOWED_HOSTS", "further Host header values accepted, comma-separated; loopback names always are"))
 	corsOrigins := fs.String("cors-origins", env("CORS_ORIGINS", ""), envHelp("CORS_ORIGINS", "origins of pages on other sites that may call OFREP and /features.json from a browser, comma-separated (* for any)"))
 	trustedProxies := fs.String("trusted-proxies", env("TRUSTED_PROXIES", ""), envHelp("TRUSTED_PROXIES", "CIDR prefixes or addresses of proxies whose X-Forwarded-For is believed, comma-separated"))
+	sso := registerSSO(fs)
 	metricsFlags := fs.Int("metrics-flags", server.DefaultMetricsFlags, "how many flags /metrics names in its per-flag evaluation counters; the rest are counted as flag=\"(other)\"")
 	usageRetention := fs.String("usage-retention", env("USAGE_RETENTION", "90d"), envHelp("USAGE_RETENTION", "how long hourly flag usage counts are kept, such as 90d; 0 keeps them forever"))
 	auditRetention := fs.String("audit-retention", env("AUDIT_RETENTION", "90d"), envHelp("AUDIT_RETENTION", "how long audit entries are kept, such as 90d or 2160h; 0 keeps them forever"))
@@ -65,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	warnStorePassword(fs, sf.store, stderr)
 	secrets := map[*secret]string{}
-	for _, sec := range []*secret{apiTokens, ofrepKeys, password, cookieKeys, kek} {
+	for _, sec := range []*secret{apiTokens, ofrepKeys, password, cookieKeys, kek, sso.clientSecret} {
 		v, err := sec.resolve(fs, stderr)
 		if err != nil {
 			return err
@@ -97,6 +99,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if len(envs) > 0 && *production && sf.env != "production" {
 		return fmt.Errorf("%w: -production marks the one environment of -env; with -envs, mark each as name:production", errUsage)
+	}
+	oidcOpts, headerOpts, err := sso.options(secrets[sso.clientSecret])
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	var box *server.SecretBox
 	if secrets[kek] != "" {
@@ -132,6 +138,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		AuditRetention: retention,
 		UsageRetention: usageKeep,
 		MetricsFlags:   metricsCap(*metricsFlags),
+		OIDC:           oidcOpts,
+		AuthHeader:     headerOpts,
 	}
 	if len(envs) > 0 {
 		opts.EnvironmentKeys = server.ParseOFREPKeys(secrets[ofrepKeys], envs)
@@ -205,6 +213,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	for _, e := range envs {
 		fmt.Fprintf(stdout, "  environment %s  %s/env/%s/ (console %s/env/%s/admin/)\n", e.Name, url, e.Name, url, e.Name)
+	}
+	if oidcOpts != nil {
+		fmt.Fprintf(stdout, "  single sign-on through %s (redirect URI %s/admin/%s)\n", oidcOpts.Issuer, url, admin.OIDCCallbackPath)
+	}
+	if headerOpts != nil {
+		fmt.Fprintf(stdout, "  proxy sign-in headers believed from %s\n", *sso.proxies)
 	}
 	auth := ""
 	if len(opts.OFREPKeys) > 0 || len(opts.EnvironmentKeys) > 0 {
