@@ -727,7 +727,7 @@ func (r *typedReader) environments(m map[ordKey]map[ordKey]*jSettings, flags []f
 	}
 	r.keys += len(keys)
 	var index map[string]int
-	envs := make([]string, 0, len(keys))
+	var envs []string
 	for _, k := range keys {
 		env := k.name
 		if !flagon.ValidKey(env) {

@@ -57,7 +57,7 @@ func TestTypedJSONDeclines(t *testing.T) {
 		{"duplicate audience field", `{"audiences": {"s": {"when": "a == 1", "when": "b == 1"}}, "flags": {}}`},
 		{"field in upper case", `{"flags": {"a": {"Owner": "x"}}}`},
 		{"top-level field in upper case", `{"Flags": {"a": {}}}`},
-		{"field with a Kelvin sign", "{\"flags\": {\"a\": {\"ris\u212Aed\": 1, \"\u212Aey\": 2}}}"},
+		{"rule field in upper case", `{"flags": {"a": {"rules": [{"When": "a == 1", "serve": true}]}}}`},
 		{"field with a long s", "{\"flags\": {\"a\": {\"\u017Falt\": \"x\"}}}"},
 		{"field written with an escape", `{"flags": {"a": {"owne\u0072": "x"}}}`},
 		{"unknown field", `{"flags": {"a": {"descripton": "x"}}}`},
