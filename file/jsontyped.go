@@ -53,11 +53,7 @@ func (k *ordKey) UnmarshalText(b []byte) error {
 // ordered returns the keys of m in the order they were read, or false if
 // two are equal.
 func ordered[V any](m map[ordKey]V) ([]ordKey, bool) {
-	keys := make([]ordKey, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b ordKey) int { return cmpSeq(a.seq, b.seq) })
+	keys := inOrder(m)
 	if len(keys) <= 32 {
 		for i := range keys {
 			for j := range i {
@@ -76,6 +72,16 @@ func ordered[V any](m map[ordKey]V) ([]ordKey, bool) {
 		seen[k.name] = true
 	}
 	return keys, true
+}
+
+// inOrder returns the keys of m in the order they were read.
+func inOrder[V any](m map[ordKey]V) []ordKey {
+	keys := make([]ordKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b ordKey) int { return cmpSeq(a.seq, b.seq) })
+	return keys
 }
 
 func cmpSeq(a, b uint64) int {
@@ -105,21 +111,21 @@ type jSettings struct {
 
 type jFlag struct {
 	jSettings
-	Description *string                    `json:"description"`
-	Owner       *string                    `json:"owner"`
+	Description string                     `json:"description"`
+	Owner       string                     `json:"owner"`
 	Tags        any                        `json:"tags"`
-	Expires     *string                    `json:"expires"`
-	Type        *string                    `json:"type"`
+	Expires     string                     `json:"expires"`
+	Type        string                     `json:"type"`
 	Variants    map[ordKey]json.RawMessage `json:"variants"`
-	Salt        *string                    `json:"salt"`
+	Salt        string                     `json:"salt"`
 	Metadata    map[string]any             `json:"metadata"`
 	Override    any                        `json:"override"`
 }
 
 type jRule struct {
-	ID          *string `json:"id"`
-	Description *string `json:"description"`
-	Audience    *string `json:"audience"`
+	ID          string  `json:"id"`
+	Description string  `json:"description"`
+	Audience    string  `json:"audience"`
 	Audiences   []any   `json:"audiences"`
 	When        any     `json:"when"`
 	Serve       *jServe `json:"serve"`
@@ -135,7 +141,7 @@ type jServe struct {
 type jServeMap struct {
 	Variant json.RawMessage `json:"variant"`
 	Rollout *jSplits        `json:"rollout"`
-	By      *string         `json:"by"`
+	By      string          `json:"by"`
 }
 
 // jSplits is a rollout: one number (a bool flag's shorthand) or an
@@ -272,15 +278,23 @@ func typedJSON(data []byte) (flagon.Definitions, []string, bool) {
 	if len(t) == 0 || t[0] != '{' {
 		return defs, nil, false
 	}
-	keys, ok := plainKeys(data)
-	if !ok {
-		return defs, nil, false
+	// The keys are counted on another core while the file is decoded.
+	type count struct {
+		n  int
+		ok bool
 	}
-	// Unknown fields are keys not counted.
+	counted := make(chan count, 1)
+	go func() {
+		n, ok := plainKeys(data)
+		counted <- count{n, ok}
+	}()
 	var f jFile
-	if json.Unmarshal(data, &f) != nil {
+	err := json.Unmarshal(data, &f)
+	keys := <-counted
+	if err != nil || !keys.ok {
 		return defs, nil, false
 	}
+	var ok bool
 	r := typedReader{}
 	if f.Audiences != nil {
 		r.keys++
@@ -301,7 +315,7 @@ func typedJSON(data []byte) (flagon.Definitions, []string, bool) {
 			return defs, nil, false
 		}
 	}
-	if r.keys != keys {
+	if r.keys != keys.n { // a duplicate, or an unknown field
 		return flagon.Definitions{}, nil, false
 	}
 	return defs, envs, true
@@ -309,7 +323,10 @@ func typedJSON(data []byte) (flagon.Definitions, []string, bool) {
 
 // typedReader turns the decoded structs into definitions, counting the
 // keys it meets.
-type typedReader struct{ keys int }
+type typedReader struct {
+	keys  int
+	index map[string]int // flag keys to indexes in Definitions.Flags
+}
 
 func (r *typedReader) audiences(m map[ordKey]any) ([]flagon.Audience, bool) {
 	keys, ok := ordered(m)
@@ -375,16 +392,19 @@ func (r *typedReader) clauses(v any) ([]flagon.Clause, bool) {
 }
 
 func (r *typedReader) flags(m map[ordKey]*jFlag) ([]flagon.Flag, bool) {
-	keys, ok := ordered(m)
-	if !ok {
-		return nil, false
-	}
+	keys := inOrder(m)
 	r.keys += len(keys)
 	if len(keys) == 0 {
 		return nil, true
 	}
+	// The index that finds duplicates serves the environments too.
+	r.index = make(map[string]int, len(keys))
 	out := make([]flagon.Flag, len(keys))
 	for i, k := range keys {
+		if _, dup := r.index[k.name]; dup {
+			return nil, false
+		}
+		r.index[k.name] = i
 		out[i].Key = k.name
 		if jf := m[k]; jf != nil && !r.flag(&out[i], jf) {
 			return nil, false
@@ -393,13 +413,15 @@ func (r *typedReader) flags(m map[ordKey]*jFlag) ([]flagon.Flag, bool) {
 	return out, true
 }
 
-// text returns the text of a field set in the file, counting it.
-func (r *typedReader) text(s *string) string {
-	if s == nil {
-		return ""
+// text returns the text of a field, counting it if it is set. Text
+// fields are plain strings, not pointers, to save an allocation each:
+// "" is not counted, so a file that sets one to "" (or to null) is
+// declined rather than misread.
+func (r *typedReader) text(s string) string {
+	if s != "" {
+		r.keys++
 	}
-	r.keys++
-	return *s
+	return s
 }
 
 func (r *typedReader) flag(f *flagon.Flag, j *jFlag) bool {
@@ -407,29 +429,15 @@ func (r *typedReader) flag(f *flagon.Flag, j *jFlag) bool {
 		return false
 	}
 	f.Description, f.Owner, f.Salt = r.text(j.Description), r.text(j.Owner), r.text(j.Salt)
-	if j.Tags != nil {
-		r.keys++
-		items, ok := j.Tags.([]any)
-		if !ok {
-			items = []any{j.Tags}
-		}
-		for _, item := range items {
-			s, ok := item.(string)
-			if !ok {
-				return false
-			}
-			if f.Tags == nil {
-				f.Tags = make([]string, 0, len(items))
-			}
-			f.Tags = append(f.Tags, s)
-		}
+	if j.Tags != nil && !r.tags(f, j.Tags) {
+		return false
 	}
-	if j.Expires != nil {
+	if j.Expires != "" {
 		if f.Expires = parseDate(r.text(j.Expires)); f.Expires.IsZero() {
 			return false
 		}
 	}
-	if j.Type != nil {
+	if j.Type != "" {
 		switch typ := flagon.Type(r.text(j.Type)); typ {
 		case flagon.TypeBool, flagon.TypeString, flagon.TypeInt, flagon.TypeFloat:
 			f.Type = typ
@@ -437,19 +445,8 @@ func (r *typedReader) flag(f *flagon.Flag, j *jFlag) bool {
 			return false // objects, and problems
 		}
 	}
-	if j.Metadata != nil {
-		r.keys++
-		r.keys += len(j.Metadata)
-		if len(j.Metadata) > 0 {
-			f.Metadata = make(map[string]string, len(j.Metadata))
-		}
-		for k, v := range j.Metadata {
-			s, ok := v.(string)
-			if !ok && v != nil {
-				return false
-			}
-			f.Metadata[k] = s
-		}
+	if j.Metadata != nil && !r.metadata(f, j.Metadata) {
+		return false
 	}
 	if j.Variants != nil {
 		r.keys++
@@ -483,6 +480,42 @@ func (r *typedReader) flag(f *flagon.Flag, j *jFlag) bool {
 		f.Fallthrough = *s
 	}
 	return ok
+}
+
+// tags reads a tag or a list of tags.
+func (r *typedReader) tags(f *flagon.Flag, v any) bool {
+	r.keys++
+	items, ok := v.([]any)
+	if !ok {
+		items = []any{v}
+	}
+	for _, item := range items {
+		s, ok := item.(string)
+		if !ok {
+			return false
+		}
+		if f.Tags == nil {
+			f.Tags = make([]string, 0, len(items))
+		}
+		f.Tags = append(f.Tags, s)
+	}
+	return true
+}
+
+// metadata reads a mapping of names to text (or null, for "").
+func (r *typedReader) metadata(f *flagon.Flag, m map[string]any) bool {
+	r.keys += 1 + len(m)
+	if len(m) > 0 {
+		f.Metadata = make(map[string]string, len(m))
+	}
+	for k, v := range m {
+		s, ok := v.(string)
+		if !ok && v != nil {
+			return false
+		}
+		f.Metadata[k] = s
+	}
+	return true
 }
 
 // parseDate reads a date or an RFC 3339 time, or returns the zero time.
@@ -587,9 +620,9 @@ func (r *typedReader) rules(f *flagon.Flag, items []*jRule) ([]flagon.Rule, bool
 		var rule flagon.Rule
 		rule.ID, rule.Description = r.text(j.ID), r.text(j.Description)
 		switch {
-		case j.Audience != nil && j.Audiences != nil:
+		case j.Audience != "" && j.Audiences != nil:
 			return nil, false
-		case j.Audience != nil:
+		case j.Audience != "":
 			rule.Audiences = []string{r.text(j.Audience)}
 		case j.Audiences != nil:
 			r.keys++
@@ -643,9 +676,7 @@ func (r *typedReader) serve(f *flagon.Flag, j *jServe) (flagon.Serve, bool) {
 		r.keys++
 		s.Split, ok = r.splits(f, j.obj.Rollout)
 	}
-	if j.obj.By != nil {
-		s.By = r.text(j.obj.By)
-	}
+	s.By = r.text(j.obj.By)
 	return s, ok
 }
 
@@ -726,7 +757,6 @@ func (r *typedReader) environments(m map[ordKey]map[ordKey]*jSettings, flags []f
 		return nil, false
 	}
 	r.keys += len(keys)
-	var index map[string]int
 	var envs []string
 	for _, k := range keys {
 		env := k.name
@@ -740,14 +770,8 @@ func (r *typedReader) environments(m map[ordKey]map[ordKey]*jSettings, flags []f
 			return nil, false
 		}
 		r.keys += len(fkeys)
-		if index == nil && len(fkeys) > 0 {
-			index = make(map[string]int, len(flags))
-			for i := range flags {
-				index[flags[i].Key] = i
-			}
-		}
 		for _, fk := range fkeys {
-			i, known := index[fk.name]
+			i, known := r.index[fk.name]
 			if !known {
 				return nil, false
 			}

@@ -59,15 +59,21 @@ func parseGeneral(name string, data []byte) (flagon.Definitions, error) {
 // the general path, whose errors say where each problem is.
 func load(name string, data []byte, env string) (*flagon.Snapshot, []string, error) {
 	// The revision is a hash of the file rather than of the definitions,
-	// which costs a fifth of building the snapshot for a large file.
-	h := sha256.New()
-	h.Write([]byte(env))
-	h.Write([]byte{0})
-	h.Write(data)
-	rev := hex.EncodeToString(h.Sum(nil)[:8])
-	opts := flagon.SnapshotOptions{Environment: env, Revision: rev}
+	// which costs a fifth of building the snapshot for a large file. It
+	// is computed on another core while the file is parsed.
+	revc := make(chan string, 1)
+	go func() {
+		h := sha256.New()
+		h.Write([]byte(env))
+		h.Write([]byte{0})
+		h.Write(data)
+		revc <- hex.EncodeToString(h.Sum(nil)[:8])
+	}()
+	opts := flagon.SnapshotOptions{Environment: env}
 	if isJSON(name, data) {
-		if defs, envs, ok := typedJSON(data); ok {
+		defs, envs, ok := typedJSON(data)
+		opts.Revision = <-revc
+		if ok {
 			if s, err := flagon.NewSnapshot(defs, opts); err == nil {
 				return s, envs, nil
 			}
@@ -75,6 +81,9 @@ func load(name string, data []byte, env string) (*flagon.Snapshot, []string, err
 	}
 	p := newParser(name, data)
 	defs := p.parse(data)
+	if opts.Revision == "" {
+		opts.Revision = <-revc
+	}
 	if len(p.errs) > 0 {
 		return nil, nil, p.err()
 	}
