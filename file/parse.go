@@ -29,6 +29,17 @@ import (
 //
 //	flags.yaml:14: flag "new-home-page": rules[0].serve: unknown variant "onn"
 func Parse(name string, data []byte) (flagon.Definitions, error) {
+	if isJSON(name, data) {
+		if defs, _, ok := typedJSON(data); ok && defs.Validate() == nil {
+			return defs, nil
+		}
+	}
+	return parseGeneral(name, data)
+}
+
+// parseGeneral is Parse without the typed JSON path: every file is read
+// into a node tree, which knows where each value is.
+func parseGeneral(name string, data []byte) (flagon.Definitions, error) {
 	p := newParser(name, data)
 	defs := p.parse(data)
 	if len(p.errs) > 0 {
@@ -42,20 +53,41 @@ func Parse(name string, data []byte) (flagon.Definitions, error) {
 
 // load parses data and builds the snapshot for env, validating once. It
 // also returns the environments the file names.
+//
+// A JSON file is first read by typedJSON, which has no positions; a file
+// it declines, or whose definitions NewSnapshot refuses, is read again by
+// the general path, whose errors say where each problem is.
 func load(name string, data []byte, env string) (*flagon.Snapshot, []string, error) {
+	// The revision is a hash of the file rather than of the definitions,
+	// which costs a fifth of building the snapshot for a large file. It
+	// is computed on another core while the file is parsed.
+	revc := make(chan string, 1)
+	go func() {
+		h := sha256.New()
+		h.Write([]byte(env))
+		h.Write([]byte{0})
+		h.Write(data)
+		revc <- hex.EncodeToString(h.Sum(nil)[:8])
+	}()
+	opts := flagon.SnapshotOptions{Environment: env}
+	if isJSON(name, data) {
+		defs, envs, ok := typedJSON(data)
+		opts.Revision = <-revc
+		if ok {
+			if s, err := flagon.NewSnapshot(defs, opts); err == nil {
+				return s, envs, nil
+			}
+		}
+	}
 	p := newParser(name, data)
 	defs := p.parse(data)
+	if opts.Revision == "" {
+		opts.Revision = <-revc
+	}
 	if len(p.errs) > 0 {
 		return nil, nil, p.err()
 	}
-	// The revision is a hash of the file rather than of the definitions,
-	// which costs a fifth of building the snapshot for a large file.
-	h := sha256.New()
-	h.Write([]byte(env))
-	h.Write([]byte{0})
-	h.Write(data)
-	rev := hex.EncodeToString(h.Sum(nil)[:8])
-	s, err := flagon.NewSnapshot(defs, flagon.SnapshotOptions{Environment: env, Revision: rev})
+	s, err := flagon.NewSnapshot(defs, opts)
 	if err != nil {
 		return nil, nil, p.locate(err)
 	}
