@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -73,6 +75,10 @@ type OIDCOptions struct {
 // oidcFlow is the OpenID Connect side of a PasswordAuth.
 type oidcFlow struct {
 	opts OIDCOptions
+	// cookiePath is where the flow cookie goes: the callback's folder,
+	// which may be another console's when one server has several
+	// environments (their consoles share the one redirect URL).
+	cookiePath string
 
 	mu       sync.Mutex
 	provider *oidc.Provider
@@ -84,15 +90,21 @@ type flowState struct {
 	State    string `json:"s"`
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
-	Next     string `json:"x,omitempty"`
-	Expires  int64  `json:"e"`
+	// Next is the page to return to, as a path from the site's root:
+	// the console that started the flow, plus the next it was given.
+	Next    string `json:"x,omitempty"`
+	Expires int64  `json:"e"`
 }
 
 func newOIDCFlow(o *OIDCOptions) (*oidcFlow, error) {
 	if o.Issuer == "" || o.ClientID == "" || o.RedirectURL == "" {
 		return nil, errors.New("admin: OIDC sign-in needs an issuer, a client ID and a redirect URL")
 	}
-	f := &oidcFlow{opts: *o, used: make(map[string]time.Time)}
+	u, err := url.Parse(o.RedirectURL)
+	if err != nil || !u.IsAbs() || !strings.HasSuffix(u.Path, "/"+OIDCCallbackPath) {
+		return nil, fmt.Errorf("admin: OIDC redirect URL %q: want the console's absolute URL plus %s", o.RedirectURL, OIDCCallbackPath)
+	}
+	f := &oidcFlow{opts: *o, cookiePath: path.Dir(u.Path), used: make(map[string]time.Time)}
 	if len(f.opts.Scopes) == 0 {
 		f.opts.Scopes = DefaultOIDCScopes
 	}
@@ -171,12 +183,13 @@ func (a *PasswordAuth) startOIDC(w http.ResponseWriter, r *http.Request, c *Cons
 	}
 	now := a.now()
 	fs := flowState{State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(), Expires: now.Add(oidcFlowTTL).Unix()}
+	fs.Next = q.base
 	if next := r.URL.Query().Get("next"); localPath(next) {
-		fs.Next = next
+		fs.Next += next
 	}
 	b, _ := json.Marshal(fs)
 	http.SetCookie(w, &http.Cookie{
-		Name: a.cookie + "_oidc", Value: a.keys.Seal(flowPurpose, b), Path: q.base + "signin/oidc",
+		Name: a.cookie + "_oidc", Value: a.keys.Seal(flowPurpose, b), Path: a.oidc.cookiePath,
 		MaxAge: int(oidcFlowTTL.Seconds()), HttpOnly: true, Secure: a.secure.For(r), SameSite: http.SameSiteLaxMode,
 	})
 	u := a.oidc.config(p).AuthCodeURL(fs.State, oauth2.S256ChallengeOption(fs.Verifier), oidc.Nonce(fs.Nonce))
@@ -202,7 +215,7 @@ func refused(status int, msg string, err error) error {
 // the code with the PKCE verifier, verifies the ID token and its nonce,
 // and maps the identity to roles.
 func (a *PasswordAuth) finishOIDC(w http.ResponseWriter, r *http.Request, c *Console, q *request) {
-	http.SetCookie(w, &http.Cookie{Name: a.cookie + "_oidc", Path: q.base + "signin/oidc", MaxAge: -1, HttpOnly: true, Secure: a.secure.For(r), SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: a.cookie + "_oidc", Path: a.oidc.cookiePath, MaxAge: -1, HttpOnly: true, Secure: a.secure.For(r), SameSite: http.SameSiteLaxMode})
 	fs, id, err := a.redeem(r)
 	var role Role
 	var envs map[string]Role
@@ -228,7 +241,11 @@ func (a *PasswordAuth) finishOIDC(w http.ResponseWriter, r *http.Request, c *Con
 	}
 	a.startSession(w, r, q, s, a.now())
 	c.log.Info("admin: signed in", "name", s.Name, "via", oidcSource, "role", s.Role, "env_roles", s.Envs, "addr", a.clientIP(r))
-	http.Redirect(w, r, q.base+fs.Next, http.StatusSeeOther)
+	next := fs.Next
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		next = q.base
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // redeem checks the callback's state and exchanges its code for a

@@ -39,9 +39,13 @@ type ssoFixture struct {
 	st *flagontest.MemoryStore
 	op *testop.Provider
 	ts string // the server's URL
+	// start is where sign-in starts: the console's signin/oidc.
+	start string
 }
 
-func startSSO(t *testing.T) *ssoFixture {
+// startSSO starts the server and the provider; each of more changes the
+// server's options.
+func startSSO(t *testing.T, more ...func(*server.Options)) *ssoFixture {
 	t.Helper()
 	f := &ssoFixture{t: t, st: flagontest.NewMemoryStore()}
 	seed(t, f.st)
@@ -55,10 +59,15 @@ func startSSO(t *testing.T) *ssoFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(t.Context(), f.st, &server.Options{
+	opts := &server.Options{
 		Logger: quiet, AdminPassword: prodPassword, PublicURL: f.ts,
 		OIDC: &admin.OIDCOptions{Issuer: f.op.Issuer, ClientID: f.op.ClientID, ClientSecret: f.op.ClientSecret, Roles: roles},
-	})
+	}
+	for _, fn := range more {
+		fn(opts)
+	}
+	f.start = "/admin/signin/oidc?next=flags"
+	srv, err := server.New(t.Context(), f.st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +83,7 @@ type ssoAttempt struct {
 	flow     *http.Cookie // the flow cookie the console set at the start
 	code     int
 	body     string
+	final    string // the path of the page the browser ended on
 }
 
 // signIn starts single sign-on at the console, signs in at the
@@ -88,7 +98,7 @@ func (f *ssoFixture) signIn(user, password string) *ssoAttempt {
 		}
 		return nil
 	}
-	resp, err := a.b.hc.Get(f.ts + "/admin/signin/oidc?next=flags")
+	resp, err := a.b.hc.Get(f.ts + f.start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +115,13 @@ func (f *ssoFixture) signIn(user, password string) *ssoAttempt {
 	form := url.Values{"id": {resp.Request.URL.Query().Get("authRequestID")}, "username": {user}, "password": {password}}
 	req, _ := http.NewRequest("POST", f.op.Issuer+"/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	a.code, a.body = a.b.do(req)
+	resp, err = a.b.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	a.code, a.body, a.final = resp.StatusCode, string(body), resp.Request.URL.Path
 	return a
 }
 
@@ -163,6 +179,31 @@ func TestOIDCRoles(t *testing.T) {
 		if e.Actor == "vera@example.com" {
 			t.Errorf("vera's refused change is in the audit log: %+v", e)
 		}
+	}
+}
+
+// TestOIDCEnvironmentConsole: on a server with several environments,
+// whose consoles share the one redirect URL, a sign-in started in
+// staging's console comes back to it, with the role the map gives there.
+func TestOIDCEnvironmentConsole(t *testing.T) {
+	f := startSSO(t, func(o *server.Options) {
+		o.Environments = []server.Environment{{Name: "development"}, {Name: "staging"}, {Name: "production", Production: true}}
+		roles, err := admin.ParseRoleMap("group:flagon-viewers=viewer, group:flagon-editors=viewer, group:flagon-editors=staging:editor")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.OIDC.Roles = roles
+	})
+	f.start = "/env/staging/admin/signin/oidc?next=flags"
+	eddie := f.signIn("eddie", "eddie-pw")
+	if eddie.code != http.StatusOK || eddie.final != "/env/staging/admin/flags" {
+		t.Fatalf("eddie signs in from staging's console: %d at %s, want staging's flags", eddie.code, eddie.final)
+	}
+	if !strings.Contains(eddie.body, `eddie@example.com <span class="role">editor</span>`) {
+		t.Errorf("staging's console does not name eddie as its editor:\n%.600s", eddie.body)
+	}
+	if code, page := eddie.b.get(f.ts, "/env/production/admin/flags"); code != http.StatusOK || !strings.Contains(page, `eddie@example.com <span class="role">viewer</span>`) {
+		t.Errorf("production's console: %d, want eddie as viewer", code)
 	}
 }
 
