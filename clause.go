@@ -1,6 +1,7 @@
 package flagon
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -644,13 +645,13 @@ func parseSemver(s string) (semver, bool) {
 // compare returns -1, 0 or +1 as v is less than, equal to or greater than w,
 // by semantic-version precedence.
 func (v semver) compare(w semver) int {
-	if c := cmpUint(v.major, w.major); c != 0 {
+	if c := cmp.Compare(v.major, w.major); c != 0 {
 		return c
 	}
-	if c := cmpUint(v.minor, w.minor); c != 0 {
+	if c := cmp.Compare(v.minor, w.minor); c != 0 {
 		return c
 	}
-	if c := cmpUint(v.patch, w.patch); c != 0 {
+	if c := cmp.Compare(v.patch, w.patch); c != 0 {
 		return c
 	}
 	switch {
@@ -676,7 +677,7 @@ func (v semver) compare(w semver) int {
 		yn, yerr := strconv.ParseUint(y, 10, 64)
 		switch {
 		case xerr == nil && yerr == nil:
-			if c := cmpUint(xn, yn); c != 0 {
+			if c := cmp.Compare(xn, yn); c != 0 {
 				return c
 			}
 		case xerr == nil:
@@ -688,16 +689,6 @@ func (v semver) compare(w semver) int {
 				return c
 			}
 		}
-	}
-	return 0
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
 	}
 	return 0
 }

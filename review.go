@@ -111,6 +111,32 @@ func (cr *ChangeRequest) Validate() error {
 	return errs
 }
 
+// CheckReviewComment reports a reviewer's comment too long for a
+// ChangeRequestStore to keep, as FieldErrors naming "comment".
+func CheckReviewComment(comment string) error {
+	if len(comment) > MaxRequestCommentLen {
+		return FieldErrors{{Field: "comment", Msg: fmt.Sprintf("at most %d bytes", MaxRequestCommentLen)}}
+	}
+	return nil
+}
+
+// Review returns cr as reviewed by c.Actor with comment, and the change
+// under which a ChangeRequestStore records the review: in cr's
+// environment, with the reason of an approval (RequestReason) or else the
+// comment. Every store does this the same way, so that the audit log
+// reads alike whatever keeps it.
+func Review(cr ChangeRequest, approve bool, comment string, c Change) (ChangeRequest, Change) {
+	cr.Reviewer, cr.Comment = c.Actor, comment
+	c.Environment = cr.Environment
+	switch {
+	case approve && !cr.Emergency:
+		c.Reason = RequestReason(cr)
+	case comment != "":
+		c.Reason = comment
+	}
+	return cr, c
+}
+
 // RequestReason returns the audit reason of the write that applies cr on
 // its reviewer's approval: it names the author, so that the entry, whose
 // actor is the approver, names both.

@@ -20,6 +20,7 @@ package file
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"math"
 	"slices"
@@ -80,18 +81,8 @@ func inOrder[V any](m map[ordKey]V) []ordKey {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b ordKey) int { return cmpSeq(a.seq, b.seq) })
+	slices.SortFunc(keys, func(a, b ordKey) int { return cmp.Compare(a.seq, b.seq) })
 	return keys
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 type jFile struct {

@@ -93,21 +93,14 @@ func (m *MemoryStore) ChangeRequest(ctx context.Context, id int64) (flagon.Chang
 
 // ReviewChangeRequest implements flagon.ChangeRequestStore.
 func (m *MemoryStore) ReviewChangeRequest(ctx context.Context, id int64, approve bool, comment string, c flagon.Change) (flagon.ChangeRequest, error) {
-	if len(comment) > flagon.MaxRequestCommentLen {
-		return flagon.ChangeRequest{}, fmt.Errorf("memory store: review change request %d: %w", id, flagon.FieldErrors{{Field: "comment", Msg: "too long"}})
+	if err := flagon.CheckReviewComment(comment); err != nil {
+		return flagon.ChangeRequest{}, fmt.Errorf("memory store: review change request %d: %w", id, err)
 	}
 	pre, err := m.ChangeRequest(ctx, id)
 	if err != nil {
 		return pre, err
 	}
-	pre.Reviewer, pre.Comment = c.Actor, comment
-	c.Environment = pre.Environment
-	switch {
-	case approve && !pre.Emergency:
-		c.Reason = flagon.RequestReason(pre)
-	case comment != "":
-		c.Reason = comment
-	}
+	pre, c = flagon.Review(pre, approve, comment, c)
 	var out flagon.ChangeRequest
 	err = m.write(fmt.Sprintf("review change request %d", id), c, func(rev int64, now time.Time) (memRecord, error) {
 		cr := copyRequest(m.requests[id-1])

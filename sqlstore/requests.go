@@ -180,8 +180,8 @@ func (s *Store) decide(ctx context.Context, tx querier, cr flagon.ChangeRequest,
 // together or not at all.
 func (s *Store) ReviewChangeRequest(ctx context.Context, id int64, approve bool, comment string, c flagon.Change) (flagon.ChangeRequest, error) {
 	op := fmt.Sprintf("review change request %d", id)
-	if len(comment) > flagon.MaxRequestCommentLen {
-		return flagon.ChangeRequest{}, s.errf(op, flagon.FieldErrors{{Field: "comment", Msg: fmt.Sprintf("at most %d bytes", flagon.MaxRequestCommentLen)}})
+	if err := flagon.CheckReviewComment(comment); err != nil {
+		return flagon.ChangeRequest{}, s.errf(op, err)
 	}
 	// The audit entry of the write names the author too: read them first
 	// (an author never changes) to say so.
@@ -189,14 +189,7 @@ func (s *Store) ReviewChangeRequest(ctx context.Context, id int64, approve bool,
 	if err != nil {
 		return pre, err
 	}
-	pre.Reviewer, pre.Comment = c.Actor, comment
-	c.Environment = pre.Environment
-	switch {
-	case approve && !pre.Emergency:
-		c.Reason = flagon.RequestReason(pre)
-	case comment != "":
-		c.Reason = comment
-	}
+	pre, c = flagon.Review(pre, approve, comment, c)
 	var out flagon.ChangeRequest
 	_, err = s.write(ctx, c, func(tx *sql.Tx, rev int64, now time.Time) (record, error) {
 		cr, err := s.changeRequest(ctx, tx, id)
