@@ -53,15 +53,7 @@ func TestBrowserNewUser(t *testing.T) {
 	}
 
 	// Sign in; the overrides page lists the demo flags.
-	b.Open("/admin/")
-	b.Do("fill the sign-in form",
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), "nora"),
-		chromedp.SendKeys(chromedp.ID("password"), password),
-	)
-	if status := b.Submit("sign in", chromedp.Click(chromedp.CSS(`form[action$="signin"] button[type=submit]`))); status != 200 {
-		t.Fatalf("sign in: status %d: %s", status, b.Text("main"))
-	}
+	signIn(t, b, "/admin/", "nora", password)
 	for _, f := range demo.Definitions().Flags {
 		if !b.Has(fmt.Sprintf(`tr[data-flag=%q]`, f.Key)) {
 			t.Errorf("the overrides page does not list %s", f.Key)
@@ -116,5 +108,20 @@ func TestBrowserNewUser(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("the audit log lacks %q:\n%s", want, log)
 		}
+	}
+}
+
+// signIn opens page in the browser, which sends it to the console's
+// sign-in form, and signs in there as name.
+func signIn(t *testing.T, b *browsertest.Browser, page, name, password string) {
+	t.Helper()
+	b.Open(page)
+	b.Do("fill the sign-in form",
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("name"), name),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+	)
+	if status := b.Submit("sign in as "+name, chromedp.Click(chromedp.CSS(`form[action$="signin"] button[type=submit]`))); status != 200 {
+		t.Fatalf("sign in as %s: status %d: %s", name, status, b.Text("main"))
 	}
 }

@@ -28,15 +28,7 @@ func TestBrowserEnvironmentsSideBySide(t *testing.T) {
 	_, ts := threeEnvironments(t, st)
 	b := browsertest.Start(t, ts.URL)
 
-	b.Open("/admin/flags")
-	b.Do("fill the sign-in form",
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), "nora"),
-		chromedp.SendKeys(chromedp.ID("password"), password),
-	)
-	if status := b.Submit("sign in", chromedp.Click(chromedp.CSS(`form[action$="signin"] button[type=submit]`))); status != 200 {
-		t.Fatalf("sign in: status %d: %s", status, b.Text("main"))
-	}
+	signIn(t, b, "/admin/flags", "nora", password)
 	if got := b.Eval(`[...document.querySelectorAll("thead th[data-env]")].map(th => th.textContent).join(",")`); got != "development,staging,production" {
 		t.Errorf("environment columns = %q", got)
 	}

@@ -41,20 +41,6 @@ func rolloutFlag(key string, pct float64) flagon.Flag {
 	}
 }
 
-// signIn signs the browser in as name.
-func signIn(t *testing.T, b *browsertest.Browser, name, password string) {
-	t.Helper()
-	b.Open("/admin/signin")
-	b.Do("fill the sign-in form",
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), name),
-		chromedp.SendKeys(chromedp.ID("password"), password),
-	)
-	if status := b.Submit("sign in as "+name, chromedp.Click(chromedp.CSS(`form[action$="signin"] button[type=submit]`))); status != 200 {
-		t.Fatalf("sign in as %s: status %d: %s", name, status, b.Text("main"))
-	}
-}
-
 // waitFlag waits until the server serves a flag for which ok holds.
 func waitFlag(t *testing.T, srv *server.Server, key string, ok func(flagon.Flag) bool) {
 	t.Helper()
@@ -110,7 +96,7 @@ func TestBrowserChangeRequest(t *testing.T) {
 	b := browsertest.Start(t, ts.URL)
 
 	// Ed, an editor, rolls checkout out to half: it becomes a request.
-	signIn(t, b, "ed", password)
+	signIn(t, b, "/admin/signin", "ed", password)
 	b.Open("/admin/flags/checkout")
 	if !strings.Contains(b.Text("#reviewed-note"), "production") {
 		t.Errorf("the flag page does not say production is protected: %q", b.Text("#reviewed-note"))
@@ -149,7 +135,7 @@ func TestBrowserChangeRequest(t *testing.T) {
 
 	// Ada, an admin, finds it, sees the diff and approves.
 	b.Submit("sign out", chromedp.Click(chromedp.CSS(`form[action$="signout"] button`)))
-	signIn(t, b, "ada", password)
+	signIn(t, b, "/admin/signin", "ada", password)
 	b.Open("/admin/requests")
 	if got := b.Text("#pending-requests"); !strings.Contains(got, "checkout") || !strings.Contains(got, "ed") {
 		t.Fatalf("the pending requests = %q, want ed's change of checkout", got)
@@ -226,7 +212,7 @@ func TestBrowserScheduledRollout(t *testing.T) {
 	defer ts.Close()
 	b := browsertest.Start(t, ts.URL)
 
-	signIn(t, b, "ada", password)
+	signIn(t, b, "/admin/signin", "ada", password)
 	b.Open("/admin/flags/search")
 	b.Do("fill the scheduling form",
 		chromedp.SetValue(chromedp.ID("sched-variant"), "on"),

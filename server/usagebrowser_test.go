@@ -88,15 +88,7 @@ func TestBrowserUsage(t *testing.T) {
 	}
 
 	b := browsertest.Start(t, ts.URL)
-	b.Open("/admin/")
-	b.Do("fill the sign-in form",
-		chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("name"), "nora"),
-		chromedp.SendKeys(chromedp.ID("password"), password),
-	)
-	if status := b.Submit("sign in", chromedp.Click(chromedp.CSS(`form[action$="signin"] button[type=submit]`))); status != 200 {
-		t.Fatalf("sign in: status %d: %s", status, b.Text("main"))
-	}
+	signIn(t, b, "/admin/", "nora", password)
 
 	// The list says new-checkout was evaluated this hour, 25 times.
 	b.Open("/admin/flags")
