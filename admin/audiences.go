@@ -166,6 +166,13 @@ func (c *Console) saveAudience(w http.ResponseWriter, r *http.Request, q *reques
 	}
 	if !form.New {
 		form.Name = r.PathValue("name")
+		// Flags of every environment share an audience, so changing one
+		// changes what protected environments serve without review:
+		// there, it takes an admin (docs/decisions/0173).
+		if env := c.unprivileged(q); env != "" {
+			c.fail(w, r, ErrForbidden, "audience "+form.Name+", shared by the protected environment "+env, "change the audience")
+			return
+		}
 	}
 	form.Version, _ = strconv.ParseInt(pf.Get("version"), 10, 64)
 	a := flagon.Audience{Name: form.Name, Description: form.Description}

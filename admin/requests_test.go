@@ -177,3 +177,52 @@ func TestScheduleFormInConsole(t *testing.T) {
 		}
 	}
 }
+
+// TestAudienceInProtectedEnvironment: flags of every environment share an
+// audience, so where an environment is protected an editor may add one
+// but not change one; an admin may.
+func TestAudienceInProtectedEnvironment(t *testing.T) {
+	h := newHarness(t, harnessOptions{production: true, protected: true})
+	ed, ann := h.browser("ed:editor"), h.browser("ann:admin")
+	edit := func(b *browser) response {
+		r := b.get("/admin/audiences/staff")
+		form := formOf(t, r.body, "/audiences/staff")
+		form.Set("clauses", "is_staff == true\ncountry == NL")
+		form.Set("confirm", "1")
+		form.Set("reason", "only the Dutch office")
+		return b.post("/admin/audiences/staff", form)
+	}
+	if r := edit(ed); r.status != http.StatusForbidden {
+		t.Errorf("an editor changes an audience of protected production: %d, want 403", r.status)
+	}
+	clauses := func() int {
+		auds, err := h.store.Audiences(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range auds {
+			if a.Name == "staff" {
+				return len(a.Clauses)
+			}
+		}
+		return 0
+	}
+	if n := clauses(); n != 1 {
+		t.Fatalf("the editor's change applied: staff has %d clauses", n)
+	}
+	r := ed.get("/admin/audiences")
+	form := formOf(t, r.body, "/audiences/new")
+	form.Set("name", "dutch")
+	form.Set("clauses", "country == NL")
+	form.Set("confirm", "1")
+	form.Set("reason", "for later")
+	if r := ed.post("/admin/audiences/new", form); r.status != http.StatusSeeOther {
+		t.Errorf("an editor adds an audience: %d %s", r.status, snippet(r.body))
+	}
+	if r := edit(ann); r.status != http.StatusSeeOther {
+		t.Errorf("an admin changes the audience: %d %s", r.status, snippet(r.body))
+	}
+	if n := clauses(); n != 2 {
+		t.Errorf("after the admin's change staff has %d clauses, want 2", n)
+	}
+}

@@ -457,6 +457,12 @@ func (a *api) putAudience(w http.ResponseWriter, r *http.Request, actor string) 
 	if err != nil {
 		return err
 	}
+	// Flags of every environment share an audience: replacing one
+	// changes protected environments without review, so there it takes
+	// an :admin token (docs/decisions/0173). Creating one changes nothing.
+	if env := a.unprivileged(r); env != "" && pre.version != 0 {
+		return newError(errForbidden, "audience %q is shared by the protected environment %q: replacing it needs an :admin token", name, env)
+	}
 	if _, err := a.store.PutAudience(r.Context(), body.Audience, pre.version, a.change(r, actor)); err != nil {
 		return a.explain(r.Context(), err, res, pre)
 	}
