@@ -151,7 +151,9 @@ func (f *oidcFlow) config(p *oidc.Provider) *oauth2.Config {
 }
 
 // consume marks state used, and reports whether it was unused. Used states
-// are kept until their flow would have expired anyway.
+// are kept until their flow would have expired anyway. Only sign-ins the
+// provider vouched for are marked, so the set grows with real sign-ins,
+// never with what an anonymous visitor sends.
 func (f *oidcFlow) consume(state string, expires, now time.Time) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -165,6 +167,14 @@ func (f *oidcFlow) consume(state string, expires, now time.Time) bool {
 	}
 	f.used[state] = expires
 	return true
+}
+
+// spent reports whether state was used by a completed sign-in.
+func (f *oidcFlow) spent(state string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.used[state]
+	return ok
 }
 
 func randomToken() string {
@@ -265,8 +275,9 @@ func (a *PasswordAuth) redeem(r *http.Request) (*flowState, *Identity, error) {
 	if subtle.ConstantTimeCompare([]byte(qv.Get("state")), []byte(fs.State)) != 1 || now.Unix() >= fs.Expires {
 		return nil, nil, refused(http.StatusBadRequest, "The sign-in's state does not match, or it took too long. Sign in again.", errors.New("state mismatch or expired"))
 	}
-	if !a.oidc.consume(fs.State, time.Unix(fs.Expires, 0), now) {
-		return nil, nil, refused(http.StatusBadRequest, "This sign-in was already used. Sign in again.", errors.New("replayed state"))
+	replayed := refused(http.StatusBadRequest, "This sign-in was already used. Sign in again.", errors.New("replayed state"))
+	if a.oidc.spent(fs.State) {
+		return nil, nil, replayed
 	}
 	if e := qv.Get("error"); e != "" {
 		return nil, nil, refused(http.StatusUnauthorized, "The identity provider did not sign you in: "+e+" "+qv.Get("error_description"), fmt.Errorf("provider error %q", e))
@@ -287,6 +298,9 @@ func (a *PasswordAuth) redeem(r *http.Request) (*flowState, *Identity, error) {
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(fs.Nonce)) != 1 {
 		return nil, nil, refused(http.StatusUnauthorized, "The identity provider's answer was not for this sign-in. Sign in again.", errors.New("ID token nonce mismatch"))
+	}
+	if !a.oidc.consume(fs.State, time.Unix(fs.Expires, 0), now) {
+		return nil, nil, replayed // two callbacks of one sign-in at once
 	}
 	id, err := a.oidc.identity(idt)
 	if err != nil {
