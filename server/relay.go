@@ -96,6 +96,18 @@ func NewRelay(ctx context.Context, upstreamURL string, opts *RelayOptions) (*Rel
 	if log == nil {
 		log = slog.Default()
 	}
+	keys := opts.Keys
+	if keys == nil {
+		// Without the upstream's keys nothing it signed verifies, so
+		// overrides are ignored: say that, rather than the middleware's
+		// warning about a per-process key, which would sign nothing here.
+		k, err := flagonhttp.GenerateKey("relay")
+		if err != nil {
+			return nil, fmt.Errorf("relay: %w", err)
+		}
+		keys = flagonhttp.MustKeys(k)
+		log.Info("relay: no signing keys of the upstream server (FLAGON_COOKIE_KEYS): override cookies and headers are ignored")
+	}
 	src, err := remote.New(ctx, upstreamURL, &remote.Options{
 		Stream:        true,
 		PollInterval:  opts.PollInterval,
@@ -121,7 +133,7 @@ func NewRelay(ctx context.Context, upstreamURL string, opts *RelayOptions) (*Rel
 	src.ReportUsage(r.metrics.usage.take)
 
 	httpOpts := &flagonhttp.Options{
-		Keys:        opts.Keys,
+		Keys:        keys,
 		CORSOrigins: opts.CORSOrigins,
 		Logger:      log,
 		Production:  true, // no override-count header: a relay serves production traffic

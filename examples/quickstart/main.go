@@ -25,6 +25,8 @@ import (
 	"github.com/flagon/flagon/flagonhttp"
 )
 
+// NewHomePage is the flag the quick start serves: declared once, with its
+// default, and checked against the flags file when the client loads it.
 var NewHomePage = flagon.NewBool("new-home-page", false, "Expose the new home page")
 
 func app(flagsFile, env string) (http.Handler, error) {
