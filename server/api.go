@@ -190,10 +190,22 @@ type precondition struct {
 // precondition reads the version a write to res is based on, from
 // If-Match, the version query parameter or the body's version (body,
 // zero if it has none). When If-Match and the other disagree, the
-// stale one is reported.
+// stale one is reported. If-Match: * means the current version.
 func (a *api) precondition(r *http.Request, res resource, body int64) (precondition, error) {
 	var header int64
 	s := r.Header.Get("If-Match")
+	if s == "*" {
+		// "*": whatever version exists (RFC 9110, 13.1.1), so the
+		// current one, and 412 when there is none.
+		cur, err := a.currentVersion(r.Context(), res)
+		if errors.Is(err, flagon.ErrNotFound) {
+			return precondition{}, &apiError{kind: errPrecondition, msg: fmt.Sprintf("%s does not exist, and If-Match: * asks for one that does", res), cause: err}
+		}
+		if err != nil {
+			return precondition{}, err
+		}
+		s = strconv.Quote(strconv.FormatInt(cur, 10))
+	}
 	if s != "" {
 		v, err := parseVersion(strings.TrimPrefix(s, "W/"), true)
 		if err != nil {

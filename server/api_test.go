@@ -164,6 +164,16 @@ func TestPutWhatGetReturns(t *testing.T) {
 				if now, _ := getBody(t, c.url); strings.Contains(now, "lost update") {
 					t.Errorf("a stale write went through: %s", now)
 				}
+
+				// If-Match: * replaces whatever version there is, and
+				// refuses to create.
+				v4, _ := getBody(t, c.url)
+				star := edit(t, edit(t, v4, "version", nil), c.field, "any version")
+				if code, _, body := do(t, "PUT", c.url, token, star, "If-Match", "*"); code != 200 || !strings.Contains(body, "any version") {
+					t.Errorf("PUT with If-Match: * = %d %s", code, body)
+				}
+				code, _, body = do(t, "PUT", c.url+"-none", token, `{"description":"new"}`, "If-Match", "*")
+				wantError(t, "PUT of a new one with If-Match: *", code, body, 412, "precondition_failed", "does not exist")
 			})
 		}
 
