@@ -98,6 +98,21 @@ func (es FieldErrors) Error() string {
 	return b.String()
 }
 
+// FieldErrorsOf returns the validation errors in err's chain: a
+// FieldErrors, or a lone *FieldError as a list of one; nil if there are
+// none.
+func FieldErrorsOf(err error) FieldErrors {
+	var fes FieldErrors
+	if errors.As(err, &fes) {
+		return fes
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return FieldErrors{fe}
+	}
+	return nil
+}
+
 // Unwrap returns the individual errors.
 func (es FieldErrors) Unwrap() []error {
 	out := make([]error, len(es))

@@ -231,8 +231,8 @@ func audienceSubject(name string) string { return "audience " + strconv.Quote(na
 var clauseIndexRe = regexp.MustCompile(`^clauses\[\d+\]`)
 
 func mapAudienceErrors(form *audienceForm, err error) {
-	var fes flagon.FieldErrors
-	if !errors.As(err, &fes) {
+	fes := flagon.FieldErrorsOf(err)
+	if fes == nil {
 		form.Errors[""] = err.Error()
 		return
 	}

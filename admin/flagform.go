@@ -2,7 +2,6 @@ package admin
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -684,13 +683,8 @@ var (
 // mapErrors records validation errors of the built flag on the form,
 // turning the flag's indexes into the form's.
 func (ff *flagForm) mapErrors(err error, im *indexMaps) {
-	var fes flagon.FieldErrors
-	var fe *flagon.FieldError
-	switch {
-	case errors.As(err, &fes):
-	case errors.As(err, &fe):
-		fes = flagon.FieldErrors{fe}
-	default:
+	fes := flagon.FieldErrorsOf(err)
+	if fes == nil {
 		ff.addErr("", err.Error())
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -654,33 +655,36 @@ func (a *api) deleteOverride(w http.ResponseWriter, r *http.Request, actor strin
 	return nil
 }
 
-// auditTime reads a time filter of the audit log: an RFC 3339 time, or a
-// duration ("24h", "7d") meaning that long before now.
-func auditTime(name, s string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
+// timeRange reads the since and until parameters of q into since and
+// until, leaving those not given: each an RFC 3339 time, or a duration
+// ("24h", "7d") meaning that long before now.
+func timeRange(q url.Values, now time.Time, since, until *time.Time) error {
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", since}, {"until", until}} {
+		s := q.Get(p.name)
+		if s == "" {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			*p.dst = t
+			continue
+		}
+		d, err := flagon.ParseDuration(s)
+		if err != nil {
+			return badField(p.name, "want an RFC 3339 time or a duration such as 24h or 7d (that long ago), got %q", s)
+		}
+		*p.dst = now.Add(-d)
 	}
-	if d, err := flagon.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, badField(name, "want an RFC 3339 time or a duration such as 24h or 7d (that long ago), got %q", s)
+	return nil
 }
 
 func (a *api) audit(w http.ResponseWriter, r *http.Request, _ string) error {
 	q := r.URL.Query()
 	aq := flagon.AuditQuery{Target: q.Get("target"), Actor: q.Get("actor")}
-	now := time.Now()
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &aq.Since}, {"until", &aq.Until}} {
-		if s := q.Get(p.name); s != "" {
-			t, err := auditTime(p.name, s, now)
-			if err != nil {
-				return err
-			}
-			*p.dst = t
-		}
+	if err := timeRange(q, time.Now(), &aq.Since, &aq.Until); err != nil {
+		return err
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -136,13 +136,7 @@ func (e *readOnlyError) Unwrap() error { return flagon.ErrReadOnly }
 // invalid describes a definition that failed validation: the first
 // problem, a count of the others, and each in fields.
 func invalid(err error) *apiError {
-	var fes flagon.FieldErrors
-	var fe *flagon.FieldError
-	switch {
-	case errors.As(err, &fes):
-	case errors.As(err, &fe):
-		fes = flagon.FieldErrors{fe}
-	}
+	fes := flagon.FieldErrorsOf(err)
 	ae := &apiError{kind: flagon.ErrInvalid, msg: "invalid definition", cause: err}
 	for _, e := range fes {
 		ae.fields = append(ae.fields, fieldJSON{Flag: e.Flag, Audience: e.Audience, Field: e.Field, Message: e.Msg})

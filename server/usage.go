@@ -133,22 +133,14 @@ func (u *usageAPI) report(w http.ResponseWriter, r *http.Request, _ string) erro
 }
 
 // read returns the usage rows the query selects: flag, environment, app,
-// since and until (RFC 3339; since defaults to 7 days ago).
+// since and until (RFC 3339 times or durations before now, as for the
+// audit log; since defaults to 7 days ago).
 func (u *usageAPI) read(w http.ResponseWriter, r *http.Request, _ string) error {
 	q := r.URL.Query()
 	uq := flagon.UsageQuery{Flag: q.Get("flag"), Environment: q.Get("environment"), App: q.Get("app"),
 		Since: u.now().Add(-maxUsageAge).Truncate(time.Hour)}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &uq.Since}, {"until", &uq.Until}} {
-		if s := q.Get(p.name); s != "" {
-			t, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				return badField(p.name, "want an RFC 3339 time, got %q", s)
-			}
-			*p.dst = t
-		}
+	if err := timeRange(q, u.now(), &uq.Since, &uq.Until); err != nil {
+		return err
 	}
 	rows, err := u.usage.Usage(r.Context(), uq)
 	if err != nil {

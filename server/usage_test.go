@@ -106,6 +106,14 @@ func usageAPI(t *testing.T, st server.Store) {
 		}
 	}
 
+	// since and until take durations before now, as the audit log does.
+	for q, n := range map[string]int{"since=2h": 2, "until=2h": 0, "since=2h&until=1s": 2} {
+		code, _, body = do(t, "GET", ts.URL+"/api/v1/usage?flag=staff-only&"+q, reader, "")
+		if code != 200 || strings.Count(body, `"flag": "staff-only"`) != n {
+			t.Errorf("GET usage?%s = %d %.300s, want %d rows", q, code, body, n)
+		}
+	}
+
 	code, _, body = do(t, "GET", ts.URL+"/api/v1/usage/flags?days=7", reader, "")
 	if code != 200 || !strings.Contains(body, `"flag": "staff-only"`) {
 		t.Fatalf("GET usage/flags = %d %s", code, body)
