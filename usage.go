@@ -239,6 +239,17 @@ type RemovalCandidate struct {
 	Variant string `json:"variant,omitempty"`
 }
 
+// UsageSince returns the counts of hours at or after t.
+func UsageSince(counts []UsageCount, t time.Time) []UsageCount {
+	var out []UsageCount
+	for _, c := range counts {
+		if !c.Hour.Before(t) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // ReadyToRemove lists the flags that look ready to be removed at now:
 // those nothing evaluated in the window before now, those that served a
 // single variant to every evaluation in the window (and were evaluated
@@ -248,13 +259,7 @@ type RemovalCandidate struct {
 // sorted by flag key.
 func ReadyToRemove(flags []Flag, counts []UsageCount, now time.Time, window time.Duration) []RemovalCandidate {
 	since := now.Add(-window)
-	var recent []UsageCount
-	for _, c := range counts {
-		if !c.Hour.Before(since) {
-			recent = append(recent, c)
-		}
-	}
-	all, inWindow := SummarizeUsage(counts), SummarizeUsage(recent)
+	all, inWindow := SummarizeUsage(counts), SummarizeUsage(UsageSince(counts, since))
 	var out []RemovalCandidate
 	for _, f := range flags {
 		c := RemovalCandidate{Flag: f.Key}

@@ -82,3 +82,15 @@ func ExampleReadyToRemove() {
 	// Output:
 	// new-checkout [one-variant] served on to all 960 evaluations since 2026-11-17
 }
+
+func ExampleUsageSince() {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	counts := []flagon.UsageCount{
+		{Hour: now.Add(-48 * time.Hour), Flag: "new-checkout", Variant: "on", Count: 40},
+		{Hour: now.Add(-time.Hour), Flag: "new-checkout", Variant: "on", Count: 960},
+	}
+	day := flagon.SummarizeUsage(flagon.UsageSince(counts, now.Add(-24*time.Hour)))
+	fmt.Println(day["new-checkout"].Total)
+	// Output:
+	// 960
+}

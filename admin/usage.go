@@ -63,17 +63,6 @@ func (c *Console) allUsage(ctx context.Context, windows ...time.Time) ([]flagon.
 	return flagon.UsageAround(ctx, c.opts.Usage, flagon.UsageQuery{}, windows...)
 }
 
-// since returns the counts of hours at or after t.
-func since(counts []flagon.UsageCount, t time.Time) []flagon.UsageCount {
-	var out []flagon.UsageCount
-	for _, c := range counts {
-		if !c.Hour.Before(t) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // The flags list's orders, by the value of its sort parameter. Ascending
 // orders put the flags least used first, as those are what one looks
 // for; ties go by key.
@@ -155,7 +144,7 @@ func sortHeaders(base string, qv url.Values, current string) map[string]sortHead
 // returns how many flags look ready to remove in the default window.
 func addUsage(rows []flagRow, flags []flagon.StoredFlag, counts []flagon.UsageCount, now time.Time) int {
 	all := flagon.SummarizeUsage(counts)
-	week := flagon.SummarizeUsage(since(counts, now.Add(-listDays*24*time.Hour)))
+	week := flagon.SummarizeUsage(flagon.UsageSince(counts, now.Add(-listDays*24*time.Hour)))
 	for i := range rows {
 		r := &rows[i]
 		if u := all[r.Key]; u != nil {

@@ -206,13 +206,7 @@ func (u *usageAPI) flags(w http.ResponseWriter, r *http.Request, _ string) error
 	if err != nil {
 		return err
 	}
-	var recent []flagon.UsageCount
-	for _, c := range counts {
-		if !c.Hour.Before(since) {
-			recent = append(recent, c)
-		}
-	}
-	all, inWindow := flagon.SummarizeUsage(counts), flagon.SummarizeUsage(recent)
+	all, inWindow := flagon.SummarizeUsage(counts), flagon.SummarizeUsage(flagon.UsageSince(counts, since))
 	out := make([]flagUsage, 0, len(flags))
 	for _, f := range flags {
 		fu := flagUsage{Flag: f.Key, Variants: map[string]int64{}, Apps: []string{}}
