@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -122,6 +123,31 @@ func decode(r *http.Request, v any) error {
 	return decodeBytes(body, v)
 }
 
+// jsonKind says in JSON's words what a value of type t is written as.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Struct {
+			return "an array of objects"
+		}
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a JSON value"
+}
+
 func decodeBytes(body []byte, v any) error {
 	if err := checkDurations(body); err != nil {
 		return err
@@ -135,7 +161,7 @@ func decodeBytes(body []byte, v any) error {
 			// The path names the embedded struct of StoredFlag or
 			// StoredAudience, which JSON does not show.
 			field := strings.TrimPrefix(strings.TrimPrefix(te.Field, "Flag."), "Audience.")
-			return badField(field, "want a JSON %s, got %s", te.Type, te.Value)
+			return badField(field, "want %s, got %s (see /api/v1/openapi.json)", jsonKind(te.Type), te.Value)
 		}
 		msg := strings.TrimPrefix(err.Error(), "json: ")
 		if f, ok := strings.CutPrefix(msg, "unknown field "); ok {

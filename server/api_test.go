@@ -294,6 +294,8 @@ func TestAPIErrors(t *testing.T) {
 			{"invalid flag", "PUT", "/flags/x", token, `{"version":3,"default":"maybe"}`, nil, 400, "invalid", `flag "x": default:`},
 			{"unknown audience", "PUT", "/flags/y", token, `{"rules":[{"audiences":["ghosts"],"serve":{"variant":"on"}}]}`, nil, 400, "invalid", `unknown audience "ghosts"`},
 			{"unknown field", "PUT", "/flags/x", token, `{"version":3,"defualt":"on"}`, nil, 400, "bad_request", "defualt: unknown field"},
+			{"variants as a map", "PUT", "/flags/x", token, `{"variants":{"on":true}}`, nil, 400, "bad_request", "variants: want an array of objects, got object"},
+			{"description as a number", "PUT", "/flags/x", token, `{"description":3}`, nil, 400, "bad_request", "description: want a string, got number"},
 			{"bad If-Match", "PUT", "/flags/x", token, `{}`, []string{"If-Match", "three"}, 400, "bad_request", "If-Match: want the version in quotes"},
 			{"audience in use", "DELETE", "/audiences/staff", token, "", []string{"If-Match", `"1"`}, 409, "in_use", `audience "staff" is in use by flag "x"`},
 			{"audience stale", "DELETE", "/audiences/staff?version=7", token, "", nil, 409, "conflict", `audience "staff" was changed by someone else (version 1, you sent 7)`},
