@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/internal/pending"
 )
 
 // Defaults of the usage reporting settings.
@@ -28,18 +29,12 @@ const (
 
 var _ flagon.UsageReporter = (*Source)(nil)
 
-// usageKey identifies one pending count.
-type usageKey struct {
-	hour                 time.Time
-	flag, variant, envir string
-}
-
 // reporter sends a client's counts to the server every interval, keeping
 // what fails for the next attempt.
 type reporter struct {
 	s       *Source
 	take    func(time.Time) []flagon.UsageCount
-	pending map[usageKey]int64
+	pending *pending.Counts
 	now     func() time.Time
 }
 
@@ -58,7 +53,7 @@ func (s *Source) ReportUsage(take func(now time.Time) []flagon.UsageCount) {
 		return
 	}
 	s.usageOnce.Do(func() {
-		r := &reporter{s: s, take: take, pending: make(map[usageKey]int64), now: time.Now}
+		r := &reporter{s: s, take: take, pending: pending.New(MaxPendingUsage), now: time.Now}
 		ctx, cancel := context.WithCancel(context.Background())
 		s.usageStop = cancel
 		s.usageDone = make(chan struct{})
@@ -101,19 +96,14 @@ func (r *reporter) run(ctx context.Context) {
 }
 
 // flush takes the new counts, adds them to the pending ones and sends
-// them all.
+// them all, dropping those the server would refuse as too old.
 func (r *reporter) flush(ctx context.Context) {
 	now := r.now()
-	for _, c := range r.take(now) {
-		r.pending[usageKey{c.Hour, c.Flag, c.Variant, c.Environment}] += c.Count
-	}
-	r.trim(now)
-	if len(r.pending) == 0 {
-		return
-	}
-	byEnv := map[string][]usageCount{}
-	for k, n := range r.pending {
-		byEnv[k.envir] = append(byEnv[k.envir], usageCount{Hour: k.hour, Flag: k.flag, Variant: k.variant, Count: n})
+	r.pending.Add(r.take(now))
+	r.pending.DropBefore(now.Add(-maxUsageAge + time.Hour))
+	byEnv := map[string][]flagon.UsageCount{}
+	for _, c := range r.pending.List() {
+		byEnv[c.Environment] = append(byEnv[c.Environment], c)
 	}
 	for env, counts := range byEnv {
 		for len(counts) > 0 {
@@ -124,32 +114,9 @@ func (r *reporter) flush(ctx context.Context) {
 				r.s.log.Warn("remote: send usage counts", "server", r.s.base, "err", err, "kept", retry)
 			}
 			if !retry {
-				for _, c := range batch {
-					delete(r.pending, usageKey{c.Hour, c.Flag, c.Variant, env})
-				}
+				r.pending.Done(batch)
 			}
 		}
-	}
-}
-
-// trim drops the counts the server would refuse as too old, then the
-// oldest hours while more than MaxPendingUsage are pending.
-func (r *reporter) trim(now time.Time) {
-	var oldest time.Time
-	for k := range r.pending {
-		if k.hour.Before(now.Add(-maxUsageAge + time.Hour)) {
-			delete(r.pending, k)
-		} else if oldest.IsZero() || k.hour.Before(oldest) {
-			oldest = k.hour
-		}
-	}
-	for len(r.pending) > MaxPendingUsage {
-		for k := range r.pending {
-			if k.hour.Equal(oldest) {
-				delete(r.pending, k)
-			}
-		}
-		oldest = oldest.Add(time.Hour)
 	}
 }
 
@@ -164,7 +131,11 @@ type usageCount struct {
 // send posts one batch. It reports whether the batch should be kept and
 // sent again: yes when the server could not be reached or was
 // overloaded, no when it took the batch or refused it for good.
-func (r *reporter) send(ctx context.Context, env string, counts []usageCount) (retry bool, err error) {
+func (r *reporter) send(ctx context.Context, env string, batch []flagon.UsageCount) (retry bool, err error) {
+	counts := make([]usageCount, len(batch))
+	for i, c := range batch {
+		counts[i] = usageCount{Hour: c.Hour, Flag: c.Flag, Variant: c.Variant, Count: c.Count}
+	}
 	body, err := json.Marshal(struct {
 		App         string       `json:"app"`
 		Environment string       `json:"environment,omitempty"`

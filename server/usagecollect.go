@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/internal/pending"
 )
 
 // Defaults of the server's own usage counting.
@@ -47,7 +48,7 @@ type usageCollector struct {
 	byReason map[flagon.Reason]int64
 	byFlag   map[flagVariant]int64
 	named    map[string]bool // the flags /metrics names, at most cap
-	pending  map[flagon.UsageCount]int64
+	pending  *pending.Counts // hourly counts not yet stored
 }
 
 type flagVariant struct{ flag, variant string }
@@ -58,7 +59,7 @@ func newUsageCollector(client *flagon.Client, store flagon.UsageStore, cap int, 
 	}
 	return &usageCollector{client: client, store: store, log: log, cap: max(cap, 0), now: time.Now, app: ownApp,
 		byReason: map[flagon.Reason]int64{}, byFlag: map[flagVariant]int64{}, named: map[string]bool{},
-		pending: map[flagon.UsageCount]int64{}}
+		pending: pending.New(maxPendingOwnUsage)}
 }
 
 // collect takes the client's evaluations since the last call into the
@@ -86,21 +87,17 @@ func (u *usageCollector) collect() {
 		}
 		u.byFlag[flagVariant{flag, v}] += d.Count
 	}
-	for _, c := range flagon.SumUsage(details, u.now()) {
-		n := c.Count
-		c.Count, c.App = 0, u.app
-		u.pending[c] += n
+	counts := flagon.SumUsage(details, u.now())
+	for i := range counts {
+		counts[i].App = u.app
 	}
+	u.pending.Add(counts)
 }
 
 // flush adds the pending counts to the store, keeping them if it fails.
 func (u *usageCollector) flush(ctx context.Context) {
 	u.mu.Lock()
-	counts := make([]flagon.UsageCount, 0, len(u.pending))
-	for c, n := range u.pending {
-		c.Count = n
-		counts = append(counts, c)
-	}
+	counts := u.pending.List()
 	u.mu.Unlock()
 	for len(counts) > 0 {
 		batch := counts[:min(len(counts), flagon.MaxUsageBatch)]
@@ -109,37 +106,11 @@ func (u *usageCollector) flush(ctx context.Context) {
 			if ctx.Err() == nil {
 				u.log.Warn("flagon: record the server's own usage", "err", err)
 			}
-			u.trim()
 			return
 		}
 		u.mu.Lock()
-		for _, c := range batch {
-			n := c.Count
-			c.Count = 0
-			if u.pending[c] -= n; u.pending[c] <= 0 {
-				delete(u.pending, c)
-			}
-		}
+		u.pending.Done(batch)
 		u.mu.Unlock()
-	}
-}
-
-// trim drops the oldest pending hours beyond maxPendingOwnUsage.
-func (u *usageCollector) trim() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for len(u.pending) > maxPendingOwnUsage {
-		var oldest time.Time
-		for c := range u.pending {
-			if oldest.IsZero() || c.Hour.Before(oldest) {
-				oldest = c.Hour
-			}
-		}
-		for c := range u.pending {
-			if c.Hour.Equal(oldest) {
-				delete(u.pending, c)
-			}
-		}
 	}
 }
 
@@ -198,27 +169,12 @@ func (u *usageCollector) take(time.Time) []flagon.UsageCount {
 	u.collect()
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	counts := make([]flagon.UsageCount, 0, len(u.pending))
-	for c, n := range u.pending {
-		c.Count = n
-		counts = append(counts, c)
-	}
-	clear(u.pending)
-	return counts
+	return u.pending.Take()
 }
 
 // add adds counts reported by others to the pending ones.
 func (u *usageCollector) add(counts []flagon.UsageCount) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for _, c := range counts {
-		n := c.Count
-		c.Count = 0
-		u.pending[c] += n
-	}
-	if len(u.pending) > maxPendingOwnUsage {
-		u.mu.Unlock()
-		u.trim()
-		u.mu.Lock()
-	}
+	u.pending.Add(counts)
 }
