@@ -43,7 +43,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	password := registerSecret(fs, "admin-password", "ADMIN_PASSWORD", "the shared admin password, which signs in only while the store has no users; empty generates one and prints it")
 	cookieKeys := registerSecret(fs, "cookie-keys", "COOKIE_KEYS", "signing keys, id:secret,… (first signs, all verify); empty keeps generated keys in the store (see flagon keys)")
 	kek := registerSecret(fs, "", "KEY_ENCRYPTION_KEY", "")
-	protected := fs.String("protected", env("PROTECTED", "default"), envHelp("PROTECTED", "environments whose flag changes by editors wait for an admin's approval, comma-separated; \"default\" protects the environment when it is production, \"none\" protects none"))
+	protected := fs.String("protected", env("PROTECTED", "default"), envHelp("PROTECTED", "environments whose flag changes by editors wait for an admin's approval, comma-separated; \"default\" protects the production-like environments, \"none\" protects none"))
 	demoMode := fs.Bool("demo", envBool("DEMO", false), envHelp("DEMO", "demo mode: the demo shop at / with self-chosen identities, and demo flags in an empty store; refused with -env production or PostgreSQL"))
 	publicURL := fs.String("public-url", env("PUBLIC_URL", ""), envHelp("PUBLIC_URL", "the URL browsers use, such as https://flags.example.com: https makes cookies Secure, and its host is the one accepted"))
 	allowedHosts := fs.String("allowed-hosts", env("ALLOWED_HOSTS", ""), envHelp("ALLOWED_HOSTS", "further Host header values accepted, comma-separated; loopback names always are"))
@@ -146,17 +146,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		opts.OFREPKeys = splitList(secrets[ofrepKeys])
 	}
-	switch *protected {
-	case "default":
-	case "none":
-		opts.ProtectedEnvironments = []string{}
-	default:
-		opts.ProtectedEnvironments = splitList(*protected)
-		for _, e := range opts.ProtectedEnvironments {
-			if !flagon.ValidKey(e) {
-				return fmt.Errorf("%w: -protected: %q is not an environment name", errUsage, e)
-			}
-		}
+	if opts.ProtectedEnvironments, err = parseProtected(*protected); err != nil {
+		return err
 	}
 	if sf.config != "" {
 		// The config file is the source of truth: watched and reloaded;
@@ -185,49 +176,89 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer srv.Close()
 
-	url := "http://" + ln.Addr().String()
+	b := &banner{url: "http://" + ln.Addr().String(), from: server.Redact(sf.store), demo: *demoMode,
+		envs: envs, generated: srv.GeneratedPassword(), oidc: oidcOpts,
+		ofrepKeys: len(opts.OFREPKeys) > 0 || len(opts.EnvironmentKeys) > 0}
 	if *publicURL != "" {
-		url = strings.TrimSuffix(*publicURL, "/")
+		b.url = strings.TrimSuffix(*publicURL, "/")
 	}
-	from := server.Redact(sf.store)
 	if sf.config != "" {
-		from = sf.config + " (overrides and audit in " + from + ")"
+		b.from = sf.config + " (overrides and audit in " + b.from + ")"
 	}
-	fmt.Fprintf(stdout, "flagon %s serving %s from %s\n", version(), url, from)
-	if *demoMode {
-		fmt.Fprintf(stdout, "  demo page  %s/\n", url)
+	if headerOpts != nil {
+		b.proxies = *sso.proxies
 	}
-	fmt.Fprintf(stdout, "  admin UI   %s/admin/\n", url)
 	users, err := st.Users(ctx)
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(users) > 0:
-		fmt.Fprintf(stdout, "  sign in    as one of the %d users of the store (flagon users list)\n", len(users))
-	case srv.GeneratedPassword() != "":
-		fmt.Fprintf(stdout, "  admin password (generated for this run; set FLAGON_ADMIN_PASSWORD or FLAGON_ADMIN_PASSWORD_FILE to choose one): %s\n", srv.GeneratedPassword())
-		fmt.Fprintln(stdout, "  no users yet: the admin password signs in until you add one (flagon users add, or the console's Accounts page)")
-	default:
-		fmt.Fprintln(stdout, "  no users yet: the shared password (FLAGON_ADMIN_PASSWORD) signs in until you add one (flagon users add, or the console's Accounts page)")
-	}
-	for _, e := range envs {
-		fmt.Fprintf(stdout, "  environment %s  %s/env/%s/ (console %s/env/%s/admin/)\n", e.Name, url, e.Name, url, e.Name)
-	}
-	if oidcOpts != nil {
-		fmt.Fprintf(stdout, "  single sign-on through %s (redirect URI %s/admin/%s)\n", oidcOpts.Issuer, url, admin.OIDCCallbackPath)
-	}
-	if headerOpts != nil {
-		fmt.Fprintf(stdout, "  proxy sign-in headers believed from %s\n", *sso.proxies)
-	}
-	auth := ""
-	if len(opts.OFREPKeys) > 0 || len(opts.EnvironmentKeys) > 0 {
-		auth = ` -H "Authorization: Bearer $FLAGON_OFREP_KEY"`
-	}
-	fmt.Fprintf(stdout, "  evaluate   curl -s -X POST%s -H 'Content-Type: application/json' -d '{\"context\":{\"targetingKey\":\"user-1\"}}' %s/ofrep/v1/evaluate/flags\n", auth, url)
-	fmt.Fprintf(stdout, "  health     %s/healthz   metrics %s/metrics\n", url, url)
+	b.users = len(users)
+	b.print(stdout)
 
 	return serveHTTP(ctx, ln, srv.Handler(), logger)
+}
+
+// parseProtected reads -protected: nil for "default" (the production-like
+// environments), none for "none", else the environments named.
+func parseProtected(s string) ([]string, error) {
+	switch s {
+	case "default":
+		return nil, nil
+	case "none":
+		return []string{}, nil
+	}
+	envs := splitList(s)
+	for _, e := range envs {
+		if !flagon.ValidKey(e) {
+			return nil, fmt.Errorf("%w: -protected: %q is not an environment name", errUsage, e)
+		}
+	}
+	return envs, nil
+}
+
+// banner is what flagon serve prints as it starts: where it serves, from
+// what, and how to sign in and evaluate.
+type banner struct {
+	url, from string
+	demo      bool
+	envs      []server.Environment
+	users     int    // users in the store
+	generated string // the admin password generated for this run
+	oidc      *admin.OIDCOptions
+	proxies   string // those believed about who signed in, if any
+	ofrepKeys bool   // OFREP needs a key
+}
+
+func (b *banner) print(w io.Writer) {
+	fmt.Fprintf(w, "flagon %s serving %s from %s\n", version(), b.url, b.from)
+	if b.demo {
+		fmt.Fprintf(w, "  demo page  %s/\n", b.url)
+	}
+	fmt.Fprintf(w, "  admin UI   %s/admin/\n", b.url)
+	switch {
+	case b.users > 0:
+		fmt.Fprintf(w, "  sign in    as one of the %d users of the store (flagon users list)\n", b.users)
+	case b.generated != "":
+		fmt.Fprintf(w, "  admin password (generated for this run; set FLAGON_ADMIN_PASSWORD or FLAGON_ADMIN_PASSWORD_FILE to choose one): %s\n", b.generated)
+		fmt.Fprintln(w, "  no users yet: the admin password signs in until you add one (flagon users add, or the console's Accounts page)")
+	default:
+		fmt.Fprintln(w, "  no users yet: the shared password (FLAGON_ADMIN_PASSWORD) signs in until you add one (flagon users add, or the console's Accounts page)")
+	}
+	for _, e := range b.envs {
+		fmt.Fprintf(w, "  environment %s  %s/env/%s/ (console %s/env/%s/admin/)\n", e.Name, b.url, e.Name, b.url, e.Name)
+	}
+	if b.oidc != nil {
+		fmt.Fprintf(w, "  single sign-on through %s (redirect URI %s/admin/%s)\n", b.oidc.Issuer, b.url, admin.OIDCCallbackPath)
+	}
+	if b.proxies != "" {
+		fmt.Fprintf(w, "  proxy sign-in headers believed from %s\n", b.proxies)
+	}
+	auth := ""
+	if b.ofrepKeys {
+		auth = ` -H "Authorization: Bearer $FLAGON_OFREP_KEY"`
+	}
+	fmt.Fprintf(w, "  evaluate   curl -s -X POST%s -H 'Content-Type: application/json' -d '{\"context\":{\"targetingKey\":\"user-1\"}}' %s/ofrep/v1/evaluate/flags\n", auth, b.url)
+	fmt.Fprintf(w, "  health     %s/healthz   metrics %s/metrics\n", b.url, b.url)
 }
 
 // serveHTTP serves h on ln until ctx is done, then shuts down: requests
