@@ -137,6 +137,14 @@ func Review(cr ChangeRequest, approve bool, comment string, c Change) (ChangeReq
 	return cr, c
 }
 
+// MayWithdraw reports whether actor may reject cr without being one of
+// its reviewers: actor asked for it, so rejecting it withdraws it. An
+// emergency record is not withdrawn: the change is made, and a reviewer
+// reviews it. Approving is never the author's (ErrSelfReview).
+func (cr *ChangeRequest) MayWithdraw(actor string) bool {
+	return cr.Author == actor && !cr.Emergency
+}
+
 // RequestReason returns the audit reason of the write that applies cr on
 // its reviewer's approval: it names the author, so that the entry, whose
 // actor is the approver, names both.

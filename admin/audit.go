@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/internal/jsondiff"
 )
 
 // maxChanges bounds the changes an audit entry lists; the whole record
@@ -22,20 +23,10 @@ var metadataFields = []string{"version", "updated_at", "updated_by"}
 
 type auditRow struct {
 	flagon.AuditEntry
-	Changes []fieldChange // what changed, field by field
-	More    int           // changes left off the list
-	BeforeS string        // the whole record before, as pretty JSON
+	Changes []jsondiff.Change // what changed, field by field
+	More    int               // changes left off the list
+	BeforeS string            // the whole record before, as pretty JSON
 	AfterS  string
-}
-
-// fieldChange is one field of a record that an audited change added,
-// removed or changed.
-type fieldChange struct {
-	Path    string // such as fallthrough.split[0].percent
-	Context string // what names the list element changed, such as variant "express"
-	Kind    string // "added", "removed" or "changed"
-	Old     string // compact JSON
-	New     string
 }
 
 type auditData struct {
@@ -123,7 +114,7 @@ func parseWhen(s string, end bool) (time.Time, error) {
 func auditRowOf(e flagon.AuditEntry) auditRow {
 	row := auditRow{AuditEntry: e, BeforeS: prettyJSON(e.Before), AfterS: prettyJSON(e.After)}
 	before, after := comparable(e.Action, e.Before), comparable(e.Action, e.After)
-	diffValues("", "", before, after, &row.Changes)
+	row.Changes = jsondiff.Values(before, after)
 	if n := len(row.Changes); n > maxChanges {
 		row.Changes, row.More = row.Changes[:maxChanges], n-maxChanges
 	}
@@ -157,105 +148,6 @@ func comparable(action string, raw json.RawMessage) any {
 		}
 	}
 	return v
-}
-
-// diffValues appends to out the changes from a to b (decoded JSON, nil
-// for absent) at path, field by field. Elements of lists are compared by
-// position, and one added or removed shows whole; ctx names the element
-// that path is in.
-func diffValues(path, ctx string, a, b any, out *[]fieldChange) {
-	// An object added or removed shows field by field.
-	if _, ok := b.(map[string]any); ok && a == nil {
-		a = map[string]any{}
-	}
-	if _, ok := a.(map[string]any); ok && b == nil {
-		b = map[string]any{}
-	}
-	switch {
-	case a == nil && b == nil:
-		return
-	case a == nil:
-		*out = append(*out, fieldChange{Path: path, Context: ctx, Kind: "added", New: compactJSON(b)})
-		return
-	case b == nil:
-		*out = append(*out, fieldChange{Path: path, Context: ctx, Kind: "removed", Old: compactJSON(a)})
-		return
-	}
-	ma, aMap := a.(map[string]any)
-	mb, bMap := b.(map[string]any)
-	if aMap && bMap {
-		keys := map[string]bool{}
-		for k := range ma {
-			keys[k] = true
-		}
-		for k := range mb {
-			keys[k] = true
-		}
-		for _, k := range sortedKeys(keys) {
-			p := k
-			if path != "" {
-				p = path + "." + k
-			}
-			diffValues(p, ctx, ma[k], mb[k], out)
-		}
-		return
-	}
-	la, aList := a.([]any)
-	lb, bList := b.([]any)
-	if aList && bList {
-		for i := range max(len(la), len(lb)) {
-			var x, y any
-			if i < len(la) {
-				x = la[i]
-			}
-			if i < len(lb) {
-				y = lb[i]
-			}
-			p, name := fmt.Sprintf("%s[%d]", path, i), elementName(x, y, ctx)
-			switch {
-			case x == nil:
-				*out = append(*out, fieldChange{Path: p, Context: name, Kind: "added", New: compactJSON(y)})
-			case y == nil:
-				*out = append(*out, fieldChange{Path: p, Context: name, Kind: "removed", Old: compactJSON(x)})
-			default:
-				diffValues(p, name, x, y, out)
-			}
-		}
-		return
-	}
-	if ja, jb := compactJSON(a), compactJSON(b); ja != jb {
-		*out = append(*out, fieldChange{Path: path, Context: ctx, Kind: "changed", Old: ja, New: jb})
-	}
-}
-
-// elementName names a list element by the field that identifies it (a
-// rule's id, a variant's name, a split's variant), preferring the element
-// before the change; else it keeps ctx, the name of the enclosing element.
-func elementName(before, after any, ctx string) string {
-	for _, v := range []any{before, after} {
-		m, ok := v.(map[string]any)
-		if !ok {
-			continue
-		}
-		for _, k := range []string{"id", "name", "key", "variant", "attribute"} {
-			if s, ok := m[k].(string); ok && s != "" {
-				return k + " " + strconv.Quote(s)
-			}
-		}
-	}
-	return ctx
-}
-
-// compactJSON writes v as JSON on one line, leaving <, > and & as they
-// are (the template escapes them).
-func compactJSON(v any) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
-	}
-	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func prettyJSON(m json.RawMessage) string {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/internal/jsondiff"
 )
 
 var mintedRe = regexp.MustCompile(`id="minted-link" type="text" readonly value="([^"]+)"`)
@@ -337,7 +338,7 @@ func TestAuditRollout(t *testing.T) {
 		t.Fatalf("audit: %v %v", entries, err)
 	}
 	got := auditRowOf(entries[0]).Changes
-	want := []fieldChange{
+	want := []jsondiff.Change{
 		{Path: "fallthrough.split[0].percent", Context: `variant "on"`, Kind: "changed", Old: "10", New: "30"},
 		{Path: "fallthrough.split[1].percent", Context: `variant "off"`, Kind: "changed", Old: "90", New: "70"},
 	}
@@ -352,50 +353,11 @@ func TestAuditRollout(t *testing.T) {
 	}
 }
 
-func TestDiffValues(t *testing.T) {
-	dec := func(s string) any {
-		var v any
-		if err := json.Unmarshal([]byte(s), &v); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	tests := []struct {
-		a, b string
-		want []string
-	}{
-		{`{"a":1,"b":"x"}`, `{"a":1,"b":"x"}`, nil},
-		{`{"a":1}`, `{"a":2,"c":true}`, []string{"a changed 1 2", "c added  true"}},
-		{`{"rules":[{"id":"r1","serve":{"variant":"on"}}]}`, `{"rules":[{"id":"r1","serve":{"variant":"off"}},{"id":"r2"}]}`,
-			[]string{`rules[0].serve.variant (id "r1") changed "on" "off"`, `rules[1] (id "r2") added  {"id":"r2"}`}},
-		{`{"tags":["a","b"]}`, `{"tags":["a"]}`, []string{`tags[1] removed "b" `}},
-		{`{"d":"<b>"}`, `{}`, []string{`d removed "<b>" `}},
-		{`null`, `{"k":"x","o":{"p":1},"l":[{"id":"a"}]}`, []string{`k added  "x"`, `l added  [{"id":"a"}]`, `o.p added  1`}},
-	}
-	for _, tt := range tests {
-		var out []fieldChange
-		diffValues("", "", dec(tt.a), dec(tt.b), &out)
-		var got []string
-		for _, c := range out {
-			s := c.Path
-			if c.Context != "" {
-				s += " (" + c.Context + ")"
-			}
-			got = append(got, s+" "+c.Kind+" "+c.Old+" "+c.New)
-		}
-		if !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("%s → %s:\ngot  %q\nwant %q", tt.a, tt.b, got, tt.want)
-		}
-	}
-}
-
 func TestAuditComparable(t *testing.T) {
 	// Version and time are dropped; a flag is normalized.
 	before := comparable("flag.update", json.RawMessage(`{"key":"a","version":1,"updated_at":"2026-01-01T00:00:00Z"}`))
 	after := comparable("flag.update", json.RawMessage(`{"key":"a","type":"bool","variants":[{"name":"on","value":true},{"name":"off","value":false}],"default":"off","version":2,"updated_at":"2026-01-02T00:00:00Z"}`))
-	var out []fieldChange
-	diffValues("", "", before, after, &out)
-	if len(out) != 0 {
+	if out := jsondiff.Values(before, after); len(out) != 0 {
 		t.Errorf("normalization and metadata show as changes: %+v", out)
 	}
 	// Other records keep their fields, less the metadata.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/flagon/flagon"
+	"github.com/flagon/flagon/internal/jsondiff"
 )
 
 // roleIn returns q's principal's role in environment env. The principal's
@@ -125,7 +126,7 @@ type requestData struct {
 	// Changes compare the current flag with the proposed one, field by
 	// field, as the audit log shows changes; Proposed is the proposal as
 	// JSON.
-	Changes  []fieldChange
+	Changes  []jsondiff.Change
 	Proposed string
 	// CanApprove and CanReject say which buttons q's principal gets; the
 	// handlers check again.
@@ -155,12 +156,12 @@ func (c *Console) requestPage(w http.ResponseWriter, r *http.Request, q *request
 		d.Stale = cr.BaseVersion != 0
 	}
 	if len(cr.Schedule) == 0 && !cr.Emergency {
-		d.Changes = flagChanges(base, cr.Proposed)
+		d.Changes = jsondiff.Flags(base, cr.Proposed)
 		pj, _ := json.MarshalIndent(cr.Proposed, "", "  ")
 		d.Proposed = string(pj)
 	}
 	d.CanApprove = d.Awaiting && c.mayApprove(q, cr) == nil
-	d.CanReject = d.Awaiting && !cr.Emergency && (d.CanApprove || cr.Author == q.principal.Name)
+	d.CanReject = d.Awaiting && !cr.Emergency && (d.CanApprove || cr.MayWithdraw(q.principal.Name))
 	c.render(w, http.StatusOK, "request", c.newPage(r, fmt.Sprintf("Change request #%d", cr.ID), "requests", d))
 }
 
@@ -206,7 +207,7 @@ func (c *Console) reviewRequest(approve bool) func(http.ResponseWriter, *http.Re
 		}
 		subject := fmt.Sprintf("change request #%d", cr.ID)
 		err := c.mayApprove(q, cr)
-		if !approve && cr.Author == q.principal.Name && !cr.Emergency {
+		if !approve && cr.MayWithdraw(q.principal.Name) {
 			err = nil
 		}
 		if err != nil {
@@ -248,20 +249,6 @@ func (c *Console) recordEmergency(ctx context.Context, q *request, cr flagon.Cha
 	if _, err := c.opts.ChangeRequests.AddChangeRequest(ctx, cr, ch); err != nil {
 		c.log.Error("admin: record an emergency change for review", "flag", cr.Flag, "err", err)
 	}
-}
-
-// flagChanges lists what replacing old (the zero Flag for none) by new
-// changes, as the audit log lists a write's changes.
-func flagChanges(old, new flagon.Flag) []fieldChange {
-	var a any
-	if old.Key != "" {
-		raw, _ := json.Marshal(old)
-		a = comparable("flag.update", raw)
-	}
-	raw, _ := json.Marshal(new)
-	var out []fieldChange
-	diffValues("", "", a, comparable("flag.update", raw), &out)
-	return out
 }
 
 // flagRequests returns the flag's change requests that wait for review.

@@ -172,7 +172,7 @@ func (a *api) reviewRequest(approve bool) handleFunc {
 			return notFoundRequest(id, err)
 		}
 		tok := tokenOf(r)
-		mayWithdraw := !approve && cr.Author == actor && !cr.Emergency
+		mayWithdraw := !approve && cr.MayWithdraw(actor)
 		if (tok == nil || !tok.Admin) && !mayWithdraw {
 			return newError(errForbidden, "reviewing change requests needs a token with :admin")
 		}

@@ -39,12 +39,18 @@ type storeFlags struct {
 }
 
 func (s *storeFlags) register(fs *flag.FlagSet, withConfig bool) {
-	s.fs = fs
-	fs.StringVar(&s.store, "store", storeDefault(), "the store: sqlite://PATH or postgres://… (FLAGON_STORE, or FLAGON_STORE_FILE for a URL with a password)")
+	s.registerStore(fs)
 	if withConfig {
 		fs.StringVar(&s.config, "config", env("CONFIG", ""), envHelp("CONFIG", "read flags from this YAML/JSON file instead of the store"))
 	}
 	fs.StringVar(&s.env, "env", env("ENV", ""), envHelp("ENV", "the environment whose settings apply (development, staging, production, …)"))
+}
+
+// registerStore registers -store alone, for a command to which no one
+// environment's settings apply.
+func (s *storeFlags) registerStore(fs *flag.FlagSet) {
+	s.fs = fs
+	fs.StringVar(&s.store, "store", storeDefault(), "the store: sqlite://PATH or postgres://… (FLAGON_STORE, or FLAGON_STORE_FILE for a URL with a password)")
 }
 
 // storeDefault returns the store that FLAGON_STORE names, or the one in

@@ -7,6 +7,7 @@
 //	flagon export           write a store's flags as a YAML config file
 //	flagon eval FLAG k=v …  evaluate one flag for a context and explain the result
 //	flagon lint [DIR …]     report flags used but undefined, unused, or expired
+//	flagon requests         list, show, approve and reject change requests of protected environments
 //	flagon migrate          apply the store's schema migrations
 //	flagon version          print the version (also -version, --version)
 //	flagon help [COMMAND]   print this list, or a command's flags (also -h, --help)
@@ -52,6 +53,7 @@ var commands = []command{
 	{"users", "list, add, change the roles of and remove the people who sign in to the console", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runUsers(ctx, args, os.Stdin, stdout, stderr)
 	}},
+	{"requests", "list, show, approve and reject the change requests of protected environments", runRequests},
 	{"migrate", "apply the store's schema migrations", runMigrate},
 	{"version", "print the version", runVersion},
 }
