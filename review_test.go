@@ -64,3 +64,20 @@ func ExampleOnlyKills() {
 	// true true
 	// true false
 }
+
+func TestMayWithdraw(t *testing.T) {
+	tests := []struct {
+		cr    flagon.ChangeRequest
+		actor string
+		want  bool
+	}{
+		{flagon.ChangeRequest{Author: "ann"}, "ann", true},
+		{flagon.ChangeRequest{Author: "ann"}, "bob", false},
+		{flagon.ChangeRequest{Author: "ann", Emergency: true}, "ann", false}, // made already: an admin reviews it
+	}
+	for _, tt := range tests {
+		if got := tt.cr.MayWithdraw(tt.actor); got != tt.want {
+			t.Errorf("request by %s (emergency %v): MayWithdraw(%q) = %v, want %v", tt.cr.Author, tt.cr.Emergency, tt.actor, got, tt.want)
+		}
+	}
+}
