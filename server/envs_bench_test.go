@@ -25,9 +25,9 @@ func BenchmarkEnvironmentsMemory(b *testing.B) {
 		on := "on"
 		f := flagon.Flag{
 			Key: fmt.Sprintf("flag-%04d", i), Type: flagon.TypeBool, Default: "off",
-			Variants: []flagon.Variant{{Name: "on", Value: true}, {Name: "off", Value: false}},
-			Rules: []flagon.Rule{{ID: "staff", Clauses: []flagon.Clause{{Attribute: "is_staff", Op: flagon.OpEquals, Values: []any{true}}}, Serve: flagon.Serve{Variant: "on"}}},
-			Fallthrough: flagon.Serve{Split: []flagon.Split{{Variant: "on", Percent: 10}, {Variant: "off", Percent: 90}}},
+			Variants:     []flagon.Variant{{Name: "on", Value: true}, {Name: "off", Value: false}},
+			Rules:        []flagon.Rule{{ID: "staff", Clauses: []flagon.Clause{{Attribute: "is_staff", Op: flagon.OpEquals, Values: []any{true}}}, Serve: flagon.Serve{Variant: "on"}}},
+			Fallthrough:  flagon.Serve{Split: []flagon.Split{{Variant: "on", Percent: 10}, {Variant: "off", Percent: 90}}},
 			Environments: map[string]flagon.EnvSettings{"development": {Default: &on}, "staging": {Default: &on}},
 		}
 		if _, err := st.PutFlag(ctx, f, 0, flagon.Change{Actor: "bench"}); err != nil {
