@@ -39,16 +39,9 @@ func (s *Store) Audit(ctx context.Context, q flagon.AuditQuery) ([]flagon.AuditE
 	}
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	var out []flagon.AuditEntry
-	err := s.retry(ctx, func() error {
-		var err error
-		out, err = queryAll(ctx, s.db, s.q(query), args, scanAudit)
-		return err
+	return retried(ctx, s, "audit", func() ([]flagon.AuditEntry, error) {
+		return queryAll(ctx, s.db, s.q(query), args, scanAudit)
 	})
-	if err != nil {
-		return nil, s.errf("audit", err)
-	}
-	return out, nil
 }
 
 // ceilMicro returns t in UTC, rounded up to the microsecond. Stored times

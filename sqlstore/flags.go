@@ -87,16 +87,9 @@ func (s *Store) Load(ctx context.Context) (flagon.Definitions, int64, error) {
 
 // Flags implements flagon.Store.
 func (s *Store) Flags(ctx context.Context) ([]flagon.StoredFlag, error) {
-	var out []flagon.StoredFlag
-	err := s.retry(ctx, func() error {
-		var err error
-		out, err = s.flags(ctx, s.db, false)
-		return err
+	return retried(ctx, s, "list flags", func() ([]flagon.StoredFlag, error) {
+		return s.flags(ctx, s.db, false)
 	})
-	if err != nil {
-		return nil, s.errf("list flags", err)
-	}
-	return out, nil
 }
 
 const flagColumns = `key, version, archived, data, updated_at, updated_by`
@@ -133,16 +126,9 @@ func scanFlag(row scanner) (flagon.StoredFlag, error) {
 
 // Flag implements flagon.Store.
 func (s *Store) Flag(ctx context.Context, key string) (flagon.StoredFlag, error) {
-	var f flagon.StoredFlag
-	err := s.retry(ctx, func() error {
-		var err error
-		f, err = s.flag(ctx, s.db, key)
-		return err
+	return retried(ctx, s, fmt.Sprintf("flag %q", key), func() (flagon.StoredFlag, error) {
+		return s.flag(ctx, s.db, key)
 	})
-	if err != nil {
-		return flagon.StoredFlag{}, s.errf(fmt.Sprintf("flag %q", key), err)
-	}
-	return f, nil
 }
 
 // flag returns the flag with the given key, or flagon.ErrNotFound.
@@ -265,16 +251,9 @@ func (s *Store) ArchiveFlag(ctx context.Context, key string, archived bool, vers
 
 // Audiences implements flagon.Store.
 func (s *Store) Audiences(ctx context.Context) ([]flagon.StoredAudience, error) {
-	var out []flagon.StoredAudience
-	err := s.retry(ctx, func() error {
-		var err error
-		out, err = s.audiences(ctx, s.db)
-		return err
+	return retried(ctx, s, "list audiences", func() ([]flagon.StoredAudience, error) {
+		return s.audiences(ctx, s.db)
 	})
-	if err != nil {
-		return nil, s.errf("list audiences", err)
-	}
-	return out, nil
 }
 
 const audienceColumns = `name, version, data, updated_at`

@@ -60,16 +60,9 @@ func (s *Store) UserOverrides(ctx context.Context, user string) (flagon.Override
 // AllUserOverrides implements flagonhttp.UserOverrideStore. The list is sorted by user,
 // then flag.
 func (s *Store) AllUserOverrides(ctx context.Context) ([]flagonhttp.UserOverride, error) {
-	var list []flagonhttp.UserOverride
-	err := s.retry(ctx, func() error {
-		var err error
-		list, err = s.overrides(ctx, s.db, ``)
-		return err
+	return retried(ctx, s, "list overrides", func() ([]flagonhttp.UserOverride, error) {
+		return s.overrides(ctx, s.db, ``)
 	})
-	if err != nil {
-		return nil, s.errf("list overrides", err)
-	}
-	return list, nil
 }
 
 const overrideColumns = `user_name, flag, value_type, value, source, set_at, expires_at`

@@ -125,30 +125,16 @@ func (s *Store) ChangeRequests(ctx context.Context, q flagon.ChangeRequestQuery)
 		limit = flagon.DefaultAuditLimit
 	}
 	query += fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit)
-	var out []flagon.ChangeRequest
-	err := s.retry(ctx, func() error {
-		var err error
-		out, err = queryAll(ctx, s.db, s.q(query), args, scanRequest)
-		return err
+	return retried(ctx, s, "change requests", func() ([]flagon.ChangeRequest, error) {
+		return queryAll(ctx, s.db, s.q(query), args, scanRequest)
 	})
-	if err != nil {
-		return nil, s.errf("change requests", err)
-	}
-	return out, nil
 }
 
 // ChangeRequest implements flagon.ChangeRequestStore.
 func (s *Store) ChangeRequest(ctx context.Context, id int64) (flagon.ChangeRequest, error) {
-	var cr flagon.ChangeRequest
-	err := s.retry(ctx, func() error {
-		var err error
-		cr, err = s.changeRequest(ctx, s.db, id)
-		return err
+	return retried(ctx, s, fmt.Sprintf("change request %d", id), func() (flagon.ChangeRequest, error) {
+		return s.changeRequest(ctx, s.db, id)
 	})
-	if err != nil {
-		return cr, s.errf(fmt.Sprintf("change request %d", id), err)
-	}
-	return cr, nil
 }
 
 func (s *Store) changeRequest(ctx context.Context, q querier, id int64) (flagon.ChangeRequest, error) {

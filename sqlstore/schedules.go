@@ -82,16 +82,9 @@ func (s *Store) Scheduled(ctx context.Context, q flagon.ScheduleQuery) ([]flagon
 	if q.Limit > 0 {
 		query += fmt.Sprintf(` LIMIT %d`, q.Limit)
 	}
-	var out []flagon.ScheduledChange
-	err := s.retry(ctx, func() error {
-		var err error
-		out, err = queryAll(ctx, s.db, s.q(query), args, scanSchedule)
-		return err
+	return retried(ctx, s, "scheduled changes", func() ([]flagon.ScheduledChange, error) {
+		return queryAll(ctx, s.db, s.q(query), args, scanSchedule)
 	})
-	if err != nil {
-		return nil, s.errf("scheduled changes", err)
-	}
-	return out, nil
 }
 
 func (s *Store) scheduled(ctx context.Context, q querier, id int64) (flagon.ScheduledChange, error) {

@@ -88,16 +88,9 @@ func (s *Store) CreateShareToken(ctx context.Context, t flagonhttp.ShareToken, c
 
 // ShareToken implements flagonhttp.ShareTokenStore.
 func (s *Store) ShareToken(ctx context.Context, id string) (flagonhttp.ShareToken, error) {
-	var t flagonhttp.ShareToken
-	err := s.retry(ctx, func() error {
-		var err error
-		t, err = s.shareToken(ctx, s.db, id)
-		return err
+	return retried(ctx, s, "share token", func() (flagonhttp.ShareToken, error) {
+		return s.shareToken(ctx, s.db, id)
 	})
-	if err != nil {
-		return flagonhttp.ShareToken{}, s.errf("share token", err)
-	}
-	return t, nil
 }
 
 // ShareTokens implements flagonhttp.ShareTokenStore.

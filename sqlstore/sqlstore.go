@@ -141,6 +141,22 @@ func (s *Store) retry(ctx context.Context, fn func() error) error {
 	}
 }
 
+// retried runs the read fn as retry does and returns its result, its
+// error described as op's.
+func retried[T any](ctx context.Context, s *Store, op string, fn func() (T, error)) (T, error) {
+	var out T
+	err := s.retry(ctx, func() error {
+		var err error
+		out, err = fn()
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, s.errf(op, err)
+	}
+	return out, nil
+}
+
 // dropIdle closes the pool's idle connections.
 func (s *Store) dropIdle() {
 	s.db.SetMaxIdleConns(0)

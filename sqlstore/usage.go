@@ -93,16 +93,9 @@ func (s *Store) Usage(ctx context.Context, q flagon.UsageQuery) ([]flagon.UsageC
 	} else {
 		query += " ORDER BY hour, flag, variant, environment, app"
 	}
-	var out []flagon.UsageCount
-	err := s.retry(ctx, func() error {
-		var err error
-		out, err = queryAll(ctx, s.db, s.q(query), args, scanUsage)
-		return err
+	return retried(ctx, s, "read usage", func() ([]flagon.UsageCount, error) {
+		return queryAll(ctx, s.db, s.q(query), args, scanUsage)
 	})
-	if err != nil {
-		return nil, s.errf("read usage", err)
-	}
-	return out, nil
 }
 
 func scanUsage(row scanner) (flagon.UsageCount, error) {

@@ -17,16 +17,9 @@ const userColumns = `name, password_hash, role, env_roles, disabled, created_at,
 
 // Users implements flagon.UserStore.
 func (s *Store) Users(ctx context.Context) ([]flagon.User, error) {
-	var out []flagon.User
-	err := s.retry(ctx, func() error {
-		var err error
-		out, err = queryAll(ctx, s.db, `SELECT `+userColumns+` FROM flagon_users ORDER BY name`, nil, scanUser)
-		return err
+	return retried(ctx, s, "users", func() ([]flagon.User, error) {
+		return queryAll(ctx, s.db, `SELECT `+userColumns+` FROM flagon_users ORDER BY name`, nil, scanUser)
 	})
-	if err != nil {
-		return nil, s.errf("users", err)
-	}
-	return out, nil
 }
 
 // User implements flagon.UserStore.
