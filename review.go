@@ -145,6 +145,25 @@ func (cr *ChangeRequest) MayWithdraw(actor string) bool {
 	return cr.Author == actor && !cr.Emergency
 }
 
+// CheckReview reports why reviewer may not decide cr as it stands: the
+// author approving their own request (ErrSelfReview), or a request
+// already decided (ErrConflict). A pending request is decided once; an
+// emergency record, which applied at once, is reviewed once. Every
+// ChangeRequestStore checks this in the transaction that records the
+// decision, on the request as stored there.
+func (cr *ChangeRequest) CheckReview(approve bool, reviewer string) error {
+	if approve && cr.Author == reviewer {
+		return fmt.Errorf("%w (%s asked for #%d)", ErrSelfReview, cr.Author, cr.ID)
+	}
+	switch {
+	case cr.Emergency && cr.Reviewer != "":
+		return fmt.Errorf("%w: change request %d was already reviewed by %s", ErrConflict, cr.ID, cr.Reviewer)
+	case cr.Emergency && cr.State == RequestApplied, !cr.Emergency && cr.State == RequestPending && cr.Reviewer == "":
+		return nil
+	}
+	return fmt.Errorf("%w: change request %d is %s", ErrConflict, cr.ID, cr.State)
+}
+
 // RequestReason returns the audit reason of the write that applies cr on
 // its reviewer's approval: it names the author, so that the entry, whose
 // actor is the approver, names both.

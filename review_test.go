@@ -1,6 +1,7 @@
 package flagon_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -78,6 +79,35 @@ func TestMayWithdraw(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.cr.MayWithdraw(tt.actor); got != tt.want {
 			t.Errorf("request by %s (emergency %v): MayWithdraw(%q) = %v, want %v", tt.cr.Author, tt.cr.Emergency, tt.actor, got, tt.want)
+		}
+	}
+}
+
+func TestCheckReview(t *testing.T) {
+	pending := flagon.ChangeRequest{ID: 1, Author: "ann", State: flagon.RequestPending}
+	emergency := flagon.ChangeRequest{ID: 2, Author: "ann", State: flagon.RequestApplied, Emergency: true}
+	reviewed := emergency
+	reviewed.Reviewer = "bob"
+	rejected := pending
+	rejected.State = flagon.RequestRejected
+	for _, c := range []struct {
+		name     string
+		cr       flagon.ChangeRequest
+		approve  bool
+		reviewer string
+		want     error
+	}{
+		{"another approves", pending, true, "bob", nil},
+		{"the author approves", pending, true, "ann", flagon.ErrSelfReview},
+		{"the author withdraws", pending, false, "ann", nil},
+		{"an emergency reviewed", emergency, true, "bob", nil},
+		{"an emergency reviewed by its author", emergency, true, "ann", flagon.ErrSelfReview},
+		{"an emergency reviewed twice", reviewed, true, "cy", flagon.ErrConflict},
+		{"a decided request", rejected, true, "bob", flagon.ErrConflict},
+	} {
+		err := c.cr.CheckReview(c.approve, c.reviewer)
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
 }

@@ -105,15 +105,8 @@ func (m *MemoryStore) ReviewChangeRequest(ctx context.Context, id int64, approve
 	err = m.write(fmt.Sprintf("review change request %d", id), c, func(rev int64, now time.Time) (memRecord, error) {
 		cr := copyRequest(m.requests[id-1])
 		old := cr
-		if approve && cr.Author == c.Actor {
-			return memRecord{}, fmt.Errorf("%w (%s asked for #%d)", flagon.ErrSelfReview, cr.Author, id)
-		}
-		from := flagon.RequestPending
-		if cr.Emergency {
-			from = flagon.RequestApplied
-		}
-		if cr.State != from || cr.Reviewer != "" {
-			return memRecord{}, fmt.Errorf("%w: change request %d is %s", flagon.ErrConflict, id, cr.State)
+		if err := cr.CheckReview(approve, c.Actor); err != nil {
+			return memRecord{}, err
 		}
 		cr.Reviewer, cr.Comment, cr.ReviewedAt = c.Actor, comment, now
 		r, err := m.decide(&cr, approve, rev, now)

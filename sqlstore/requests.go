@@ -182,16 +182,9 @@ func (s *Store) ReviewChangeRequest(ctx context.Context, id int64, approve bool,
 		if err != nil {
 			return record{}, err
 		}
-		old := cr
-		if approve && cr.Author == c.Actor {
-			return record{}, fmt.Errorf("%w (%s asked for #%d)", flagon.ErrSelfReview, cr.Author, id)
-		}
-		from := flagon.RequestPending
-		if cr.Emergency {
-			from = flagon.RequestApplied
-		}
-		if cr.State != from || cr.Reviewer != "" {
-			return record{}, fmt.Errorf("%w: change request %d is %s", flagon.ErrConflict, id, describeState(cr))
+		old, from := cr, cr.State
+		if err := cr.CheckReview(approve, c.Actor); err != nil {
+			return record{}, err
 		}
 		cr.Reviewer, cr.Comment, cr.ReviewedAt = c.Actor, comment, now
 		r, err := s.applyDecision(ctx, tx, rev, now, &cr, approve)
@@ -218,14 +211,6 @@ func (s *Store) ReviewChangeRequest(ctx context.Context, id int64, approve bool,
 		return out, s.errf(op, fmt.Errorf("%w: %s", flagon.ErrConflict, out.Error))
 	}
 	return out, nil
-}
-
-// describeState says where a decided request is, for errors.
-func describeState(cr flagon.ChangeRequest) string {
-	if cr.Emergency {
-		return "already reviewed by " + cr.Reviewer
-	}
-	return string(cr.State)
 }
 
 // applyDecision sets cr's new state and, for an approval, applies it in
