@@ -22,6 +22,7 @@ import (
 	"github.com/flagon/flagon"
 	"github.com/flagon/flagon/file"
 	"github.com/flagon/flagon/flagonhttp"
+	"github.com/flagon/flagon/internal/jsondiff"
 	"github.com/flagon/flagon/lint"
 	"github.com/flagon/flagon/server"
 )
@@ -610,7 +611,7 @@ func explain(w io.Writer, snap *flagon.Snapshot, x flagon.Explanation, ec flagon
 		fmt.Fprintf(tw, "error\t%s: no such flag in revision %s\n", r.ErrorCode, snap.Revision())
 		return
 	}
-	fmt.Fprintf(tw, "value\t%s\n", jsonText(r.Value))
+	fmt.Fprintf(tw, "value\t%s\n", jsondiff.Compact(r.Value))
 	fmt.Fprintf(tw, "variant\t%s\n", r.Variant)
 	fmt.Fprintf(tw, "reason\t%s\n", r.Reason)
 	fmt.Fprintf(tw, "layer\t%s\n", layer(r))
@@ -679,16 +680,4 @@ func describeRule(r flagon.Rule) string {
 		parts = append(parts, c.String())
 	}
 	return strings.Join(parts, " and ")
-}
-
-// jsonText returns v as JSON, as the REST API and OFREP show values:
-// strings quoted, objects as objects.
-func jsonText(v any) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
-	}
-	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -69,10 +69,10 @@ func diff(path, ctx string, a, b any, out *[]Change) {
 	case a == nil && b == nil:
 		return
 	case a == nil:
-		*out = append(*out, Change{Path: path, Context: ctx, Kind: "added", New: compact(b)})
+		*out = append(*out, Change{Path: path, Context: ctx, Kind: "added", New: Compact(b)})
 		return
 	case b == nil:
-		*out = append(*out, Change{Path: path, Context: ctx, Kind: "removed", Old: compact(a)})
+		*out = append(*out, Change{Path: path, Context: ctx, Kind: "removed", Old: Compact(a)})
 		return
 	}
 	ma, aMap := a.(map[string]any)
@@ -108,16 +108,16 @@ func diff(path, ctx string, a, b any, out *[]Change) {
 			p, name := fmt.Sprintf("%s[%d]", path, i), elementName(x, y, ctx)
 			switch {
 			case x == nil:
-				*out = append(*out, Change{Path: p, Context: name, Kind: "added", New: compact(y)})
+				*out = append(*out, Change{Path: p, Context: name, Kind: "added", New: Compact(y)})
 			case y == nil:
-				*out = append(*out, Change{Path: p, Context: name, Kind: "removed", Old: compact(x)})
+				*out = append(*out, Change{Path: p, Context: name, Kind: "removed", Old: Compact(x)})
 			default:
 				diff(p, name, x, y, out)
 			}
 		}
 		return
 	}
-	if ja, jb := compact(a), compact(b); ja != jb {
+	if ja, jb := Compact(a), Compact(b); ja != jb {
 		*out = append(*out, Change{Path: path, Context: ctx, Kind: "changed", Old: ja, New: jb})
 	}
 }
@@ -140,9 +140,10 @@ func elementName(before, after any, ctx string) string {
 	return ctx
 }
 
-// compact writes v as JSON on one line, leaving <, > and & as they are
-// (an HTML template escapes them).
-func compact(v any) string {
+// Compact returns v as JSON on one line, as the REST API and OFREP show
+// values (strings quoted, objects as objects), leaving <, > and & as they
+// are: an HTML template escapes them, and a terminal needs no escaping.
+func Compact(v any) string {
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
