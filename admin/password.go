@@ -358,10 +358,7 @@ func (a *PasswordAuth) signIn(w http.ResponseWriter, r *http.Request, c *Console
 	}
 	addr := a.clientIP(r)
 	now := a.now()
-	if wait := a.throttle.wait(passwordAccount, addr, now); wait > 0 {
-		d.Error = fmt.Sprintf("Too many failed attempts. Try again in %s.", humanWait(wait))
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		c.render(w, http.StatusTooManyRequests, "signin", c.newPage(r, "Sign in", "", d))
+	if a.lockedOut(w, r, c, d, passwordAccount, addr, now) {
 		return
 	}
 	given := sha256.Sum256([]byte(r.PostForm.Get("password")))
@@ -417,10 +414,7 @@ func (a *PasswordAuth) signInUser(w http.ResponseWriter, r *http.Request, c *Con
 	}
 	addr := a.clientIP(r)
 	now := a.now()
-	if wait := a.throttle.wait(account, addr, now); wait > 0 {
-		d.Error = fmt.Sprintf("Too many failed attempts. Try again in %s.", humanWait(wait))
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		c.render(w, http.StatusTooManyRequests, "signin", c.newPage(r, "Sign in", "", d))
+	if a.lockedOut(w, r, c, d, account, addr, now) {
 		return
 	}
 	password := r.PostForm.Get("password")
@@ -491,6 +485,19 @@ func (a *PasswordAuth) cookiePath(q *request) string {
 		return a.path
 	}
 	return q.base
+}
+
+// lockedOut answers 429 with the sign-in page and reports true while
+// account is locked for addr after failed attempts.
+func (a *PasswordAuth) lockedOut(w http.ResponseWriter, r *http.Request, c *Console, d *signInData, account, addr string, now time.Time) bool {
+	wait := a.throttle.wait(account, addr, now)
+	if wait <= 0 {
+		return false
+	}
+	d.Error = fmt.Sprintf("Too many failed attempts. Try again in %s.", humanWait(wait))
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	c.render(w, http.StatusTooManyRequests, "signin", c.newPage(r, "Sign in", "", d))
+	return true
 }
 
 // prune forgets signed-out sessions that have expired anyway.
