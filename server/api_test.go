@@ -17,17 +17,8 @@ import (
 // eachStore runs fn on a fresh SQLite store, and on PostgreSQL when
 // FLAGON_TEST_POSTGRES_DSN is set.
 func eachStore(t *testing.T, fn func(t *testing.T, st server.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "api.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		fn(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		fn(t, openPostgres(t))
-	})
+	t.Run("sqlite", func(t *testing.T) { fn(t, openSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, openPostgres(t)) })
 }
 
 // apiError is the body of a REST API error.

@@ -84,17 +84,7 @@ func bannerAt(t *testing.T, url, key string) (int, string) {
 // or by its credential alone; a key or token for one environment is
 // refused on another.
 func TestThreeEnvironments(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "envs.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		threeEnvironmentsServe(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		threeEnvironmentsServe(t, openPostgres(t))
-	})
+	eachStore(t, threeEnvironmentsServe)
 }
 
 func threeEnvironmentsServe(t *testing.T, st server.Store) {

@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -30,7 +29,6 @@ import (
 	"github.com/flagon/flagon/remote"
 	"github.com/flagon/flagon/server"
 	"github.com/flagon/flagon/server/demo"
-	"github.com/flagon/flagon/sqlite"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -206,17 +204,7 @@ func TestAPI(t *testing.T) {
 // write. It is bounded in count. It runs on SQLite, and on PostgreSQL when
 // FLAGON_TEST_POSTGRES_DSN is set.
 func TestLoadAndWrites(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "load.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		loadAndWrites(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		loadAndWrites(t, openPostgres(t))
-	})
+	eachStore(t, loadAndWrites)
 }
 
 // postgresDSN returns the DSN of a schema of its own on the test

@@ -20,15 +20,7 @@ import (
 // dropped and said so; a malformed count refuses the report naming the
 // field; and GET returns the rows.
 func TestUsageAPI(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "usage.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		usageAPI(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) { usageAPI(t, openPostgres(t)) })
+	eachStore(t, usageAPI)
 }
 
 func usageAPI(t *testing.T, st server.Store) {
