@@ -3,8 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/flagon/flagon/internal/browsertest"
 	"github.com/flagon/flagon/server"
 	"github.com/flagon/flagon/server/demo"
-	"github.com/flagon/flagon/sqlite"
 )
 
 // TestBrowserNewUser is issue 4's "done when", in a real browser against
@@ -24,20 +21,10 @@ import (
 // edits a rollout and sees evaluation change, and finds both in the audit
 // log.
 func TestBrowserNewUser(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flagon.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	const password = "correct horse battery staple"
 	addUser(t, st, "nora", password)
-	srv, err := server.New(context.Background(), st, &server.Options{Demo: true, Logger: quiet, AdminPassword: password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
+	srv, ts := serveStore(t, st, &server.Options{Demo: true, Logger: quiet, AdminPassword: password})
 	b := browsertest.Start(t, ts.URL)
 
 	// Carl, a customer, is outside the 10% rollout of new-home-page and in

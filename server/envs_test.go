@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/flagon/flagon/flagontest"
 	"github.com/flagon/flagon/remote"
 	"github.com/flagon/flagon/server"
-	"github.com/flagon/flagon/sqlite"
 )
 
 // The credentials of the three-environment server: an OFREP key and a
@@ -50,15 +48,7 @@ func threeEnvironments(t *testing.T, st server.Store) (*server.Server, *httptest
 		opts.EnvironmentKeys = append(opts.EnvironmentKeys, server.OFREPKey{Environment: env, Key: envKeys[env]})
 		opts.APITokens = append(opts.APITokens, server.APIToken{Name: env + "-app", Secret: envTokens[env], ReadOnly: true, Environment: env})
 	}
-	srv, err := server.New(ctx, st, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		srv.Close()
-	})
+	srv, ts := serveStore(t, st, opts)
 	return srv, ts
 }
 
@@ -163,11 +153,7 @@ func threeEnvironmentsServe(t *testing.T, st server.Store) {
 // applications), and changes staging through the REST API: only the
 // staging application sees the change.
 func TestThreeEnvironmentsFollowers(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "envs.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	_, ts := threeEnvironments(t, st)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -219,11 +205,7 @@ func TestThreeEnvironmentsFollowers(t *testing.T) {
 // that served one environment (tokens and OFREP keys that name none) keep
 // working when it serves several, for the default environment only.
 func TestEnvironmentsOldCredentials(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "old.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	if _, err := st.PutFlag(context.Background(), flagon.Flag{Key: "banner", Type: flagon.TypeBool, Default: "off",
 		Environments: map[string]flagon.EnvSettings{"staging": {Default: ptr("on")}}}, 0, flagon.Change{Actor: "test"}); err != nil {
 		t.Fatal(err)
@@ -239,14 +221,8 @@ func TestEnvironmentsOldCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := server.ParseOFREPKeys("old-ofrep-key-0123", envs)
-	srv, err := server.New(context.Background(), st, &server.Options{Environment: "staging", Environments: envs,
+	_, ts := serveStore(t, st, &server.Options{Environment: "staging", Environments: envs,
 		APITokens: tokens, EnvironmentKeys: keys, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
 	if !envs[1].Production {
 		t.Errorf("production is not production-like: %+v", envs)
 	}

@@ -1,15 +1,12 @@
 package server_test
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/flagon/flagon/internal/browsertest"
-	"github.com/flagon/flagon/sqlite"
 )
 
 // TestBrowserEnvironmentsSideBySide signs in to the console of a server
@@ -18,11 +15,7 @@ import (
 // edits staging, and production's editor asks for a confirmation while
 // staging's does not.
 func TestBrowserEnvironmentsSideBySide(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flagon.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	const password = "correct horse battery staple"
 	addUser(t, st, "nora", password)
 	_, ts := threeEnvironments(t, st)

@@ -3,8 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +14,6 @@ import (
 	"github.com/flagon/flagon/admin"
 	"github.com/flagon/flagon/internal/browsertest"
 	"github.com/flagon/flagon/server"
-	"github.com/flagon/flagon/sqlite"
 )
 
 // putUser adds a console user with the given default role.
@@ -74,11 +71,7 @@ func onPercent(f flagon.Flag) float64 {
 // signs in, sees the diff and approves; the flag changes, and the audit
 // log names both.
 func TestBrowserChangeRequest(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flagon.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	const password = "correct horse battery staple"
 	putUser(t, st, "ed", password, "editor")
 	putUser(t, st, "ada", password, "admin")
@@ -86,13 +79,7 @@ func TestBrowserChangeRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(context.Background(), st, &server.Options{Environment: "production", Production: true, Logger: quiet, AdminPassword: password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
+	srv, ts := serveStore(t, st, &server.Options{Environment: "production", Production: true, Logger: quiet, AdminPassword: password})
 	b := browsertest.Start(t, ts.URL)
 
 	// Ed, an editor, rolls checkout out to half: it becomes a request.
@@ -188,11 +175,7 @@ func (c *testClock) Set(t time.Time) {
 // flag page's form, moves the server's clock past the first step, and
 // sees the scheduler apply it, and only it, on the flag page.
 func TestBrowserScheduledRollout(t *testing.T) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flagon.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	const password = "correct horse battery staple"
 	putUser(t, st, "ada", password, "admin")
 	if _, err := st.PutFlag(t.Context(), rolloutFlag("search", 0), 0, flagon.Change{Actor: "test"}); err != nil {
@@ -200,16 +183,10 @@ func TestBrowserScheduledRollout(t *testing.T) {
 	}
 	start := time.Date(2030, 6, 1, 8, 0, 0, 0, time.UTC)
 	clock := &testClock{t: start}
-	srv, err := server.New(context.Background(), st, &server.Options{
+	srv, ts := serveStore(t, st, &server.Options{
 		Environment: "staging", Logger: quiet, AdminPassword: password,
 		Now: clock.Now, ScheduleInterval: 20 * time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
 	b := browsertest.Start(t, ts.URL)
 
 	signIn(t, b, "/admin/signin", "ada", password)

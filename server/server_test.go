@@ -36,15 +36,11 @@ const token = "test-token-0123456789"
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// newServer runs a server over st with one read-write and one read-only
-// API token.
-func newServer(t *testing.T, st server.Store, demo bool) (*server.Server, *httptest.Server) {
+// serveStore runs a server over st with opts on a test HTTP server; both
+// close when the test ends.
+func serveStore(t *testing.T, st server.Store, opts *server.Options) (*server.Server, *httptest.Server) {
 	t.Helper()
-	srv, err := server.New(context.Background(), st, &server.Options{
-		Demo:      demo,
-		Logger:    quiet,
-		APITokens: []server.APIToken{{Name: "test", Secret: token}, {Name: "reader", Secret: "reader-token-0123456789", ReadOnly: true}},
-	})
+	srv, err := server.New(context.Background(), st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +48,18 @@ func newServer(t *testing.T, st server.Store, demo bool) (*server.Server, *httpt
 	t.Cleanup(func() {
 		ts.Close()
 		srv.Close()
+	})
+	return srv, ts
+}
+
+// newServer runs a server over st with one read-write and one read-only
+// API token.
+func newServer(t *testing.T, st server.Store, demo bool) (*server.Server, *httptest.Server) {
+	t.Helper()
+	srv, ts := serveStore(t, st, &server.Options{
+		Demo:      demo,
+		Logger:    quiet,
+		APITokens: []server.APIToken{{Name: "test", Secret: token}, {Name: "reader", Secret: "reader-token-0123456789", ReadOnly: true}},
 	})
 	return srv, ts
 }
@@ -327,17 +335,11 @@ func loadAndWrites(t *testing.T, st server.Store) {
 // all recovers when the store comes back.
 func TestStaleStore(t *testing.T) {
 	st := flagontest.NewMemoryStore()
-	srv, err := server.New(context.Background(), st, &server.Options{
+	srv, ts := serveStore(t, st, &server.Options{
 		Demo: true, Logger: quiet,
 		APITokens:   []server.APIToken{{Name: "test", Secret: token}},
 		StoreSource: flagon.StoreSourceOptions{PollInterval: 20 * time.Millisecond, RetryInterval: 10 * time.Millisecond},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
 
 	st.SetErr(fmt.Errorf("dial 127.0.0.1:5432: %w", syscall.ECONNREFUSED))
 	deadline := time.Now().Add(10 * time.Second)
@@ -377,17 +379,9 @@ func TestOverrideLinkAudit(t *testing.T) {
 	const password = "correct horse battery staple"
 	st := flagontest.NewMemoryStore()
 	addUser(t, st, "ann", password)
-	srv, err := server.New(context.Background(), st, &server.Options{
+	_, ts := serveStore(t, st, &server.Options{
 		Demo: true, Logger: quiet, AdminPassword: password,
 		APITokens: []server.APIToken{{Name: "test", Secret: token}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		srv.Close()
 	})
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}

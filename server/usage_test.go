@@ -4,14 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flagon/flagon"
 	"github.com/flagon/flagon/server"
-	"github.com/flagon/flagon/sqlite"
 )
 
 // TestUsageAPI reports counts as a client following the server would,
@@ -141,11 +139,7 @@ func usageAPI(t *testing.T, st server.Store) {
 // under flag="(other)"), and writes them to the store as the app
 // "flagon serve" by the time it closes.
 func TestOwnUsage(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "own.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	seed(t, st)
 	srv, err := server.New(t.Context(), st, &server.Options{Logger: quiet, MetricsFlags: 1,
 		APITokens: []server.APIToken{{Name: "test", Secret: token}}})

@@ -3,8 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/flagon/flagon/internal/browsertest"
 	"github.com/flagon/flagon/remote"
 	"github.com/flagon/flagon/server"
-	"github.com/flagon/flagon/sqlite"
 )
 
 // TestBrowserUsage is issue 13's "done when" for seeing usage: an
@@ -26,11 +23,7 @@ import (
 // ready to remove.
 func TestBrowserUsage(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "flagon.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	for _, f := range []flagon.Flag{
 		{Key: "new-checkout", Description: "The one-page checkout", Owner: "payments", Fallthrough: flagon.Serve{Variant: "on"}},
 		{Key: "old-banner", Description: "The winter sale banner", Owner: "web"},
@@ -42,14 +35,8 @@ func TestBrowserUsage(t *testing.T) {
 	const password = "correct horse battery staple"
 	addUser(t, st, "nora", password)
 	const token = "shop-reader-0123456789abcdef"
-	srv, err := server.New(ctx, st, &server.Options{Logger: quiet, AdminPassword: password,
+	_, ts := serveStore(t, st, &server.Options{Logger: quiet, AdminPassword: password,
 		APITokens: []server.APIToken{{Name: "shop", Secret: token, ReadOnly: true}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
 
 	// The example application: a client over a remote source, shipping
 	// its counts every 50 ms.

@@ -19,7 +19,6 @@ import (
 
 	"github.com/flagon/flagon/internal/browsertest"
 	"github.com/flagon/flagon/server"
-	"github.com/flagon/flagon/sqlite"
 )
 
 // webofDir holds the page of TestBrowserWebSDK and the npm packages it is
@@ -118,11 +117,7 @@ func TestBrowserWebSDK(t *testing.T) {
 	pageSrv := httptest.NewServer(http.FileServer(http.Dir(page)))
 	t.Cleanup(pageSrv.Close)
 
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flagon.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	const ofrepKey = "ofrep-key-0123456789"
 	srv, err := server.New(context.Background(), st, &server.Options{
 		Logger:      quiet,
